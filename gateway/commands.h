@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef LANNER_GATEWAY_COMMANDS_H
+#define LANNER_GATEWAY_COMMANDS_H
+
+#include "rules/field.h"
+
+/*
+ * Subcommands of the lanner binary. main.c dispatches `lanner NAME ...` to the function in the
+ * table there, with argv[0] = NAME. Each returns the process exit status: 0 success, 1 failure
+ * of what was asked (validation errors, ...), 2 usage error.
+ */
+
+int cmd_run(int argc, char **argv);	 /* gateway/run.c: the default, no subcommand */
+int cmd_rules(int argc, char **argv);	 /* gateway/cmd_rules.c: rules validate|list */
+int cmd_fields(int argc, char **argv);	 /* gateway/cmd_rules.c: fields [--source NAME] */
+int cmd_replay(int argc, char **argv);	 /* gateway/cmd_replay.c */
+
+/*
+ * Every field source lanner ships, NULL-terminated (gateway/sources.c): the syscall source of
+ * the detector, the k8s_audit source. Register them all on a ruleset before loading rules.
+ */
+extern const struct field_source *const lanner_field_sources[];
+
+/* The default rules shipped in rules/default/, in load order (absolute paths of the source
+ * tree or the install prefix), used when no -r and no rules_files are given. */
+extern const char *const lanner_default_rules[];
+
+#endif

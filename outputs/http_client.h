@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef LANNER_OUTPUTS_HTTP_CLIENT_H
+#define LANNER_OUTPUTS_HTTP_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "outputs/sink.h"
+
+/*
+ * The shared asynchronous HTTP client: libcurl's multi_socket API driven by a libuv loop
+ * (curl docs/examples/multi-uv.c): CURLMOPT_SOCKETFUNCTION -> uv_poll, CURLMOPT_TIMERFUNCTION ->
+ * uv_timer (0 ms becomes 1 ms). One connection cache for every sink, so keep-alive connections
+ * are reused. Never blocks the loop (curl's threaded resolver).
+ */
+
+struct http_client;
+
+struct http_header {
+	const char *name;
+	const char *value;
+};
+
+struct http_request {
+	const char *method; /* "POST", "PUT", "GET", "PATCH", "DELETE" */
+	const char *url;
+	const struct http_header *headers; /* borrowed for the call only (copied) */
+	size_t n_headers;
+	const char *body; /* copied; may be NULL */
+	size_t body_len;
+	long timeout_ms;	  /* whole request; 0 = 10 s */
+	long connect_timeout_ms;  /* 0 = 5 s */
+	bool insecure;		  /* skip certificate verification (checkcert: false) */
+	const char *ca_file;	  /* NULL = system store */
+	const char *cert_file;	  /* mutual TLS client certificate (PEM) */
+	const char *key_file;
+	const char *bearer_token; /* adds Authorization: Bearer */
+};
+
+struct http_response {
+	long status;	       /* HTTP status, 0 when none was received */
+	int curl_code;	       /* CURLcode */
+	const char *error;     /* curl's message when curl_code != 0; borrowed */
+	const char *body;      /* borrowed for the callback only, NUL-terminated */
+	size_t body_len;
+	int64_t retry_after_ms; /* Retry-After (seconds or HTTP date), or -1 */
+};
+
+typedef void (*http_done_fn)(void *data, const struct http_response *resp);
+
+/* Constructor on loop; NULL with errno set. */
+struct http_client *http_client_new(uv_loop_t *loop);
+/*
+ * Abort every request in flight (their callbacks run with curl_code CURLE_ABORTED_BY_CALLBACK),
+ * close the client's handles, free the client once they are closed. Accepts NULL.
+ */
+void http_client_free(struct http_client *c);
+
+/* Start a request; cb runs exactly once on the loop thread. 0 or -errno. */
+int http_client_request(struct http_client *c, const struct http_request *req, http_done_fn cb,
+			void *data);
+
+/* Number of requests in flight. */
+unsigned http_client_inflight(const struct http_client *c);
+
+/*
+ * The retry policy of every HTTP sink: 2xx OK; connect errors, timeouts, 5xx, 408 and 429
+ * RETRY (with Retry-After); any other status FAIL. Fills st with a readable reason.
+ */
+void http_response_status(const struct http_response *resp, struct sink_status *st);
+
+#endif
