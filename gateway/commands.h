@@ -2,6 +2,8 @@
 #ifndef LANNER_GATEWAY_COMMANDS_H
 #define LANNER_GATEWAY_COMMANDS_H
 
+#include <stddef.h>
+
 #include "rules/field.h"
 
 /*
@@ -21,8 +23,16 @@ int cmd_replay(int argc, char **argv);	 /* gateway/cmd_replay.c */
  */
 extern const struct field_source *const lanner_field_sources[];
 
-/* The default rules shipped in rules/default/, in load order (absolute paths of the source
- * tree or the install prefix), used when no -r and no rules_files are given. */
-extern const char *const lanner_default_rules[];
+/*
+ * The default rules of rules/default/, embedded in the binary at build time, in load order,
+ * terminated by {NULL}. Loaded (rules_load_buffer with .name as the file name) when neither -r
+ * nor rules_files is given.
+ */
+struct embedded_file {
+	const char *name; /* "rules/default/lanner_rules.yaml" */
+	const char *data;
+	size_t len;
+};
+extern const struct embedded_file lanner_default_rules[];
 
 #endif
