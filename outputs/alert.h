@@ -26,20 +26,21 @@ struct alert;
 struct alert_error {
 	const char *field;
 	int line, column; /* of a JSON syntax error, 1-based; 0 otherwise */
-	char msg[160];
+	char msg[256];
 };
 
 /* What a detector or the audit route knows when a rule matched. */
 struct alert_init {
 	const char *rule;
 	enum priority priority;
-	const char *source;	/* "syscall", "k8s_audit", "internal", ... */
-	const char *output;	/* full text, or NULL to derive nothing */
-	int64_t time_ns;	/* event time, ns since the epoch, UTC */
-	const char *hostname;	/* NULL: filled in by the pipeline */
-	json_t *output_fields;	/* object, stolen (jansson "_new" convention); NULL = {} */
-	json_t *tags;		/* array of strings, stolen; NULL = none */
-	const char *uuid;	/* NULL: a fresh v4 uuid */
+	const char *source; /* "syscall", "k8s_audit", "internal", ... */
+	const char *output; /* full text, or NULL to derive nothing */
+	int64_t time_ns; /* event time, ns since the epoch, UTC */
+	const char *hostname; /* NULL: filled in by the pipeline */
+	json_t *output_fields; /* object, stolen (jansson "_new" convention); NULL = {} */
+	json_t *tags; /* array of strings, stolen; NULL = none */
+	const char *uuid; /* NULL: a fresh v4 uuid */
+	bool test; /* POST /test: bypasses every sink's minimumpriority */
 };
 
 /* Constructor: returns a mutable alert with one reference, or NULL with errno set. */
@@ -79,7 +80,7 @@ int64_t alert_time_ns(const struct alert *a);
 const char *alert_time_str(const struct alert *a);
 const json_t *alert_output_fields(const struct alert *a);
 const json_t *alert_tags(const struct alert *a); /* array, possibly empty */
-bool alert_is_test(const struct alert *a);	 /* injected by POST /test: bypasses minimumpriority */
+bool alert_is_test(const struct alert *a); /* injected by POST /test: bypasses minimumpriority */
 
 /*
  * Canonical JSON (frozen alerts only): Falco's keys in alphabetical order, compact, plus uuid:
@@ -88,8 +89,18 @@ bool alert_is_test(const struct alert *a);	 /* injected by POST /test: bypasses 
  */
 const char *alert_json(const struct alert *a, size_t *len);
 
-/* Falco's text line "HH:MM:SS.nnnnnnnnn: Priority output" in local time; caller frees. */
+/*
+ * The text line Falco prints for the alert: its `output` when there is one (Falco's output
+ * already starts with "HH:MM:SS.nnnnnnnnn: Priority "), else "HH:MM:SS.nnnnnnnnn: Priority rule".
+ * Caller frees; NULL on ENOMEM.
+ */
 char *alert_text(const struct alert *a);
+
+/*
+ * Falco's `output` for a rule match: "HH:MM:SS.nnnnnnnnn: Priority rendered", the time in local
+ * time (TZ), as the detector and the audit route build it. Caller frees; NULL on ENOMEM.
+ */
+char *alert_compose_output(int64_t time_ns, enum priority p, const char *rendered);
 
 /* Format ns since the epoch as RFC 3339 UTC with 9 decimals into buf (>= 31 bytes). */
 void alert_format_time(int64_t time_ns, char *buf, size_t len);
