@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #include <uv.h>
 
 #include "outputs/sink.h"
@@ -70,5 +71,11 @@ unsigned http_client_inflight(const struct http_client *c);
  * RETRY (with Retry-After); any other status FAIL. Fills st with a readable reason.
  */
 void http_response_status(const struct http_response *resp, struct sink_status *st);
+
+/*
+ * Parse a Retry-After value: delta-seconds or an HTTP-date (RFC 9110 10.2.3), relative to now.
+ * Returns milliseconds (0 for a date in the past), or -1 when the value is neither.
+ */
+int64_t http_parse_retry_after(const char *value, time_t now);
 
 #endif
