@@ -53,7 +53,10 @@ struct sink_ops {
 	const struct config_option *options;
 	/* The sink is created when this key is set (non-empty, not "false"): "webhook.address". */
 	const char *enable_key;
-	/* Bind settings, open what must be open. 0, or -errno after reporting why on stderr. */
+	/*
+	 * Bind settings, open what must be open. 0, or -errno after reporting why on stderr;
+	 * on failure init releases what it took (close is not called).
+	 */
 	int (*init)(struct sink *s, struct config *cfg, const struct sink_env *env);
 	/*
 	 * Start delivering a (frozen, borrowed until done) alert. Exactly one sink_done() call
@@ -67,6 +70,8 @@ struct sink_ops {
 	 * only after the loop has run the close callbacks.
 	 */
 	void (*close)(struct sink *s);
+	/* Optional, SIGHUP: reopen files (logrotate). */
+	void (*reopen)(struct sink *s);
 };
 
 typedef void (*sink_done_fn)(struct sink *s, void *token, const struct sink_status *st);
