@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Floors for the attach-method benchmark: empty programs attached each way lanner could attach,
+ * plus the dispatcher's early-return path (one array lookup keyed by the syscall number).
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+char LICENSE[] SEC("license") = "GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 512);
+	__type(key, u32);
+	__type(value, u8);
+} bench_interesting SEC(".maps");
+
+__u64 dispatched;
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(empty_tp_btf, struct pt_regs *regs, long ret)
+{
+	return 0;
+}
+
+SEC("raw_tp/sys_exit")
+int empty_raw_tp(struct bpf_raw_tracepoint_args *ctx)
+{
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_openat")
+int empty_tp_openat(void *ctx)
+{
+	return 0;
+}
+
+/* The dispatcher's cost for a syscall it does not want: read the number, look it up, return. */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(dispatch_tp_btf, struct pt_regs *regs, long ret)
+{
+	u32 nr = (u32)regs->orig_ax;
+	u8 *on = bpf_map_lookup_elem(&bench_interesting, &nr);
+
+	if (!on || !*on)
+		return 0;
+	__sync_fetch_and_add(&dispatched, 1);
+	return 0;
+}
