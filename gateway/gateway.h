@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef LANNER_GATEWAY_GATEWAY_H
+#define LANNER_GATEWAY_GATEWAY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "config/config.h"
+
+/*
+ * The running gateway: what `lanner` (cmd_run) builds on the main loop and what the HTTP routes
+ * see. One per process; everything here belongs to the gateway loop thread.
+ */
+
+struct metrics;
+struct metric;
+struct pipeline;
+struct http_server;
+struct rules;
+
+/* Top-level settings (gateway_options in run.c). */
+struct gateway_settings {
+	const char *listenaddress;
+	int64_t listenport;
+	bool debug;
+	bool tls_deploy;
+	const char *tls_certfile;
+	const char *tls_keyfile;
+	const char *tls_cacertfile;
+	bool tls_mutual;
+	const char *bearer_token;
+	uint64_t max_body;
+	int64_t shutdown_timeout_ms;
+	struct config_strlist rules_files;
+	int rule_matching; /* enum rules_matching */
+};
+
+struct gateway {
+	uv_loop_t *loop;
+	struct config *cfg;
+	struct gateway_settings set;
+	struct metrics *metrics;
+	struct metric *m_inputs; /* falcosecurity_falcosidekick_inputs_total{source,status} */
+	struct pipeline *pipeline;
+	struct http_server *http;
+	struct rules *rules;
+	uv_signal_t sig_int, sig_term, sig_hup;
+	bool stopping;
+};
+
+/* Register the HTTP routes (gateway/routes.c): POST /, /test, GET /healthz, /ping, /metrics. */
+int routes_register(struct gateway *g);
+
+#endif

@@ -1,0 +1,720 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "config/log.h"
+#include "gateway/metrics.h"
+#include "gateway/pipeline.h"
+#include "outputs/http_client.h"
+
+struct pending {
+	struct alert *a;
+	unsigned attempts; /* failed attempts so far */
+};
+
+/* Per-sink state: the sink, its bounded queue, its concurrency and backoff. */
+struct slot {
+	struct pipeline *p;
+	struct sink *sink;
+	struct pipeline_sink_settings set;
+	/* Ring buffer; capacity = queue_max + maxconcurrentrequests so that in-flight alerts
+	 * coming back for a retry always have room at the head. */
+	struct pending *q;
+	size_t cap, head, len;
+	unsigned inflight;
+	unsigned failures; /* consecutive retryable failures */
+	bool paused; /* in backoff */
+	bool probing; /* after a backoff: one alert at a time until one succeeds */
+	bool pumping;
+	bool closed;
+	uv_timer_t timer;
+	uint64_t drops_unlogged;
+	uint64_t last_drop_log_ms;
+	char last_error[256];
+};
+
+/* The token of one send. */
+struct inflight {
+	struct slot *slot;
+	struct pending pd;
+};
+
+struct pipeline {
+	uv_loop_t *loop;
+	struct metrics *metrics;
+	struct http_client *http;
+	struct pipeline_settings set;
+	char hostname[256];
+	struct slot *slots;
+	size_t n_slots;
+
+	bool shutting_down;
+	bool closing;
+	int handles_open;
+	uv_timer_t shutdown_timer;
+	void (*shutdown_cb)(void *data);
+	void *shutdown_data;
+
+	struct metric *m_events;
+	struct metric *m_outputs;
+	struct metric *m_retries;
+	struct metric *m_dropped;
+};
+
+static int parse_minimumpriority(const char *text, void *dst, char *err, size_t errlen)
+{
+	enum priority p;
+
+	/* Falcosidekick: an empty minimumpriority means every priority. */
+	if (!text || !*text) {
+		*(int *)dst = PRIORITY_DEBUG;
+		return 0;
+	}
+	if (priority_parse(text, &p)) {
+		snprintf(err, errlen,
+			 "unknown priority '%s' (expected emergency, alert, critical, error, "
+			 "warning, notice, informational or debug)",
+			 text);
+		return -EINVAL;
+	}
+	*(int *)dst = (int)p;
+	return 0;
+}
+
+const struct config_option pipeline_options[] = {
+	{ "queue.max_alerts", CONFIG_INT, "10000", offsetof(struct pipeline_settings, queue_max), 1,
+	  10000000, NULL, NULL, "alerts each sink may hold waiting for delivery" },
+	{ "retry.initial", CONFIG_DURATION, "500ms",
+	  offsetof(struct pipeline_settings, retry_initial_ms), 1, 3600000, NULL, NULL,
+	  "first backoff after a retryable failure (doubles, with jitter)" },
+	{ "retry.max", CONFIG_DURATION, "30s", offsetof(struct pipeline_settings, retry_max_ms), 1,
+	  86400000, NULL, NULL, "longest backoff between two attempts" },
+	{ "retry.max_attempts", CONFIG_INT, "0",
+	  offsetof(struct pipeline_settings, retry_max_attempts), 0, 1000000000, NULL, NULL,
+	  "give up an alert after this many failed attempts (0: retry until delivered)" },
+	{ "retry.retry_after_max", CONFIG_DURATION, "5m",
+	  offsetof(struct pipeline_settings, retry_after_max_ms), 0, 86400000, NULL, NULL,
+	  "cap on a server's Retry-After" },
+	{ "hostname", CONFIG_STRING, NULL, offsetof(struct pipeline_settings, hostname), 0, 0, NULL,
+	  NULL, "hostname put on alerts that carry none (default: this machine's)" },
+	{ "customfields", CONFIG_MAP, NULL, offsetof(struct pipeline_settings, customfields), 0, 0,
+	  NULL, NULL, "fields added to every alert's output_fields (k:v,k:v)" },
+	{ "customtags", CONFIG_STRLIST, NULL, offsetof(struct pipeline_settings, customtags), 0, 0,
+	  NULL, NULL, "tags added to every alert" },
+	{ "metrics.pod_labels", CONFIG_BOOL, "false",
+	  offsetof(struct pipeline_settings, pod_labels), 0, 0, NULL, NULL,
+	  "add k8s_ns_name and k8s_pod_name labels to events_total (high cardinality)" },
+	{ NULL },
+};
+
+const struct config_option pipeline_sink_options[] = {
+	{ "minimumpriority", CONFIG_CUSTOM, "",
+	  offsetof(struct pipeline_sink_settings, minimumpriority), 0, 0, NULL,
+	  parse_minimumpriority, "least severe priority sent to this sink (empty: all)" },
+	{ "maxconcurrentrequests", CONFIG_INT, "4",
+	  offsetof(struct pipeline_sink_settings, maxconcurrentrequests), 1, 1024, NULL, NULL,
+	  "deliveries in flight at once" },
+	{ NULL },
+};
+
+int pipeline_declare(struct config *cfg)
+{
+	int err = config_declare(cfg, "", pipeline_options);
+
+	for (size_t i = 0; !err && sink_registry[i]; i++) {
+		const struct sink_ops *ops = sink_registry[i];
+
+		err = config_declare(cfg, ops->name, pipeline_sink_options);
+		if (!err && ops->options)
+			err = config_declare(cfg, ops->name, ops->options);
+	}
+	return err;
+}
+
+int64_t pipeline_backoff_ms(int64_t initial_ms, int64_t max_ms, unsigned attempt, uint64_t rnd)
+{
+	int64_t d = initial_ms > 0 ? initial_ms : 1;
+
+	for (unsigned i = 1; i < attempt && d < max_ms; i++)
+		d *= 2;
+	if (d > max_ms)
+		d = max_ms;
+	/* "Equal jitter": half fixed, half random, so retries spread but never collapse to 0. */
+	return d / 2 + (int64_t)(rnd % (uint64_t)(d - d / 2 + 1));
+}
+
+static uint64_t random_u64(void)
+{
+	uint64_t v = 0;
+
+	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != sizeof(v))
+		v = (uint64_t)rand() << 32 | (uint64_t)rand();
+	return v;
+}
+
+/* --- the bounded queue ------------------------------------------------------------------ */
+
+static struct pending *q_at(struct slot *sl, size_t i)
+{
+	return &sl->q[(sl->head + i) % sl->cap];
+}
+
+static void q_push_back(struct slot *sl, struct pending pd)
+{
+	*q_at(sl, sl->len) = pd;
+	sl->len++;
+}
+
+static void q_push_front(struct slot *sl, struct pending pd)
+{
+	sl->head = (sl->head + sl->cap - 1) % sl->cap;
+	sl->q[sl->head] = pd;
+	sl->len++;
+}
+
+static struct pending q_pop_front(struct slot *sl)
+{
+	struct pending pd = sl->q[sl->head];
+
+	sl->head = (sl->head + 1) % sl->cap;
+	sl->len--;
+	return pd;
+}
+
+static struct pending q_remove(struct slot *sl, size_t idx)
+{
+	struct pending pd = *q_at(sl, idx);
+
+	for (size_t i = idx; i + 1 < sl->len; i++)
+		*q_at(sl, i) = *q_at(sl, i + 1);
+	sl->len--;
+	return pd;
+}
+
+static void count_drop(struct slot *sl, const char *reason, struct alert *a)
+{
+	const char *labels[] = { sl->sink->name, reason };
+	uint64_t now = uv_now(sl->p->loop);
+
+	metric_add(sl->p->m_dropped, labels, 1);
+	sl->drops_unlogged++;
+	/* Log at most once a second per sink, with the count since the last line. */
+	if (now - sl->last_drop_log_ms >= 1000 || sl->last_drop_log_ms == 0) {
+		log_warn("sink %s: dropped %llu alert(s) (%s); last: rule '%s' priority %s uuid %s",
+			 sl->sink->name, (unsigned long long)sl->drops_unlogged, reason,
+			 alert_rule(a), priority_name(alert_priority(a)), alert_uuid(a));
+		sl->drops_unlogged = 0;
+		sl->last_drop_log_ms = now ? now : 1;
+	}
+}
+
+/* Queue an alert; when full, the oldest alert of the lowest priority goes first. */
+static void slot_enqueue(struct slot *sl, struct alert *a)
+{
+	struct pending pd = { alert_ref(a), 0 };
+
+	if (sl->len >= (size_t)sl->p->set.queue_max) {
+		size_t victim = 0;
+		enum priority worst = alert_priority(q_at(sl, 0)->a);
+
+		for (size_t i = 1; i < sl->len; i++) {
+			enum priority pr = alert_priority(q_at(sl, i)->a);
+
+			if (pr > worst) {
+				worst = pr;
+				victim = i;
+			}
+		}
+		if (alert_priority(a) > worst) {
+			/* The newcomer is the least severe of all: it is the one to go. */
+			count_drop(sl, "queue_full", a);
+			alert_unref(a);
+			return;
+		}
+		pd = q_remove(sl, victim);
+		count_drop(sl, "queue_full", pd.a);
+		alert_unref(pd.a);
+		pd.a = a;
+		pd.attempts = 0;
+	}
+	q_push_back(sl, pd);
+}
+
+/* --- delivery ----------------------------------------------------------------------------- */
+
+static void slot_pump(struct slot *sl);
+static void maybe_finish_shutdown(struct pipeline *p);
+
+static void on_backoff_timer(uv_timer_t *t)
+{
+	struct slot *sl = t->data;
+
+	sl->paused = false;
+	sl->probing = true;
+	slot_pump(sl);
+}
+
+static void slot_pause(struct slot *sl, int64_t retry_after_ms)
+{
+	struct pipeline *p = sl->p;
+	int64_t delay;
+
+	sl->failures++;
+	if (retry_after_ms >= 0)
+		delay = retry_after_ms < p->set.retry_after_max_ms ? retry_after_ms :
+								     p->set.retry_after_max_ms;
+	else
+		delay = pipeline_backoff_ms(p->set.retry_initial_ms, p->set.retry_max_ms,
+					    sl->failures, random_u64());
+	if (sl->paused)
+		return;
+	sl->paused = true;
+	uv_timer_start(&sl->timer, on_backoff_timer, (uint64_t)delay, 0);
+}
+
+static void on_sink_done(struct sink *s, void *token, const struct sink_status *st)
+{
+	struct inflight *in = token;
+	struct slot *sl = in->slot;
+	struct pipeline *p = sl->p;
+	struct pending pd = in->pd;
+	const char *ok[] = { s->name, "ok" }, *error[] = { s->name, "error" };
+	const char *retry[] = { s->name };
+
+	free(in);
+	sl->inflight--;
+	switch (st->result) {
+	case SINK_OK:
+		metric_add(p->m_outputs, ok, 1);
+		sl->failures = 0;
+		sl->probing = false;
+		alert_unref(pd.a);
+		break;
+	case SINK_FAIL:
+		metric_add(p->m_outputs, error, 1);
+		snprintf(sl->last_error, sizeof(sl->last_error), "%s", st->msg);
+		log_error("sink %s: alert %s (rule '%s') refused, not retried: %s", s->name,
+			  alert_uuid(pd.a), alert_rule(pd.a), st->msg);
+		alert_unref(pd.a);
+		break;
+	case SINK_RETRY:
+		metric_add(p->m_outputs, error, 1);
+		snprintf(sl->last_error, sizeof(sl->last_error), "%s", st->msg);
+		if (sl->closed) {
+			count_drop(sl, "shutdown", pd.a);
+			alert_unref(pd.a);
+			break;
+		}
+		pd.attempts++;
+		if (p->set.retry_max_attempts && pd.attempts >= p->set.retry_max_attempts) {
+			log_error("sink %s: alert %s (rule '%s') given up after %u attempts: %s",
+				  s->name, alert_uuid(pd.a), alert_rule(pd.a), pd.attempts,
+				  st->msg);
+			count_drop(sl, "retries_exhausted", pd.a);
+			alert_unref(pd.a);
+			break;
+		}
+		metric_add(p->m_retries, retry, 1);
+		if (sl->failures == 0)
+			log_warn("sink %s: delivery failed, will retry: %s", s->name, st->msg);
+		q_push_front(sl, pd);
+		slot_pause(sl, st->retry_after_ms);
+		break;
+	}
+	slot_pump(sl);
+	if (p->shutting_down)
+		maybe_finish_shutdown(p);
+}
+
+static void slot_pump(struct slot *sl)
+{
+	if (sl->pumping)
+		return;
+	sl->pumping = true;
+	while (sl->len && !sl->paused && !sl->closed) {
+		unsigned limit = sl->probing ? 1 : (unsigned)sl->set.maxconcurrentrequests;
+		struct inflight *in;
+		int err;
+
+		if (sl->inflight >= limit)
+			break;
+		in = malloc(sizeof(*in));
+		if (!in)
+			break;
+		in->slot = sl;
+		in->pd = q_pop_front(sl);
+		sl->inflight++;
+		err = sl->sink->ops->send(sl->sink, in->pd.a, in);
+		if (err) {
+			struct sink_status st = { .result = SINK_RETRY, .retry_after_ms = -1 };
+
+			snprintf(st.msg, sizeof(st.msg), "send: %s", strerror(-err));
+			/* Same path as an asynchronous retryable failure. */
+			sl->pumping = false;
+			on_sink_done(sl->sink, in, &st);
+			return;
+		}
+	}
+	sl->pumping = false;
+}
+
+/* --- submit ------------------------------------------------------------------------------- */
+
+static int enrich(struct pipeline *p, struct alert *a)
+{
+	int err = 0;
+
+	if (!alert_hostname(a)[0])
+		err = alert_set_hostname(a, p->hostname);
+	for (size_t i = 0; !err && i < p->set.customfields.n; i++)
+		err = alert_add_field(a, p->set.customfields.keys[i],
+				      p->set.customfields.values[i]);
+	for (size_t i = 0; !err && i < p->set.customtags.n; i++)
+		err = alert_add_tag(a, p->set.customtags.v[i]);
+	return err;
+}
+
+static const char *field_string(const struct alert *a, const char *key)
+{
+	const char *v = json_string_value(json_object_get(alert_output_fields(a), key));
+
+	return v ? v : "";
+}
+
+int pipeline_submit(struct pipeline *p, struct alert *a)
+{
+	const char *labels[6];
+	int err;
+
+	if (p->shutting_down) {
+		alert_unref(a);
+		return -ESHUTDOWN;
+	}
+	err = enrich(p, a);
+	if (!err)
+		err = alert_freeze(a);
+	if (err) {
+		log_error("alert %s: %s", alert_uuid(a), strerror(-err));
+		alert_unref(a);
+		return err;
+	}
+	labels[0] = alert_rule(a);
+	labels[1] = priority_name(alert_priority(a));
+	labels[2] = alert_source(a);
+	labels[3] = alert_hostname(a);
+	labels[4] = field_string(a, "k8s.ns.name");
+	labels[5] = field_string(a, "k8s.pod.name");
+	metric_add(p->m_events, labels, 1);
+
+	for (size_t i = 0; i < p->n_slots; i++) {
+		struct slot *sl = &p->slots[i];
+
+		if (!alert_is_test(a) &&
+		    !priority_at_least(alert_priority(a), (enum priority)sl->set.minimumpriority))
+			continue;
+		slot_enqueue(sl, a);
+		slot_pump(sl);
+	}
+	alert_unref(a);
+	return 0;
+}
+
+/* --- metrics ------------------------------------------------------------------------------ */
+
+static void gauge_queue(void *data, metrics_emit_fn emit, void *ctx)
+{
+	struct pipeline *p = data;
+
+	for (size_t i = 0; i < p->n_slots; i++) {
+		const char *l[] = { p->slots[i].sink->name };
+
+		emit(ctx, l, (double)p->slots[i].len);
+	}
+}
+
+static void gauge_inflight(void *data, metrics_emit_fn emit, void *ctx)
+{
+	struct pipeline *p = data;
+
+	for (size_t i = 0; i < p->n_slots; i++) {
+		const char *l[] = { p->slots[i].sink->name };
+
+		emit(ctx, l, (double)p->slots[i].inflight);
+	}
+}
+
+static void gauge_backoff(void *data, metrics_emit_fn emit, void *ctx)
+{
+	struct pipeline *p = data;
+
+	for (size_t i = 0; i < p->n_slots; i++) {
+		const char *l[] = { p->slots[i].sink->name };
+
+		emit(ctx, l, p->slots[i].paused ? 1.0 : 0.0);
+	}
+}
+
+static int declare_metrics(struct pipeline *p)
+{
+	static const char *const ev4[] = { "rule", "priority", "source", "hostname" };
+	static const char *const ev6[] = { "rule",     "priority",    "source",
+					   "hostname", "k8s_ns_name", "k8s_pod_name" };
+	static const char *const out[] = { "destination", "status" };
+	static const char *const sink[] = { "sink" };
+	static const char *const drop[] = { "sink", "reason" };
+	struct metrics *m = p->metrics;
+
+	p->m_events = metrics_counter(m, "falcosecurity_falcosidekick_falco_events_total",
+				      "Alerts accepted by the pipeline",
+				      p->set.pod_labels ? ev6 : ev4, p->set.pod_labels ? 6 : 4);
+	p->m_outputs = metrics_counter(m, "falcosecurity_falcosidekick_outputs_total",
+				       "Delivery attempts per output and result", out, 2);
+	p->m_retries = metrics_counter(m, "lanner_retries_total",
+				       "Deliveries scheduled again after a retryable failure", sink,
+				       1);
+	p->m_dropped = metrics_counter(m, "lanner_dropped_total",
+				       "Alerts a sink will never deliver, by reason", drop, 2);
+	if (!p->m_events || !p->m_outputs || !p->m_retries || !p->m_dropped)
+		return -ENOMEM;
+	if (metrics_gauge(m, "lanner_queue_depth", "Alerts waiting in a sink's queue", sink, 1,
+			  gauge_queue, p) ||
+	    metrics_gauge(m, "lanner_inflight", "Deliveries in flight per sink", sink, 1,
+			  gauge_inflight, p) ||
+	    metrics_gauge(m, "lanner_sink_backoff", "1 while a sink waits before retrying", sink, 1,
+			  gauge_backoff, p))
+		return -ENOMEM;
+	return 0;
+}
+
+/* --- life cycle --------------------------------------------------------------------------- */
+
+static bool sink_wanted(struct config *cfg, const struct sink_ops *ops)
+{
+	const char *v = config_get(cfg, ops->enable_key);
+	size_t plen = strlen(ops->name);
+
+	/* Unset: the table default of the enable key decides (stdout.enabled: true). */
+	if (!v && ops->options && !strncmp(ops->enable_key, ops->name, plen) &&
+	    ops->enable_key[plen] == '.') {
+		for (const struct config_option *o = ops->options; o->key; o++)
+			if (!strcasecmp(o->key, ops->enable_key + plen + 1))
+				v = o->def;
+	}
+	if (!v || !*v)
+		return false;
+	return strcasecmp(v, "false") && strcasecmp(v, "no") && strcasecmp(v, "off") &&
+	       strcmp(v, "0");
+}
+
+static int slot_init(struct pipeline *p, struct slot *sl, struct config *cfg,
+		     const struct sink_ops *ops)
+{
+	struct sink_env env = { p->loop, p->http, p->hostname };
+	struct sink *s;
+	int err;
+
+	sl->p = p;
+	uv_timer_init(p->loop, &sl->timer);
+	sl->timer.data = sl;
+	p->handles_open++;
+	sl->set.minimumpriority = PRIORITY_DEBUG;
+	sl->set.maxconcurrentrequests = 4;
+	err = config_bind(cfg, ops->name, pipeline_sink_options, &sl->set);
+	if (err)
+		return err;
+	sl->cap = (size_t)p->set.queue_max + (size_t)sl->set.maxconcurrentrequests;
+	sl->q = calloc(sl->cap, sizeof(*sl->q));
+	s = calloc(1, ops->size);
+	if (!sl->q || !s) {
+		free(s);
+		return -ENOMEM;
+	}
+	s->ops = ops;
+	s->name = ops->name;
+	s->loop = p->loop;
+	s->done = on_sink_done;
+	s->owner = sl;
+	err = ops->init(s, cfg, &env);
+	if (err) {
+		log_error("output %s: cannot start: %s", ops->name, strerror(-err));
+		free(s);
+		return err;
+	}
+	sl->sink = s;
+	return 0;
+}
+
+struct pipeline *pipeline_new(uv_loop_t *loop, struct config *cfg, struct metrics *m)
+{
+	struct pipeline *p = calloc(1, sizeof(*p));
+	size_t n = 0;
+	int err;
+
+	if (!p)
+		return NULL;
+	p->loop = loop;
+	p->metrics = m;
+	err = config_bind(cfg, "", pipeline_options, &p->set);
+	if (err)
+		goto err_free;
+	if (p->set.hostname && *p->set.hostname)
+		snprintf(p->hostname, sizeof(p->hostname), "%s", p->set.hostname);
+	else if (gethostname(p->hostname, sizeof(p->hostname) - 1))
+		snprintf(p->hostname, sizeof(p->hostname), "unknown");
+	err = declare_metrics(p);
+	if (err)
+		goto err_free;
+	p->http = http_client_new(loop);
+	if (!p->http) {
+		err = -errno;
+		goto err_free;
+	}
+	uv_timer_init(loop, &p->shutdown_timer);
+	p->shutdown_timer.data = p;
+	p->handles_open++;
+
+	for (size_t i = 0; sink_registry[i]; i++)
+		n++;
+	p->slots = calloc(n ? n : 1, sizeof(*p->slots));
+	if (!p->slots) {
+		err = -ENOMEM;
+		goto err_close;
+	}
+	for (size_t i = 0; sink_registry[i]; i++) {
+		if (!sink_wanted(cfg, sink_registry[i]))
+			continue;
+		err = slot_init(p, &p->slots[p->n_slots++], cfg, sink_registry[i]);
+		if (err)
+			goto err_close;
+	}
+	return p;
+
+err_close:
+	/* Started sinks and handles are closed through the normal shutdown path. */
+	pipeline_shutdown(p, 0, NULL, NULL);
+	uv_run(loop, UV_RUN_DEFAULT);
+	pipeline_free(p);
+	errno = -err;
+	return NULL;
+err_free:
+	free(p);
+	errno = -err;
+	return NULL;
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	struct pipeline *p = h->data;
+
+	if (h != (uv_handle_t *)&p->shutdown_timer)
+		p = ((struct slot *)h->data)->p;
+	if (--p->handles_open == 0 && p->shutdown_cb)
+		p->shutdown_cb(p->shutdown_data);
+}
+
+static void finish_shutdown(struct pipeline *p)
+{
+	if (p->closing)
+		return;
+	p->closing = true;
+	uv_timer_stop(&p->shutdown_timer);
+	for (size_t i = 0; i < p->n_slots; i++) {
+		struct slot *sl = &p->slots[i];
+
+		sl->closed = true;
+		uv_timer_stop(&sl->timer);
+		while (sl->sink && sl->len) {
+			struct pending pd = q_pop_front(sl);
+
+			count_drop(sl, "shutdown", pd.a);
+			alert_unref(pd.a);
+		}
+		/* Abandoned in-flight sends come back through on_sink_done as drops. */
+		if (sl->sink && sl->sink->ops->close)
+			sl->sink->ops->close(sl->sink);
+	}
+	http_client_free(p->http);
+	p->http = NULL;
+	for (size_t i = 0; i < p->n_slots; i++)
+		uv_close((uv_handle_t *)&p->slots[i].timer, on_handle_closed);
+	uv_close((uv_handle_t *)&p->shutdown_timer, on_handle_closed);
+}
+
+static void maybe_finish_shutdown(struct pipeline *p)
+{
+	if (!p->closing && pipeline_pending(p) == 0)
+		finish_shutdown(p);
+}
+
+static void on_shutdown_timeout(uv_timer_t *t)
+{
+	struct pipeline *p = t->data;
+
+	log_warn("shutdown: %zu alert(s) still undelivered after the drain timeout",
+		 pipeline_pending(p));
+	finish_shutdown(p);
+}
+
+void pipeline_shutdown(struct pipeline *p, int64_t timeout_ms, void (*cb)(void *data), void *data)
+{
+	p->shutting_down = true;
+	p->shutdown_cb = cb;
+	p->shutdown_data = data;
+	if (pipeline_pending(p) == 0 || timeout_ms <= 0) {
+		finish_shutdown(p);
+		return;
+	}
+	uv_timer_start(&p->shutdown_timer, on_shutdown_timeout, (uint64_t)timeout_ms, 0);
+}
+
+void pipeline_free(struct pipeline *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->n_slots; i++) {
+		free(p->slots[i].q);
+		free(p->slots[i].sink);
+	}
+	free(p->slots);
+	free(p);
+}
+
+void pipeline_reopen(struct pipeline *p)
+{
+	for (size_t i = 0; i < p->n_slots; i++) {
+		struct sink *s = p->slots[i].sink;
+
+		if (s->ops->reopen)
+			s->ops->reopen(s);
+	}
+}
+
+size_t pipeline_sink_count(const struct pipeline *p)
+{
+	return p->n_slots;
+}
+
+const char *pipeline_sink_name(const struct pipeline *p, size_t i)
+{
+	return i < p->n_slots ? p->slots[i].sink->name : NULL;
+}
+
+size_t pipeline_pending(const struct pipeline *p)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->n_slots; i++)
+		n += p->slots[i].len + p->slots[i].inflight;
+	return n;
+}
+
+struct http_client *pipeline_http(const struct pipeline *p)
+{
+	return p->http;
+}

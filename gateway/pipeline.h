@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef LANNER_GATEWAY_PIPELINE_H
+#define LANNER_GATEWAY_PIPELINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "config/config.h"
+#include "config/priority.h"
+#include "outputs/alert.h"
+#include "outputs/sink.h"
+
+/*
+ * The gateway pipeline, on the gateway's libuv loop:
+ *
+ *	submit -> enrich (hostname, customfields, customtags) -> freeze -> count
+ *	       -> per sink: minimumpriority (POST /test bypasses it) -> bounded queue
+ *	       -> send under the sink's concurrency limit -> done:
+ *		  OK: delivered; FAIL: counted and logged; RETRY: back to the queue's head and the
+ *		  sink pauses for an exponential backoff with jitter (or the server's Retry-After),
+ *		  then probes with one alert before resuming full concurrency.
+ *
+ * Every queue is bounded: when a sink's queue is full the oldest alert of the lowest priority
+ * is dropped, counted in metrics and logged. Sinks only format and transmit (outputs/sink.h).
+ */
+
+struct pipeline;
+struct metrics;
+struct http_client;
+
+/* Settings of the pipeline (top-level config keys, see pipeline_options). */
+struct pipeline_settings {
+	int64_t queue_max; /* queue.max_alerts: per sink */
+	int64_t retry_initial_ms; /* retry.initial */
+	int64_t retry_max_ms; /* retry.max */
+	int64_t retry_max_attempts; /* retry.max_attempts: 0 = until delivered */
+	int64_t retry_after_max_ms; /* retry.retry_after_max: cap on a server's Retry-After */
+	const char *hostname; /* hostname: NULL = gethostname() */
+	struct config_map customfields;
+	struct config_strlist customtags;
+	bool pod_labels; /* metrics.pod_labels: k8s_ns_name/k8s_pod_name on events_total */
+};
+
+/* Options every sink section gets from the pipeline: "<sink>.minimumpriority", ... */
+struct pipeline_sink_settings {
+	int minimumpriority; /* enum priority, or -1 for all */
+	int64_t maxconcurrentrequests;
+};
+
+/* Top-level option table (declared under ""), and the per-sink table (under "<sink>"). */
+extern const struct config_option pipeline_options[];
+extern const struct config_option pipeline_sink_options[];
+
+/*
+ * Declare pipeline_options at top level, and for every sink of the registry its own options
+ * plus pipeline_sink_options under its name. Before config_check(). 0 or -errno.
+ */
+int pipeline_declare(struct config *cfg);
+
+/*
+ * Constructor: binds the settings from cfg, creates every sink of the registry whose
+ * enable_key is set, and declares the pipeline's metrics in m (borrowed, must outlive p).
+ * Returns NULL with errno set after reporting on stderr what failed.
+ */
+struct pipeline *pipeline_new(uv_loop_t *loop, struct config *cfg, struct metrics *m);
+
+/*
+ * Hand one alert to the pipeline (takes ownership of the caller's reference). The alert must
+ * be mutable (not frozen): the pipeline enriches and freezes it. Returns 0, -ESHUTDOWN while
+ * shutting down, or -ENOMEM (the alert is released either way).
+ */
+int pipeline_submit(struct pipeline *p, struct alert *a);
+
+/*
+ * Stop accepting, wait until every queue is empty and nothing is in flight, or until
+ * timeout_ms, then close every sink; cb runs on the loop when all is closed. What could not be
+ * delivered in time is counted (lanner_dropped_total{reason="shutdown"}) and logged.
+ */
+void pipeline_shutdown(struct pipeline *p, int64_t timeout_ms, void (*cb)(void *data), void *data);
+
+/* Free after shutdown completed and the loop ran the close callbacks. Accepts NULL. */
+void pipeline_free(struct pipeline *p);
+
+/* SIGHUP: let sinks that write files reopen them (logrotate). */
+void pipeline_reopen(struct pipeline *p);
+
+/* Number of sinks, and by name (NULL when absent), for routes and tests. */
+size_t pipeline_sink_count(const struct pipeline *p);
+const char *pipeline_sink_name(const struct pipeline *p, size_t i);
+/* Alerts waiting in queues and in flight, over all sinks. */
+size_t pipeline_pending(const struct pipeline *p);
+
+/* The backoff before retry number `attempt` (1-based), with jitter in [d/2, d]. */
+int64_t pipeline_backoff_ms(int64_t initial_ms, int64_t max_ms, unsigned attempt, uint64_t rnd);
+
+/* The shared HTTP client the pipeline created for its sinks (borrowed). */
+struct http_client *pipeline_http(const struct pipeline *p);
+
+#endif

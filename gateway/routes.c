@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config/log.h"
+#include "gateway/gateway.h"
+#include "gateway/http_server.h"
+#include "gateway/metrics.h"
+#include "gateway/pipeline.h"
+#include "outputs/alert.h"
+
+static void count_input(struct gateway *g, const char *source, const char *status)
+{
+	const char *labels[] = { source, status };
+
+	metric_add(g->m_inputs, labels, 1);
+}
+
+static void reply_text(struct http_req *req, int status, const char *msg)
+{
+	http_reply(req, status, "text/plain; charset=utf-8", msg, strlen(msg));
+}
+
+/* Hand a parsed alert to the pipeline and answer with its uuid. */
+static void accept_alert(struct gateway *g, struct http_req *req, struct alert *a,
+			 const char *source)
+{
+	char body[64];
+	int err, n;
+
+	n = snprintf(body, sizeof(body), "{\"uuid\":\"%s\"}\n", alert_uuid(a));
+	err = pipeline_submit(g->pipeline, a);
+	if (err == -ESHUTDOWN) {
+		count_input(g, source, "rejected");
+		reply_text(req, 503, "lanner is shutting down\n");
+		return;
+	}
+	if (err) {
+		count_input(g, source, "rejected");
+		reply_text(req, 500, "alert not accepted: out of memory\n");
+		return;
+	}
+	count_input(g, source, "accepted");
+	http_reply(req, 200, "application/json", body, (size_t)n);
+}
+
+/* POST /: one Falco JSON alert, validated as Falcosidekick does. */
+static void on_ingest(void *data, struct http_req *req)
+{
+	struct gateway *g = data;
+	struct alert_error err;
+	struct alert *a;
+	const char *body;
+	char msg[320];
+	size_t len;
+
+	body = http_req_body(req, &len);
+	if (!len) {
+		count_input(g, "requests", "rejected");
+		reply_text(req, 400, "empty body: expected one Falco JSON alert\n");
+		return;
+	}
+	a = alert_parse(body, len, &err);
+	if (!a) {
+		count_input(g, "requests", "rejected");
+		snprintf(msg, sizeof(msg), "%s\n", err.msg);
+		reply_text(req, errno == ENOMEM ? 500 : 400, msg);
+		log_debug("POST / from %s rejected: %s", http_req_peer(req), err.msg);
+		return;
+	}
+	accept_alert(g, req, a, "requests");
+}
+
+/* POST /test: Falcosidekick's test alert; it bypasses every sink's minimumpriority. */
+static void on_test(void *data, struct http_req *req)
+{
+	struct gateway *g = data;
+	struct timespec ts;
+	struct alert *a;
+	json_t *tags = json_pack("[s, s]", "test", "example");
+	json_t *fields = json_pack("{s:s, s:s}", "proc.name", "lanner", "user.name", "lanner");
+	struct alert_init init = {
+		.rule = "Test rule",
+		.priority = PRIORITY_DEBUG,
+		.source = "internal",
+		.output = "This is a test from lanner",
+		.output_fields = fields,
+		.tags = tags,
+		.test = true,
+	};
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	init.time_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	a = alert_new(&init);
+	if (!a) {
+		count_input(g, "test", "rejected");
+		reply_text(req, 500, "out of memory\n");
+		return;
+	}
+	accept_alert(g, req, a, "test");
+}
+
+static void on_healthz(void *data, struct http_req *req)
+{
+	static const char body[] = "{\"status\": \"ok\"}";
+
+	http_reply(req, 200, "application/json", body, sizeof(body) - 1);
+}
+
+static void on_ping(void *data, struct http_req *req)
+{
+	reply_text(req, 200, "pong\n");
+}
+
+static void on_metrics(void *data, struct http_req *req)
+{
+	struct gateway *g = data;
+	size_t len;
+	char *text = metrics_render(g->metrics, &len);
+
+	if (!text) {
+		reply_text(req, 500, "out of memory\n");
+		return;
+	}
+	http_reply(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+	free(text);
+}
+
+int routes_register(struct gateway *g)
+{
+	static const struct {
+		const char *method, *path;
+		http_handler_fn fn;
+	} routes[] = {
+		{ "POST", "/", on_ingest },	   { "POST", "/test", on_test },
+		{ "GET", "/healthz", on_healthz }, { "GET", "/ping", on_ping },
+		{ "GET", "/metrics", on_metrics },
+	};
+	static const char *const input_labels[] = { "source", "status" };
+
+	g->m_inputs = metrics_counter(g->metrics, "falcosecurity_falcosidekick_inputs_total",
+				      "Alerts received, by input and result", input_labels, 2);
+	if (!g->m_inputs)
+		return -ENOMEM;
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		int err = http_server_route(g->http, routes[i].method, routes[i].path, routes[i].fn,
+					    g);
+
+		if (err)
+			return err;
+	}
+	return 0;
+}

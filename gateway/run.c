@@ -1,0 +1,388 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config/config.h"
+#include "config/log.h"
+#include "gateway/commands.h"
+#include "gateway/gateway.h"
+#include "gateway/http_server.h"
+#include "gateway/metrics.h"
+#include "gateway/pipeline.h"
+#include "rules/rules.h"
+
+static const char *const rule_matching_choices[] = { "first", "all", NULL };
+
+static const struct config_option gateway_options[] = {
+	{ "listenaddress", CONFIG_STRING, "0.0.0.0",
+	  offsetof(struct gateway_settings, listenaddress), 0, 0, NULL, NULL,
+	  "address the HTTP server listens on" },
+	{ "listenport", CONFIG_INT, "2801", offsetof(struct gateway_settings, listenport), 1, 65535,
+	  NULL, NULL, "port the HTTP server listens on" },
+	{ "debug", CONFIG_BOOL, "false", offsetof(struct gateway_settings, debug), 0, 0, NULL, NULL,
+	  "log debug lines (rejected requests, deliveries)" },
+	{ "tlsserver.deploy", CONFIG_BOOL, "false", offsetof(struct gateway_settings, tls_deploy),
+	  0, 0, NULL, NULL, "serve HTTPS instead of HTTP" },
+	{ "tlsserver.certfile", CONFIG_STRING, NULL,
+	  offsetof(struct gateway_settings, tls_certfile), 0, 0, NULL, NULL,
+	  "server certificate (PEM)" },
+	{ "tlsserver.keyfile", CONFIG_STRING, NULL, offsetof(struct gateway_settings, tls_keyfile),
+	  0, 0, NULL, NULL, "server private key (PEM)" },
+	{ "tlsserver.mutualtls", CONFIG_BOOL, "false",
+	  offsetof(struct gateway_settings, tls_mutual), 0, 0, NULL, NULL,
+	  "require a client certificate signed by tlsserver.cacertfile" },
+	{ "tlsserver.cacertfile", CONFIG_STRING, NULL,
+	  offsetof(struct gateway_settings, tls_cacertfile), 0, 0, NULL, NULL,
+	  "CA that signs client certificates (mutual TLS)" },
+	{ "http.bearer_token", CONFIG_STRING, NULL, offsetof(struct gateway_settings, bearer_token),
+	  0, 0, NULL, NULL,
+	  "require 'Authorization: Bearer <token>' on every route but /healthz and /ping" },
+	{ "http.max_body", CONFIG_SIZE, "1MiB", offsetof(struct gateway_settings, max_body), 1024,
+	  1073741824, NULL, NULL, "largest request body accepted (413 beyond)" },
+	{ "shutdown_timeout", CONFIG_DURATION, "10s",
+	  offsetof(struct gateway_settings, shutdown_timeout_ms), 0, 3600000, NULL, NULL,
+	  "on SIGTERM, how long to keep delivering what is queued" },
+	{ "rules_files", CONFIG_STRLIST, NULL, offsetof(struct gateway_settings, rules_files), 0, 0,
+	  NULL, NULL, "rule files, loaded in order (default: the embedded rules)" },
+	{ "rule_matching", CONFIG_ENUM, "first", offsetof(struct gateway_settings, rule_matching),
+	  0, 0, rule_matching_choices, NULL, "alert on the first matching rule, or on all" },
+	{ NULL },
+};
+
+/* Keys read by sinks through config_get (mutual TLS towards outputs, Falcosidekick's names). */
+static const struct config_option mtls_client_options[] = {
+	{ "mutualtlsclient.certfile", CONFIG_STRING, NULL, 0, 0, 0, NULL, NULL,
+	  "client certificate outputs present when their mutualtls is on" },
+	{ "mutualtlsclient.keyfile", CONFIG_STRING, NULL, 0, 0, 0, NULL, NULL,
+	  "client private key for mutual TLS" },
+	{ "mutualtlsclient.cacertfile", CONFIG_STRING, NULL, 0, 0, 0, NULL, NULL,
+	  "CA used to verify outputs' servers under mutual TLS" },
+	{ NULL },
+};
+
+struct run_args {
+	const char *config_file;
+	const char **rules;
+	size_t n_rules;
+	const char **overrides;
+	size_t n_overrides;
+	bool dry_run;
+	bool help_config;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: lanner [-c FILE] [-r RULES_FILE]... [-o KEY=VALUE]... [--dry-run]\n"
+		   "       lanner rules validate FILE...\n"
+		   "       lanner rules list [-r FILE]...\n"
+		   "       lanner fields [--source NAME]\n"
+		   "       lanner replay [-r FILE]... [--source NAME] EVENTS.jsonl\n"
+		   "       lanner --version | --help | --help-config\n"
+		   "\n"
+		   "  -c, --config FILE     YAML configuration (Falcosidekick keys + lanner's)\n"
+		   "  -r, --rules FILE      rules file; repeat to load several, in order\n"
+		   "  -o, --option K=V      override one configuration key (after file and env)\n"
+		   "      --dry-run         check configuration and rules, start nothing\n"
+		   "      --help-config     list every configuration key, its default and env var\n"
+		   "  -V, --version         print the version\n"
+		   "  -h, --help            this text\n");
+}
+
+static int append(const char ***v, size_t *n, const char *s)
+{
+	const char **nv = realloc(*v, (*n + 1) * sizeof(**v));
+
+	if (!nv)
+		return -ENOMEM;
+	nv[(*n)++] = s;
+	*v = nv;
+	return 0;
+}
+
+/* 0 to go on, 1 when done (help printed), 2 on a usage error. */
+static int parse_args(int argc, char **argv, struct run_args *a)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "rules", required_argument, NULL, 'r' },
+		{ "option", required_argument, NULL, 'o' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "help-config", no_argument, NULL, 'C' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:r:o:Vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			a->config_file = optarg;
+			break;
+		case 'r':
+			if (append(&a->rules, &a->n_rules, optarg))
+				return 2;
+			break;
+		case 'o':
+			if (!strchr(optarg, '=')) {
+				fprintf(stderr, "lanner: -o %s: expected KEY=VALUE\n", optarg);
+				return 2;
+			}
+			if (append(&a->overrides, &a->n_overrides, optarg))
+				return 2;
+			break;
+		case 'n':
+			a->dry_run = true;
+			break;
+		case 'C':
+			a->help_config = true;
+			break;
+		case 'V':
+			printf("lanner %s\n", LANNER_VERSION);
+			return 1;
+		case 'h':
+			usage(stdout);
+			return 1;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "lanner: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	return 0;
+}
+
+/* Load configuration: defaults < file < environment < -o. 0 or -EINVAL (reported). */
+static int load_config(struct gateway *g, const struct run_args *a)
+{
+	int err;
+
+	err = config_declare(g->cfg, "", gateway_options);
+	if (!err)
+		err = config_declare(g->cfg, "", mtls_client_options);
+	if (!err)
+		err = pipeline_declare(g->cfg);
+	if (err) {
+		log_error("configuration tables: %s", strerror(-err));
+		return err;
+	}
+	if (a->config_file) {
+		err = config_load_file(g->cfg, a->config_file);
+		if (err)
+			return err;
+	}
+	err = config_load_env(g->cfg, NULL);
+	for (size_t i = 0; !err && i < a->n_overrides; i++)
+		err = config_set(g->cfg, a->overrides[i]);
+	if (!err)
+		err = config_check(g->cfg);
+	if (!err)
+		err = config_bind(g->cfg, "", gateway_options, &g->set);
+	return err;
+}
+
+/* Rules: -r files, else rules_files, else the embedded defaults. 0 or -EINVAL (reported). */
+static int load_rules(struct gateway *g, const struct run_args *a)
+{
+	int err = 0;
+
+	g->rules = rules_new();
+	if (!g->rules)
+		return -errno;
+	rules_set_matching(g->rules, g->set.rule_matching ? RULES_MATCH_ALL : RULES_MATCH_FIRST);
+	for (size_t i = 0; lanner_field_sources[i]; i++) {
+		err = rules_add_source(g->rules, lanner_field_sources[i]);
+		if (err < 0)
+			return err;
+	}
+	err = 0;
+	if (a->n_rules) {
+		for (size_t i = 0; !err && i < a->n_rules; i++)
+			err = rules_load_file(g->rules, a->rules[i]);
+	} else if (g->set.rules_files.n) {
+		for (size_t i = 0; !err && i < g->set.rules_files.n; i++)
+			err = rules_load_file(g->rules, g->set.rules_files.v[i]);
+	} else {
+		for (size_t i = 0; !err && lanner_default_rules[i].name; i++)
+			err = rules_load_buffer(g->rules, lanner_default_rules[i].name,
+						lanner_default_rules[i].data,
+						lanner_default_rules[i].len);
+	}
+	if (!err)
+		err = rules_compile(g->rules);
+	return err;
+}
+
+static void on_pipeline_closed(void *data)
+{
+	struct gateway *g = data;
+
+	log_info("all outputs closed");
+	(void)g;
+}
+
+static void stop(struct gateway *g, const char *why)
+{
+	if (g->stopping)
+		return;
+	g->stopping = true;
+	log_info("%s: stop accepting, delivering what is queued (up to %lld ms)", why,
+		 (long long)g->set.shutdown_timeout_ms);
+	/* Closing the signal watchers restores the default action: a second signal kills. */
+	uv_close((uv_handle_t *)&g->sig_int, NULL);
+	uv_close((uv_handle_t *)&g->sig_term, NULL);
+	uv_close((uv_handle_t *)&g->sig_hup, NULL);
+	http_server_stop(g->http);
+	pipeline_shutdown(g->pipeline, g->set.shutdown_timeout_ms, on_pipeline_closed, g);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct gateway *g = h->data;
+
+	if (signum == SIGHUP) {
+		log_info("SIGHUP: reopening output files");
+		pipeline_reopen(g->pipeline);
+		return;
+	}
+	stop(g, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+static int start_http(struct gateway *g)
+{
+	struct http_server_opts opts = {
+		.address = g->set.listenaddress,
+		.port = (int)g->set.listenport,
+		.max_body = (size_t)g->set.max_body,
+		.bearer_token = g->set.bearer_token && *g->set.bearer_token ? g->set.bearer_token :
+									      NULL,
+	};
+
+	if (g->set.tls_deploy) {
+		if (!g->set.tls_certfile || !g->set.tls_keyfile) {
+			log_error("tlsserver.deploy is on: tlsserver.certfile and "
+				  "tlsserver.keyfile are required");
+			return -EINVAL;
+		}
+		opts.tls_cert = g->set.tls_certfile;
+		opts.tls_key = g->set.tls_keyfile;
+		if (g->set.tls_mutual) {
+			if (!g->set.tls_cacertfile) {
+				log_error("tlsserver.mutualtls is on: tlsserver.cacertfile is "
+					  "required");
+				return -EINVAL;
+			}
+			opts.tls_client_ca = g->set.tls_cacertfile;
+		}
+	}
+	g->http = http_server_new(g->loop, &opts);
+	if (!g->http) {
+		int err = -errno;
+
+		log_error("cannot listen on %s:%lld: %s", g->set.listenaddress,
+			  (long long)g->set.listenport, strerror(errno));
+		return err;
+	}
+	log_info("listening on %s://%s:%d", opts.tls_cert ? "https" : "http", g->set.listenaddress,
+		 http_server_port(g->http));
+	return routes_register(g);
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct run_args a = { 0 };
+	struct gateway g = { 0 };
+	uv_loop_t loop;
+	int rc = 1, err;
+
+	err = parse_args(argc, argv, &a);
+	if (err)
+		return err == 1 ? 0 : 2;
+	g.cfg = config_new();
+	if (!g.cfg)
+		goto out;
+	err = load_config(&g, &a);
+	if (a.help_config) {
+		config_print_reference(g.cfg, stdout);
+		rc = 0;
+		goto out;
+	}
+	if (err) {
+		log_error("configuration has errors: nothing started");
+		goto out;
+	}
+	if (g.set.debug)
+		log_set_level(LOG_LEVEL_DEBUG);
+	err = load_rules(&g, &a);
+	if (err) {
+		log_error("rules have errors: nothing started");
+		goto out;
+	}
+	if (a.dry_run) {
+		printf("configuration and rules OK: %zu rules loaded\n", rules_count(g.rules));
+		rc = 0;
+		goto out;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	uv_loop_init(&loop);
+	g.loop = &loop;
+	g.metrics = metrics_new(0);
+	if (!g.metrics)
+		goto out_loop;
+	g.pipeline = pipeline_new(&loop, g.cfg, g.metrics);
+	if (!g.pipeline)
+		goto out_loop;
+	if (start_http(&g))
+		goto out_stop;
+	uv_signal_init(&loop, &g.sig_int);
+	uv_signal_init(&loop, &g.sig_term);
+	uv_signal_init(&loop, &g.sig_hup);
+	g.sig_int.data = g.sig_term.data = g.sig_hup.data = &g;
+	uv_signal_start(&g.sig_int, on_signal, SIGINT);
+	uv_signal_start(&g.sig_term, on_signal, SIGTERM);
+	uv_signal_start(&g.sig_hup, on_signal, SIGHUP);
+	log_info("lanner %s started: %zu output(s), %zu rule(s)", LANNER_VERSION,
+		 pipeline_sink_count(g.pipeline), rules_count(g.rules));
+	uv_run(&loop, UV_RUN_DEFAULT);
+	rc = 0;
+	goto out_loop;
+
+out_stop:
+	g.stopping = true;
+	http_server_stop(g.http);
+	pipeline_shutdown(g.pipeline, 0, NULL, NULL);
+out_loop:
+	uv_run(&loop, UV_RUN_DEFAULT);
+	/* Anything still open is a bug of ours: close it so the loop can be released. */
+	uv_walk(&loop, close_walk, NULL);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	http_server_free(g.http);
+	pipeline_free(g.pipeline);
+	metrics_free(g.metrics);
+	if (uv_loop_close(&loop))
+		log_error("event loop still had handles at exit");
+	log_info("stopped");
+out:
+	rules_free(g.rules);
+	config_free(g.cfg);
+	free(a.rules);
+	free(a.overrides);
+	return rc;
+}
