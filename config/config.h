@@ -30,12 +30,18 @@ enum config_type {
 	CONFIG_INT,	 /* int64_t, checked against [min, max] */
 	CONFIG_DURATION, /* int64_t milliseconds; "250ms", "10s", "5m", "1h"; a bare number is seconds */
 	CONFIG_SIZE,	 /* uint64_t bytes; "512", "64k", "64KiB", "10MB", "1G" (k = 1024) */
-	CONFIG_STRING,	 /* const char *, NULL when unset; owned by the config */
-	CONFIG_ENUM,	 /* int index into choices[], matched case-insensitively */
+	CONFIG_STRING,	 /* const char *, NULL when unset (or empty); owned by the config */
+	CONFIG_ENUM,	 /* int index into choices[], matched case-insensitively; -1 if unset */
 	CONFIG_STRLIST,	 /* struct config_strlist; YAML sequence or "a,b" */
 	CONFIG_MAP,	 /* struct config_map; YAML mapping of scalars or "k:v,k:v" */
 	CONFIG_CUSTOM,	 /* parsed by option->parse from the scalar text */
 };
+/*
+ * An empty value ("key:", "-o key=") of a BOOL, INT, DURATION, SIZE or ENUM key means its table
+ * default. A key unset and without default binds the type's zero (false, 0, NULL, {0}, -1 for an
+ * ENUM); a CUSTOM one is left untouched. CUSTOM values are parsed (and their errors reported) by
+ * config_bind(); config_check() checks only their shape.
+ */
 
 struct config_strlist {
 	size_t n;
@@ -81,7 +87,11 @@ int config_declare(struct config *cfg, const char *prefix, const struct config_o
 /* Merge a YAML file / buffer. Syntax errors are reported with file:line and return -EINVAL. */
 int config_load_file(struct config *cfg, const char *path);
 int config_load_buffer(struct config *cfg, const char *name, const char *buf, size_t len);
-/* Merge variables of declared keys from envp (NULL = environ). */
+/*
+ * Merge variables of declared keys from envp (NULL = environ). A copy is kept and looked up
+ * when a key is resolved, so tables declared after this call see their variables too; an empty
+ * variable counts as unset.
+ */
 int config_load_env(struct config *cfg, char *const *envp);
 /* Merge one "key=value" override. Returns -EINVAL when it has no '='. */
 int config_set(struct config *cfg, const char *assignment);
@@ -102,7 +112,10 @@ int config_bind(struct config *cfg, const char *prefix, const struct config_opti
 
 /* True when key has a non-empty value from any origin other than the table default. */
 bool config_is_set(const struct config *cfg, const char *key);
-/* The raw scalar text of key (after precedence), or NULL. Borrowed from cfg. */
+/*
+ * The raw scalar text of key (after precedence, the table default last), or NULL (also for a
+ * YAML list or mapping). Borrowed from cfg.
+ */
 const char *config_get(const struct config *cfg, const char *key);
 /* "file:line" (or "env NAME", "-o ...", "default") of key's effective value; borrowed. */
 const char *config_origin(const struct config *cfg, const char *key);
