@@ -125,10 +125,15 @@ const struct config_option pipeline_sink_options[] = {
 
 int pipeline_declare(struct config *cfg)
 {
+	return pipeline_declare_with(cfg, sink_registry);
+}
+
+int pipeline_declare_with(struct config *cfg, const struct sink_ops *const *registry)
+{
 	int err = config_declare(cfg, "", pipeline_options);
 
-	for (size_t i = 0; !err && sink_registry[i]; i++) {
-		const struct sink_ops *ops = sink_registry[i];
+	for (size_t i = 0; !err && registry[i]; i++) {
+		const struct sink_ops *ops = registry[i];
 
 		err = config_declare(cfg, ops->name, pipeline_sink_options);
 		if (!err && ops->options)
@@ -552,6 +557,12 @@ static int slot_init(struct pipeline *p, struct slot *sl, struct config *cfg,
 
 struct pipeline *pipeline_new(uv_loop_t *loop, struct config *cfg, struct metrics *m)
 {
+	return pipeline_new_with(loop, cfg, m, sink_registry);
+}
+
+struct pipeline *pipeline_new_with(uv_loop_t *loop, struct config *cfg, struct metrics *m,
+				   const struct sink_ops *const *registry)
+{
 	struct pipeline *p = calloc(1, sizeof(*p));
 	size_t n = 0;
 	int err;
@@ -579,17 +590,17 @@ struct pipeline *pipeline_new(uv_loop_t *loop, struct config *cfg, struct metric
 	p->shutdown_timer.data = p;
 	p->handles_open++;
 
-	for (size_t i = 0; sink_registry[i]; i++)
+	for (size_t i = 0; registry[i]; i++)
 		n++;
 	p->slots = calloc(n ? n : 1, sizeof(*p->slots));
 	if (!p->slots) {
 		err = -ENOMEM;
 		goto err_close;
 	}
-	for (size_t i = 0; sink_registry[i]; i++) {
-		if (!sink_wanted(cfg, sink_registry[i]))
+	for (size_t i = 0; registry[i]; i++) {
+		if (!sink_wanted(cfg, registry[i]))
 			continue;
-		err = slot_init(p, &p->slots[p->n_slots++], cfg, sink_registry[i]);
+		err = slot_init(p, &p->slots[p->n_slots++], cfg, registry[i]);
 		if (err)
 			goto err_close;
 	}

@@ -80,6 +80,11 @@ int pipeline_submit(struct pipeline *p, struct alert *a);
  */
 void pipeline_shutdown(struct pipeline *p, int64_t timeout_ms, void (*cb)(void *data), void *data);
 
+/* The same, with another registry (NULL-terminated; tests use their own sinks). */
+int pipeline_declare_with(struct config *cfg, const struct sink_ops *const *registry);
+struct pipeline *pipeline_new_with(uv_loop_t *loop, struct config *cfg, struct metrics *m,
+				   const struct sink_ops *const *registry);
+
 /* Free after shutdown completed and the loop ran the close callbacks. Accepts NULL. */
 void pipeline_free(struct pipeline *p);
 

@@ -1,0 +1,433 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <uv.h>
+
+#include "config/config.h"
+#include "gateway/metrics.h"
+#include "gateway/pipeline.h"
+#include "outputs/alert.h"
+#include "outputs/sink.h"
+
+/*
+ * The pipeline against a scripted sink: each send takes the next result of the script, answers
+ * synchronously or holds the token (to test concurrency, the queue bound and shutdown).
+ */
+
+#define MAX_SENDS 64
+
+struct script_settings {
+	bool enabled;
+};
+
+struct script_sink {
+	struct sink base;
+	struct script_settings set;
+};
+
+static struct {
+	struct sink_status results[MAX_SENDS];
+	size_t n_results; /* sends beyond the script answer OK */
+	bool hold; /* keep tokens instead of answering */
+	size_t sends;
+	uint64_t send_ms[MAX_SENDS];
+	char json[MAX_SENDS][1024];
+	enum priority prio[MAX_SENDS];
+	void *held[MAX_SENDS];
+	struct sink *held_sink;
+	size_t n_held;
+	bool closed;
+} sc;
+
+static const struct config_option script_options[] = {
+	{ "enabled", CONFIG_BOOL, "true", offsetof(struct script_settings, enabled), 0, 0, NULL,
+	  NULL, "on" },
+	{ NULL },
+};
+
+static int script_init(struct sink *s, struct config *cfg, const struct sink_env *env)
+{
+	struct script_sink *ss = (struct script_sink *)s;
+
+	return config_bind(cfg, "script", script_options, &ss->set);
+}
+
+static int script_send(struct sink *s, struct alert *a, void *token)
+{
+	struct sink_status ok = { .result = SINK_OK, .retry_after_ms = -1 };
+	size_t i = sc.sends++;
+
+	assert_true(i < MAX_SENDS);
+	sc.send_ms[i] = uv_now(s->loop);
+	sc.prio[i] = alert_priority(a);
+	snprintf(sc.json[i], sizeof(sc.json[i]), "%s", alert_json(a, NULL));
+	if (sc.hold) {
+		sc.held[sc.n_held++] = token;
+		sc.held_sink = s;
+		return 0;
+	}
+	sink_done(s, token, i < sc.n_results ? &sc.results[i] : &ok);
+	return 0;
+}
+
+static void script_close(struct sink *s)
+{
+	struct sink_status st = { .result = SINK_RETRY, .retry_after_ms = -1 };
+
+	sc.closed = true;
+	/* Abandon what is held, as a real sink abandons in-flight requests. */
+	while (sc.n_held)
+		sink_done(s, sc.held[--sc.n_held], &st);
+}
+
+static const struct sink_ops script_ops = {
+	.name = "script",
+	.size = sizeof(struct script_sink),
+	.options = script_options,
+	.enable_key = "script.enabled",
+	.init = script_init,
+	.send = script_send,
+	.close = script_close,
+};
+
+static const struct sink_ops *const test_registry[] = { &script_ops, NULL };
+
+struct fixture {
+	uv_loop_t loop;
+	struct config *cfg;
+	struct metrics *m;
+	struct pipeline *p;
+	bool closed;
+};
+
+static struct fixture *fixture_new(const char *yaml)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	memset(&sc, 0, sizeof(sc));
+	assert_int_equal(uv_loop_init(&f->loop), 0);
+	f->cfg = config_new();
+	assert_non_null(f->cfg);
+	assert_int_equal(pipeline_declare_with(f->cfg, test_registry), 0);
+	assert_int_equal(config_load_buffer(f->cfg, "test.yaml", yaml, strlen(yaml)), 0);
+	assert_int_equal(config_check(f->cfg), 0);
+	f->m = metrics_new(0);
+	assert_non_null(f->m);
+	f->p = pipeline_new_with(&f->loop, f->cfg, f->m, test_registry);
+	assert_non_null(f->p);
+	return f;
+}
+
+static void on_closed(void *data)
+{
+	((struct fixture *)data)->closed = true;
+}
+
+static void fixture_free(struct fixture *f)
+{
+	pipeline_shutdown(f->p, 0, on_closed, f);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	assert_true(f->closed);
+	pipeline_free(f->p);
+	metrics_free(f->m);
+	config_free(f->cfg);
+	assert_int_equal(uv_loop_close(&f->loop), 0);
+	free(f);
+}
+
+static struct alert *make_alert(const char *rule, enum priority p)
+{
+	struct alert_init init = {
+		.rule = rule,
+		.priority = p,
+		.source = "syscall",
+		.output = "something happened",
+		.time_ns = 1746622234502309868LL,
+	};
+	struct alert *a = alert_new(&init);
+
+	assert_non_null(a);
+	return a;
+}
+
+static void on_run_for_timer(uv_timer_t *t)
+{
+	uv_timer_stop(t);
+}
+
+/* Run the loop for ms milliseconds. */
+static void run_for(uv_loop_t *loop, uint64_t ms)
+{
+	uv_timer_t t;
+
+	uv_timer_init(loop, &t);
+	uv_timer_start(&t, on_run_for_timer, ms, 0);
+	while (uv_is_active((uv_handle_t *)&t) && uv_run(loop, UV_RUN_ONCE))
+		;
+	uv_close((uv_handle_t *)&t, NULL);
+	uv_run(loop, UV_RUN_NOWAIT);
+}
+
+static uint64_t counter(struct fixture *f, const char *needle)
+{
+	char *text = metrics_render(f->m, NULL);
+	const char *at;
+	uint64_t v = 0;
+
+	assert_non_null(text);
+	at = strstr(text, needle);
+	if (at)
+		v = strtoull(at + strlen(needle) + 1, NULL, 10);
+	free(text);
+	return v;
+}
+
+static void test_backoff_bounds(void **state)
+{
+	for (uint64_t rnd = 0; rnd < 1000; rnd += 37) {
+		int64_t d1 = pipeline_backoff_ms(500, 30000, 1, rnd);
+		int64_t d3 = pipeline_backoff_ms(500, 30000, 3, rnd);
+		int64_t d20 = pipeline_backoff_ms(500, 30000, 20, rnd);
+
+		assert_true(d1 >= 250 && d1 <= 500);
+		assert_true(d3 >= 1000 && d3 <= 2000);
+		assert_true(d20 >= 15000 && d20 <= 30000);
+	}
+}
+
+static void retry(size_t i, int64_t retry_after)
+{
+	sc.results[i].result = SINK_RETRY;
+	sc.results[i].retry_after_ms = retry_after;
+	snprintf(sc.results[i].msg, sizeof(sc.results[i].msg), "HTTP 500");
+}
+
+/* 500 three times, then 200: four sends, and no fifth. */
+static void test_retry_until_delivered(void **state)
+{
+	struct fixture *f = fixture_new("retry: {initial: 10ms, max: 40ms}\n");
+
+	retry(0, -1);
+	retry(1, -1);
+	retry(2, -1);
+	sc.n_results = 3;
+	assert_int_equal(pipeline_submit(f->p, make_alert("r", PRIORITY_WARNING)), 0);
+	run_for(&f->loop, 400);
+	assert_int_equal(sc.sends, 4);
+	assert_string_equal(sc.json[0], sc.json[3]);
+	assert_int_equal(pipeline_pending(f->p), 0);
+	assert_int_equal(counter(f, "lanner_retries_total{sink=\"script\"}"), 3);
+	assert_int_equal(counter(f,
+				 "falcosecurity_falcosidekick_outputs_total{destination=\"script\","
+				 "status=\"ok\"}"),
+			 1);
+	fixture_free(f);
+}
+
+/* A server's Retry-After wins over the (short) backoff. */
+static void test_retry_after_honoured(void **state)
+{
+	struct fixture *f = fixture_new("retry: {initial: 1ms}\n");
+
+	retry(0, 300);
+	sc.n_results = 1;
+	assert_int_equal(pipeline_submit(f->p, make_alert("r", PRIORITY_WARNING)), 0);
+	run_for(&f->loop, 600);
+	assert_int_equal(sc.sends, 2);
+	assert_true(sc.send_ms[1] - sc.send_ms[0] >= 300);
+	fixture_free(f);
+}
+
+static void test_permanent_failure_not_retried(void **state)
+{
+	struct fixture *f = fixture_new("retry: {initial: 1ms}\n");
+
+	sc.results[0].result = SINK_FAIL;
+	snprintf(sc.results[0].msg, sizeof(sc.results[0].msg), "HTTP 400");
+	sc.n_results = 1;
+	assert_int_equal(pipeline_submit(f->p, make_alert("r", PRIORITY_WARNING)), 0);
+	run_for(&f->loop, 50);
+	assert_int_equal(sc.sends, 1);
+	assert_int_equal(counter(f,
+				 "falcosecurity_falcosidekick_outputs_total{destination=\"script\","
+				 "status=\"error\"}"),
+			 1);
+	fixture_free(f);
+}
+
+static void test_max_attempts(void **state)
+{
+	struct fixture *f = fixture_new("retry: {initial: 1ms, max: 2ms, max_attempts: 2}\n");
+
+	retry(0, -1);
+	retry(1, -1);
+	retry(2, -1);
+	sc.n_results = 3;
+	assert_int_equal(pipeline_submit(f->p, make_alert("r", PRIORITY_WARNING)), 0);
+	run_for(&f->loop, 100);
+	assert_int_equal(sc.sends, 2);
+	assert_int_equal(
+		counter(f, "lanner_dropped_total{sink=\"script\",reason=\"retries_exhausted\"}"),
+		1);
+	fixture_free(f);
+}
+
+/* minimumpriority filters; the test alert bypasses it. */
+static void test_minimum_priority(void **state)
+{
+	struct fixture *f = fixture_new("script: {minimumpriority: error}\n");
+	struct alert_init init = {
+		.rule = "Test rule", .priority = PRIORITY_DEBUG, .source = "internal", .test = true
+	};
+
+	assert_int_equal(pipeline_submit(f->p, make_alert("w", PRIORITY_WARNING)), 0);
+	assert_int_equal(pipeline_submit(f->p, make_alert("c", PRIORITY_CRITICAL)), 0);
+	assert_int_equal(pipeline_submit(f->p, make_alert("e", PRIORITY_ERROR)), 0);
+	assert_int_equal(pipeline_submit(f->p, alert_new(&init)), 0);
+	run_for(&f->loop, 10);
+	assert_int_equal(sc.sends, 3);
+	assert_int_equal(sc.prio[0], PRIORITY_CRITICAL);
+	assert_int_equal(sc.prio[1], PRIORITY_ERROR);
+	assert_int_equal(sc.prio[2], PRIORITY_DEBUG);
+	fixture_free(f);
+}
+
+/* Full queue: the oldest alert of the lowest priority goes first, and it is counted. */
+static void test_queue_full_drops_lowest_priority(void **state)
+{
+	struct fixture *f = fixture_new("queue: {max_alerts: 3}\n"
+					"script: {maxconcurrentrequests: 1}\n");
+
+	sc.hold = true;
+	assert_int_equal(pipeline_submit(f->p, make_alert("inflight", PRIORITY_DEBUG)), 0);
+	assert_int_equal(pipeline_submit(f->p, make_alert("w1", PRIORITY_WARNING)), 0);
+	assert_int_equal(pipeline_submit(f->p, make_alert("n1", PRIORITY_NOTICE)), 0);
+	assert_int_equal(pipeline_submit(f->p, make_alert("w2", PRIORITY_WARNING)), 0);
+	assert_int_equal(sc.sends, 1);
+	assert_int_equal(pipeline_pending(f->p), 4);
+	/* Error pushes out the Notice. */
+	assert_int_equal(pipeline_submit(f->p, make_alert("e1", PRIORITY_ERROR)), 0);
+	/* Debug is the least severe of all: it is the one dropped. */
+	assert_int_equal(pipeline_submit(f->p, make_alert("d1", PRIORITY_DEBUG)), 0);
+	assert_int_equal(pipeline_pending(f->p), 4);
+	assert_int_equal(counter(f, "lanner_dropped_total{sink=\"script\",reason=\"queue_full\"}"),
+			 2);
+	/* Release the held one: the queue drains in order w1, w2, e1. */
+	sc.hold = false;
+	{
+		struct sink_status ok = { .result = SINK_OK, .retry_after_ms = -1 };
+
+		sink_done(sc.held_sink, sc.held[0], &ok);
+		sc.n_held = 0;
+	}
+	run_for(&f->loop, 10);
+	assert_int_equal(sc.sends, 4);
+	assert_non_null(strstr(sc.json[1], "\"rule\":\"w1\""));
+	assert_non_null(strstr(sc.json[2], "\"rule\":\"w2\""));
+	assert_non_null(strstr(sc.json[3], "\"rule\":\"e1\""));
+	fixture_free(f);
+}
+
+static void test_concurrency_limit(void **state)
+{
+	struct fixture *f = fixture_new("script: {maxconcurrentrequests: 2}\n");
+
+	sc.hold = true;
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(pipeline_submit(f->p, make_alert("r", PRIORITY_WARNING)), 0);
+	assert_int_equal(sc.sends, 2);
+	assert_int_equal(pipeline_pending(f->p), 5);
+	/* Shutdown with a zero timeout abandons the rest, counted as shutdown drops. */
+	pipeline_shutdown(f->p, 0, on_closed, f);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	assert_true(f->closed);
+	assert_true(sc.closed);
+	assert_int_equal(counter(f, "lanner_dropped_total{sink=\"script\",reason=\"shutdown\"}"),
+			 5);
+	pipeline_free(f->p);
+	metrics_free(f->m);
+	config_free(f->cfg);
+	assert_int_equal(uv_loop_close(&f->loop), 0);
+	free(f);
+}
+
+static void test_enrichment(void **state)
+{
+	struct fixture *f = fixture_new("hostname: node-7\n"
+					"customfields: {env: prod, team: sec}\n"
+					"customtags: [lanner, zz]\n");
+
+	assert_int_equal(pipeline_submit(f->p, make_alert("r", PRIORITY_WARNING)), 0);
+	run_for(&f->loop, 10);
+	assert_int_equal(sc.sends, 1);
+	assert_non_null(strstr(sc.json[0], "\"hostname\":\"node-7\""));
+	assert_non_null(
+		strstr(sc.json[0], "\"output_fields\":{\"env\":\"prod\",\"team\":\"sec\"}"));
+	assert_non_null(strstr(sc.json[0], "\"tags\":[\"lanner\",\"zz\"]"));
+	assert_int_equal(counter(f, "falcosecurity_falcosidekick_falco_events_total{rule=\"r\","
+				    "priority=\"Warning\",source=\"syscall\",hostname=\"node-7\"}"),
+			 1);
+	fixture_free(f);
+}
+
+/* Shutdown waits for in-flight deliveries that finish within the timeout. */
+static void finish_held(uv_timer_t *t)
+{
+	struct sink_status ok = { .result = SINK_OK, .retry_after_ms = -1 };
+
+	while (sc.n_held)
+		sink_done(sc.held_sink, sc.held[--sc.n_held], &ok);
+	uv_close((uv_handle_t *)t, NULL);
+}
+
+static void test_shutdown_drains(void **state)
+{
+	struct fixture *f = fixture_new("script: {maxconcurrentrequests: 8}\n");
+	uv_timer_t t;
+
+	sc.hold = true;
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(pipeline_submit(f->p, make_alert("r", PRIORITY_WARNING)), 0);
+	uv_timer_init(&f->loop, &t);
+	uv_timer_start(&t, finish_held, 50, 0);
+	pipeline_shutdown(f->p, 5000, on_closed, f);
+	assert_int_equal(pipeline_submit(f->p, make_alert("late", PRIORITY_WARNING)), -ESHUTDOWN);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	assert_true(f->closed);
+	assert_int_equal(counter(f, "lanner_dropped_total{sink=\"script\",reason=\"shutdown\"}"),
+			 0);
+	assert_int_equal(counter(f,
+				 "falcosecurity_falcosidekick_outputs_total{destination=\"script\","
+				 "status=\"ok\"}"),
+			 3);
+	pipeline_free(f->p);
+	metrics_free(f->m);
+	config_free(f->cfg);
+	assert_int_equal(uv_loop_close(&f->loop), 0);
+	free(f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_backoff_bounds),
+		cmocka_unit_test(test_retry_until_delivered),
+		cmocka_unit_test(test_retry_after_honoured),
+		cmocka_unit_test(test_permanent_failure_not_retried),
+		cmocka_unit_test(test_max_attempts),
+		cmocka_unit_test(test_minimum_priority),
+		cmocka_unit_test(test_queue_full_drops_lowest_priority),
+		cmocka_unit_test(test_concurrency_limit),
+		cmocka_unit_test(test_enrichment),
+		cmocka_unit_test(test_shutdown_drains),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
