@@ -258,8 +258,9 @@ static struct series *series_get(struct metric *f, const char *const *values, bo
 	}
 	if (f->n_series >= f->owner->max_series && values != other) {
 		free(key);
+		s = series_get(f, other, folded);
 		*folded = true;
-		return series_get(f, other, folded);
+		return s;
 	}
 	s = calloc(1, sizeof(*s));
 	if (!s)
