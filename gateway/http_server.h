@@ -34,7 +34,12 @@ typedef void (*http_handler_fn)(void *data, struct http_req *req);
 struct http_server *http_server_new(uv_loop_t *loop, const struct http_server_opts *opts);
 /* Stop accepting; open connections are closed once their in-flight request is answered. */
 void http_server_stop(struct http_server *s);
-/* Free after stop, once the loop has run the close callbacks. Accepts NULL. */
+/*
+ * Free after stop, once the loop has run the close callbacks. Accepts NULL.
+ * Call it outside loop callbacks once uv_run() returned: h2o runs the loop once
+ * (UV_RUN_NOWAIT) to close its own handles. The server's idle handles are unreferenced, so
+ * after stop uv_run() returns when the last connection is closed.
+ */
 void http_server_free(struct http_server *s);
 int http_server_port(const struct http_server *s);
 
@@ -53,6 +58,12 @@ const char *http_req_body(const struct http_req *r, size_t *len);
 /* Header value by case-insensitive name, or NULL; *len gets its length. */
 const char *http_req_header(const struct http_req *r, const char *name, size_t *len);
 const char *http_req_peer(const struct http_req *r); /* "127.0.0.1:51234" */
+/*
+ * The client went away before the reply (HTTP/2 stream reset, connection lost): body and
+ * headers are then gone (NULL), and http_reply() only frees r. A handler that replies later
+ * copies what it needs from the body and headers before it returns.
+ */
+bool http_req_gone(const struct http_req *r);
 
 /* Send the response (body copied) and end the request. */
 void http_reply(struct http_req *r, int status, const char *content_type, const char *body,
