@@ -359,4 +359,13 @@ bool syscall_flag_from_name(unsigned type, const char *name, uint64_t *raw);
 void syscall_flags_foreach(unsigned type, uint64_t flags, void (*fn)(void *ctx, const char *name),
 			   void *ctx);
 
+/*
+ * Other value names for capture readers and writers. kind: "request" (ptrace requests,
+ * PTRACE_ATTACH), "domain" (AF_PACKET), "socktype" (SOCK_RAW), "bpf_cmd" (BPF_PROG_LOAD),
+ * "cap" (capability number of CAP_SYS_ADMIN). Returns false for an unknown kind or name; the
+ * name lookup returns NULL for a value without a name.
+ */
+bool syscall_value_from_name(const char *kind, const char *name, int64_t *v);
+const char *syscall_value_name(const char *kind, int64_t v);
+
 #endif

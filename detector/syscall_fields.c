@@ -484,6 +484,65 @@ static const struct value_name nstype_names[] = {
 	{ CLONE_NEWNET, "CLONE_NEWNET" },   { CLONE_NEWTIME, "CLONE_NEWTIME" },
 };
 
+static const struct value_name *value_table(const char *kind, size_t *n)
+{
+	static const struct {
+		const char *kind;
+		const struct value_name *t;
+		size_t n;
+	} tables[] = {
+		{ "request", NAMES(ptrace_names) },
+		{ "domain", NAMES(af_names) },
+		{ "socktype", NAMES(socktype_names) },
+		{ "bpf_cmd", NAMES(bpf_cmd_names) },
+	};
+
+	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+		if (!strcmp(tables[i].kind, kind)) {
+			*n = tables[i].n;
+			return tables[i].t;
+		}
+	}
+	return NULL;
+}
+
+bool syscall_value_from_name(const char *kind, const char *name, int64_t *v)
+{
+	const struct value_name *t;
+	size_t n;
+
+	if (!strcmp(kind, "cap")) {
+		for (size_t i = 0; i < N_CAPS; i++) {
+			if (!strcmp(cap_names[i], name)) {
+				*v = (int64_t)i;
+				return true;
+			}
+		}
+		return false;
+	}
+	if (!(t = value_table(kind, &n)))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (!strcmp(t[i].name, name)) {
+			*v = (int64_t)t[i].v;
+			return true;
+		}
+	}
+	return false;
+}
+
+const char *syscall_value_name(const char *kind, int64_t v)
+{
+	const struct value_name *t;
+	size_t n;
+
+	if (!strcmp(kind, "cap"))
+		return v >= 0 && (uint64_t)v < N_CAPS ? cap_names[v] : NULL;
+	if (!(t = value_table(kind, &n)))
+		return NULL;
+	return value_name(t, n, (uint64_t)v);
+}
+
 /* ---- small string builder over a stack buffer ------------------------------------------ */
 
 struct sbuf {
