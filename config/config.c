@@ -18,7 +18,7 @@
 
 /* Limits that keep hostile input from exhausting memory or stack (alias bombs included). */
 #define MAX_DEPTH 64
-#define MAX_VALUES 10000
+#define MAX_VALUES 10000 /* per loaded buffer, all its documents */
 #define MAX_FILE_SIZE (4u << 20)
 #define SHOWN_MAX 64
 
@@ -71,6 +71,8 @@ struct config {
 	size_t nd, cap_d;
 	char **seen; /* reported diagnostics, so check + bind do not repeat one */
 	size_t nseen, cap_seen;
+	size_t *seen_slots; /* open addressing over seen[]: index + 1, 0 = free */
+	size_t seen_cap; /* power of two */
 	struct blob *blobs;
 	config_report_fn report;
 	void *report_ctx;
@@ -149,6 +151,66 @@ static void default_report(void *ctx, enum config_severity sev, const char *wher
 	fprintf(stderr, "%s: %s: %s\n", where, sev == CONFIG_ERROR ? "error" : "warning", msg);
 }
 
+/* FNV-1a, optionally folding ASCII case. */
+static uint64_t hash_str(const char *s, size_t len, bool fold)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		h ^= fold ? (unsigned char)tolower(c) : c;
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+static void seen_insert(struct config *cfg, size_t i)
+{
+	for (size_t j = hash_str(cfg->seen[i], strlen(cfg->seen[i]), false);; j++) {
+		size_t *slot = &cfg->seen_slots[j & (cfg->seen_cap - 1)];
+
+		if (!*slot) {
+			*slot = i + 1;
+			return;
+		}
+	}
+}
+
+/* Index seen[i] (i == nseen) in the hash, growing the table to stay under half load. */
+static int seen_index(struct config *cfg, size_t i)
+{
+	if ((i + 1) * 2 > cfg->seen_cap) {
+		size_t cap = cfg->seen_cap ? cfg->seen_cap * 2 : 64;
+		size_t *slots = calloc(cap, sizeof(*slots));
+
+		if (!slots)
+			return -ENOMEM;
+		free(cfg->seen_slots);
+		cfg->seen_slots = slots;
+		cfg->seen_cap = cap;
+		for (size_t j = 0; j < i; j++)
+			seen_insert(cfg, j);
+	}
+	seen_insert(cfg, i);
+	return 0;
+}
+
+static bool seen_has(const struct config *cfg, const char *key)
+{
+	if (!cfg->seen_cap)
+		return false;
+	for (size_t j = hash_str(key, strlen(key), false);; j++) {
+		size_t slot = cfg->seen_slots[j & (cfg->seen_cap - 1)];
+
+		if (!slot)
+			return false;
+		if (!strcmp(cfg->seen[slot - 1], key))
+			return true;
+	}
+}
+
+/* Report a diagnostic once: config_check() and config_bind() meet the same values. */
 __attribute__((format(printf, 4, 5))) static void
 report(struct config *cfg, enum config_severity sev, const char *where, const char *fmt, ...)
 {
@@ -160,16 +222,19 @@ report(struct config *cfg, enum config_severity sev, const char *where, const ch
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (asprintf(&key, "%d%s\n%s", (int)sev, where, msg) >= 0) {
-		for (size_t i = 0; i < cfg->nseen; i++) {
-			if (!strcmp(cfg->seen[i], key)) {
-				free(key);
-				return;
-			}
+		if (seen_has(cfg, key)) {
+			free(key);
+			return;
 		}
 		p = grow(cfg->seen, &cfg->cap_seen, cfg->nseen + 1, sizeof(*p));
 		if (p) {
 			cfg->seen = p;
-			cfg->seen[cfg->nseen++] = key;
+			cfg->seen[cfg->nseen] = key;
+			/* Without an index entry the line is merely not deduplicated. */
+			if (!seen_index(cfg, cfg->nseen))
+				cfg->nseen++;
+			else
+				free(key);
 		} else {
 			free(key);
 		}
@@ -240,6 +305,7 @@ void config_free(struct config *cfg)
 	for (size_t i = 0; i < cfg->nseen; i++)
 		free(cfg->seen[i]);
 	free(cfg->seen);
+	free(cfg->seen_slots);
 	while (cfg->blobs) {
 		struct blob *b = cfg->blobs;
 
@@ -429,21 +495,6 @@ static char *scalar_dup(struct loader *ld, const yaml_node_t *n, const char *pat
 static int add_node(struct loader *ld, yaml_node_t *node, const char *path, yaml_mark_t key_mark,
 		    int depth, bool has_parent);
 
-/* Remove the pair `key` from a mapping entry's scalar pairs (a later duplicate replaces it). */
-static void map_remove(struct entry *m, const char *key)
-{
-	for (size_t i = 0; i < m->n; i++) {
-		if (strcasecmp(m->items[i], key))
-			continue;
-		free(m->items[i]);
-		free(m->values[i]);
-		memmove(&m->items[i], &m->items[i + 1], (m->n - i - 1) * sizeof(*m->items));
-		memmove(&m->values[i], &m->values[i + 1], (m->n - i - 1) * sizeof(*m->values));
-		m->n--;
-		return;
-	}
-}
-
 static int map_append(struct entry *m, char *key, char *value)
 {
 	char **k, **v;
@@ -477,29 +528,54 @@ static void set_bad(struct loader *ld, struct entry *e, const yaml_node_t *n)
 	e->bad_what = n->type == YAML_MAPPING_NODE ? kind_names[KIND_MAP] : kind_names[KIND_LIST];
 }
 
-/* Drop the values of an earlier duplicate key of the same mapping: path itself and below. */
-static void kill_path(struct loader *ld, const char *path)
+/* Per-mapping bookkeeping for duplicate keys. */
+struct mapwalk {
+	size_t *slots; /* hash of the keys seen so far: pair index + 1, 0 = free */
+	size_t cap; /* power of two */
+	size_t *first, *last; /* entries created for each pair: [first, last) */
+	size_t *mapidx; /* index of the pair in the mapping entry, or SIZE_MAX */
+};
+
+static bool same_key(const yaml_node_t *a, const char *key, size_t len)
 {
-	size_t len = strlen(path);
+	return a && a->type == YAML_SCALAR_NODE && a->data.scalar.length == len &&
+	       !strncasecmp((const char *)a->data.scalar.value, key, len);
+}
 
-	for (size_t i = 0; i < ld->cfg->ne; i++) {
-		struct entry *e = ld->cfg->e[i];
+/*
+ * Find an earlier pair with the same key (case-insensitive) and make pair i the one the table
+ * points to. Returns the earlier index or SIZE_MAX.
+ */
+static size_t dup_lookup(struct loader *ld, yaml_node_t *node, struct mapwalk *w, size_t i,
+			 const char *key)
+{
+	yaml_node_pair_t *pairs = node->data.mapping.pairs.start;
+	size_t len = strlen(key);
 
-		if (e->src != SRC_FILE || e->doc != ld->doc_id)
-			continue;
-		if (!strncasecmp(e->lcpath, path, len) &&
-		    (e->lcpath[len] == '\0' || e->lcpath[len] == '.'))
-			e->dead = true;
+	for (size_t j = hash_str(key, len, true);; j++) {
+		size_t *slot = &w->slots[j & (w->cap - 1)];
+		size_t prev;
+
+		if (!*slot) {
+			*slot = i + 1;
+			return SIZE_MAX;
+		}
+		prev = *slot - 1;
+		if (same_key(yaml_document_get_node(ld->doc, pairs[prev].key), key, len)) {
+			*slot = i + 1;
+			return prev;
+		}
 	}
 }
 
-static int walk_pair(struct loader *ld, yaml_node_t *node, yaml_node_pair_t *pair,
+static int walk_pair(struct loader *ld, yaml_node_t *node, size_t i, struct mapwalk *w,
 		     const char *parent, struct entry *pe, int depth)
 {
-	yaml_node_pair_t *start = node->data.mapping.pairs.start;
+	yaml_node_pair_t *pair = node->data.mapping.pairs.start + i;
 	yaml_node_t *k = yaml_document_get_node(ld->doc, pair->key);
 	yaml_node_t *v = yaml_document_get_node(ld->doc, pair->value);
 	char *key = NULL, *path = NULL;
+	size_t prev;
 	int err = 0;
 
 	if (!k || !v)
@@ -523,24 +599,26 @@ static int walk_pair(struct loader *ld, yaml_node_t *node, yaml_node_pair_t *pai
 		goto out;
 	}
 	/* Case-insensitive duplicate within this mapping: warn, the last one wins. */
-	for (yaml_node_pair_t *prev = start; prev < pair; prev++) {
-		yaml_node_t *pk = yaml_document_get_node(ld->doc, prev->key);
-
-		if (pk && pk->type == YAML_SCALAR_NODE && pk->data.scalar.length == strlen(key) &&
-		    !strncasecmp((const char *)pk->data.scalar.value, key, strlen(key))) {
-			load_error(ld, CONFIG_WARNING, k->start_mark,
-				   "duplicate key '%s' (the last one wins)", path);
-			kill_path(ld, path);
-			if (pe)
-				map_remove(pe, key);
-			break;
+	prev = dup_lookup(ld, node, w, i, key);
+	if (prev != SIZE_MAX) {
+		load_error(ld, CONFIG_WARNING, k->start_mark,
+			   "duplicate key '%s' (the last one wins)", path);
+		for (size_t j = w->first[prev]; j < w->last[prev]; j++)
+			ld->cfg->e[j]->dead = true;
+		if (w->mapidx[prev] != SIZE_MAX) {
+			free(pe->items[w->mapidx[prev]]);
+			free(pe->values[w->mapidx[prev]]);
+			pe->items[w->mapidx[prev]] = NULL;
+			pe->values[w->mapidx[prev]] = NULL;
 		}
 	}
+	w->mapidx[i] = SIZE_MAX;
 	if (pe && v->type == YAML_SCALAR_NODE) {
 		char *value = scalar_dup(ld, v, path, &err);
 
 		if (!value)
 			goto out;
+		w->mapidx[i] = pe->n;
 		err = map_append(pe, key, value);
 		key = NULL;
 		if (err)
@@ -548,7 +626,9 @@ static int walk_pair(struct loader *ld, yaml_node_t *node, yaml_node_pair_t *pai
 	} else if (pe) {
 		set_bad(ld, pe, v);
 	}
+	w->first[i] = ld->cfg->ne;
 	err = add_node(ld, v, path, k->start_mark, depth + 1, pe != NULL);
+	w->last[i] = ld->cfg->ne;
 out:
 	free(key);
 	free(path);
@@ -558,14 +638,38 @@ out:
 static int walk_mapping(struct loader *ld, yaml_node_t *node, const char *parent, struct entry *pe,
 			int depth)
 {
-	for (yaml_node_pair_t *pair = node->data.mapping.pairs.start;
-	     pair < node->data.mapping.pairs.top; pair++) {
-		int err = walk_pair(ld, node, pair, parent, pe, depth);
+	size_t n = (size_t)(node->data.mapping.pairs.top - node->data.mapping.pairs.start);
+	struct mapwalk w = { .cap = 8 };
+	size_t kept = 0;
+	int err = 0;
 
-		if (err)
-			return err;
+	while (w.cap < 2 * n)
+		w.cap *= 2;
+	w.slots = calloc(w.cap, sizeof(*w.slots));
+	w.first = calloc(n + 1, sizeof(*w.first));
+	w.last = calloc(n + 1, sizeof(*w.last));
+	w.mapidx = calloc(n + 1, sizeof(*w.mapidx));
+	if (!w.slots || !w.first || !w.last || !w.mapidx) {
+		err = -ENOMEM;
+		goto out;
 	}
-	return 0;
+	for (size_t i = 0; i < n && !err; i++)
+		err = walk_pair(ld, node, i, &w, parent, pe, depth);
+	/* Drop the scalar pairs that a later duplicate replaced. */
+	for (size_t i = 0; pe && i < pe->n; i++) {
+		if (!pe->items[i])
+			continue;
+		pe->items[kept] = pe->items[i];
+		pe->values[kept++] = pe->values[i];
+	}
+	if (pe)
+		pe->n = kept;
+out:
+	free(w.slots);
+	free(w.first);
+	free(w.last);
+	free(w.mapidx);
+	return err;
 }
 
 static int add_node(struct loader *ld, yaml_node_t *node, const char *path, yaml_mark_t key_mark,
@@ -689,6 +793,7 @@ int config_load_buffer(struct config *cfg, const char *name, const char *buf, si
 	if (!yaml_parser_initialize(&parser))
 		return -ENOMEM;
 	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+	/* One budget of values for all the documents of a buffer. */
 	for (;;) {
 		yaml_node_t *root;
 
@@ -703,7 +808,6 @@ int config_load_buffer(struct config *cfg, const char *name, const char *buf, si
 		}
 		ld.doc = &doc;
 		ld.doc_id = ++cfg->docs;
-		ld.values = 0;
 		err = load_root(&ld, root);
 		yaml_document_delete(&doc);
 		if (err)

@@ -709,6 +709,30 @@ static void test_alias_bomb(void **state)
 
 	assert_int_equal(load(t, "bomb.yaml", bomb), -EINVAL);
 	assert_non_null(strstr(t->d.lines[t->d.n - 1], "more than 10000 values"));
+	/* The budget covers all the documents of one buffer. */
+	{
+		size_t n = 10001, len = n * 9;
+		char *docs = malloc(len + 1);
+
+		assert_non_null(docs);
+		for (size_t i = 0; i < n; i++)
+			memcpy(docs + i * 9, "a: 1\n---\n", 9);
+		docs[len] = '\0';
+		assert_int_equal(load(t, "docs.yaml", docs), -EINVAL);
+		assert_non_null(strstr(t->d.lines[t->d.n - 1], "more than 10000 values"));
+		free(docs);
+	}
+	/* Size cap. */
+	{
+		size_t len = (4u << 20) + 1;
+		char *huge = malloc(len);
+
+		assert_non_null(huge);
+		memset(huge, '#', len);
+		assert_int_equal(config_load_buffer(t->cfg, "huge.yaml", huge, len), -EFBIG);
+		expect_diag(&t->d, "huge.yaml: error: larger than 4194304 bytes");
+		free(huge);
+	}
 	/* Aliases in sane amounts work. */
 	assert_int_equal(load(t, "alias.yaml", "base: &b {address: http://x}\nwebhook: *b\n"), 0);
 	assert_string_equal(config_get(t->cfg, "webhook.address"), "http://x");
