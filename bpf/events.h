@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The record ABI between lanner's kernel programs (bpf/lanner.bpf.c) and the detector.
+ *
+ * Every record starts with struct lanner_rec (fixed size, naturally aligned, no pointers),
+ * followed by rec.nblobs blobs packed back to back: struct lanner_blob (4 bytes) then
+ * blob.len payload bytes, no padding. Payloads are strings (NUL-terminated when complete,
+ * blob.len includes the NUL), raw user structures (sockaddr, open_how, clone_args) or the
+ * fixed structs below. Readers must bounds-check every blob against rec.size and copy
+ * payloads with memcpy (they are not aligned).
+ */
+#ifndef LANNER_BPF_EVENTS_H
+#define LANNER_BPF_EVENTS_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define LANNER_COMM_LEN 16
+#define LANNER_PATH_MAX 4096 /* one path string, NUL included */
+#define LANNER_ARGV_MAX 4096 /* exec argv, NUL-separated, all arguments together */
+#define LANNER_SOCKADDR_MAX 128
+#define LANNER_REC_MAX 16384 /* no record is larger */
+
+enum lanner_rec_type {
+	LANNER_REC_SYSCALL = 1, /* a syscall returned: rec.nr, rec.args, rec.ret */
+	LANNER_REC_PROC_EXEC = 2, /* sched_process_exec: a successful execve/execveat */
+	LANNER_REC_PROC_EXIT = 3, /* sched_process_exit: a thread exited */
+	LANNER_REC_PROC_FORK = 4, /* sched_process_fork: a thread or process was created */
+};
+
+/* rec.flags */
+#define LANNER_RF_TRUNCATED (1u << 0) /* some blob was cut at its cap */
+#define LANNER_RF_FAULT (1u << 1) /* some user or kernel read failed */
+#define LANNER_RF_NO_ARGS (1u << 2) /* args capture is off: no blobs */
+
+struct lanner_rec {
+	__u64 ts_ns; /* bpf_ktime_get_boot_ns() */
+	__u64 cgroup_id; /* current task's cgroup v2 id */
+	__u64 args[6]; /* raw syscall arguments (di si dx r10 r8 r9) for SYSCALL records */
+	__s64 ret; /* syscall return value; exit code for PROC_EXIT */
+	__u32 size; /* whole record in bytes, header and blobs */
+	__u16 type; /* enum lanner_rec_type */
+	__u16 nr; /* x86_64 syscall number (SYSCALL, PROC_EXEC) */
+	__u32 tgid; /* process id as userspace sees it (init pid namespace) */
+	__u32 tid;
+	__u32 ppid; /* real parent's tgid */
+	__u32 uid, gid, euid, egid;
+	__u32 loginuid; /* (u32)-1 when unset */
+	__u16 nblobs;
+	__u16 flags; /* LANNER_RF_* */
+	char comm[LANNER_COMM_LEN];
+};
+
+enum lanner_blob_id {
+	LANNER_B_PATH = 1, /* first path argument (string) */
+	LANNER_B_PATH2 = 2, /* second path argument: rename/link/symlink target side (string) */
+	LANNER_B_SOCKADDR = 3, /* raw struct sockaddr from user memory */
+	LANNER_B_TUPLE = 4, /* struct lanner_sock_tuple from the kernel socket */
+	LANNER_B_ARGV = 5, /* exec argv, NUL-separated */
+	LANNER_B_FILENAME = 6, /* exec filename as passed to execve (string) */
+	LANNER_B_EXEC = 7, /* struct lanner_exec_info */
+	LANNER_B_FORK = 8, /* struct lanner_fork_info */
+	LANNER_B_EXIT = 9, /* struct lanner_exit_info */
+	LANNER_B_RAW = 10, /* a raw user structure: open_how (openat2), clone_args (clone3) */
+	LANNER_B_STR = 11, /* another string argument: module params, memfd name */
+};
+
+/* blob.flags */
+#define LANNER_BF_TRUNCATED (1u << 0)
+#define LANNER_BF_FAULT (1u << 1)
+
+struct lanner_blob {
+	__u8 id; /* enum lanner_blob_id */
+	__u8 flags; /* LANNER_BF_* */
+	__u16 len; /* payload bytes that follow */
+};
+
+/* Addresses as the socket holds them; ports in host order. */
+struct lanner_sock_tuple {
+	__u16 family; /* AF_INET, AF_INET6, AF_UNIX, ... */
+	__u16 type; /* SOCK_STREAM, SOCK_DGRAM, ... */
+	__u16 protocol; /* IPPROTO_* */
+	__u16 lport;
+	__u16 rport;
+	__u16 state; /* skc_state */
+	__u8 laddr[16]; /* IPv4 in the first 4 bytes */
+	__u8 raddr[16];
+};
+
+#define LANNER_EXE_MEMFD (1u << 0) /* executable file is a memfd ("memfd:" dentry) */
+#define LANNER_EXE_UPPER_LAYER (1u << 1) /* executable is on an overlayfs upper layer */
+#define LANNER_EXE_WRITABLE (1u << 2) /* executable is writable by its owner */
+
+struct lanner_exec_info {
+	__u64 cap_effective;
+	__u64 cap_permitted;
+	__u64 cap_inheritable;
+	__u64 start_ns; /* task start, boot-based clock */
+	__u64 exe_ino;
+	__u32 exe_dev; /* superblock s_dev (kernel dev_t: major << 20 | minor) */
+	__u32 exe_flags; /* LANNER_EXE_* */
+	__u32 tty; /* controlling tty as kernel dev_t, 0 when none */
+	__u32 sid; /* session id */
+	__u32 pgid;
+	__u32 old_pid; /* pid before exec (a non-leader thread's exec) */
+	__u32 exe_nlink;
+	__u32 exe_mode;
+};
+
+struct lanner_fork_info {
+	__u64 child_start_ns;
+	__u32 child_tgid;
+	__u32 child_tid;
+	__u32 clone_flags_hint; /* 1: new thread (same tgid), 0: new process */
+	__u32 pad;
+};
+
+struct lanner_exit_info {
+	__u32 exit_code; /* task->exit_code (wait status encoding) */
+	__u32 group_dead; /* 1 when the last thread of the process exited */
+};
+
+/* Per-CPU drop counters (array map lanner_drops, one __u64 per category per CPU). */
+enum lanner_drop {
+	LANNER_DROP_RINGBUF_FULL = 0, /* a record was lost: the CPU's ring buffer was full */
+	LANNER_DROP_TRUNCATED = 1, /* a string or argv was cut at its cap (record kept) */
+	LANNER_DROP_READ_FAULT = 2, /* a user/kernel read failed (record kept, blob empty) */
+	LANNER_DROP_NO_RINGBUF = 3, /* no ring buffer for this CPU (record lost) */
+	LANNER_DROP_MAX = 4,
+};
+
+#endif /* LANNER_BPF_EVENTS_H */

@@ -1,0 +1,692 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * lanner's kernel programs. One classic tracepoint program per captured syscall
+ * (tracepoint/syscalls/sys_exit_NAME), attached by the loader only for the syscalls some rule
+ * or the state tracker needs (docs/detector.md explains the measured choice), plus
+ * sched_process_{exec,exit,fork} for process state. Records are built in a per-CPU scratch
+ * buffer (header + blobs, see events.h) and copied into this CPU's ring buffer.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+#include "events.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Knobs, set by the loader before load. */
+const volatile __u32 lanner_tgid = 0; /* lanner's own process: never recorded */
+const volatile bool drop_failed = false; /* drop syscalls that returned an error */
+const volatile bool capture_args = true; /* copy paths, addresses, argv (blobs) */
+
+#define SCRATCH_SIZE 32768 /* > LANNER_REC_MAX + the largest blob, so masked writes fit */
+#define OFF_MASK (LANNER_REC_MAX - 1)
+
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+#define OVERLAYFS_SUPER_MAGIC 0x794c7630
+#define F_DUPFD 0
+#define F_DUPFD_CLOEXEC 1030
+
+struct scratch {
+	__u8 buf[SCRATCH_SIZE];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} lanner_scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LANNER_DROP_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} lanner_drops SEC(".maps");
+
+/* One ring buffer per possible CPU; the loader sizes both levels and fills the slots. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(
+		values, struct {
+			__uint(type, BPF_MAP_TYPE_RINGBUF);
+			__uint(max_entries, 1 << 20);
+		});
+} lanner_rbs SEC(".maps");
+
+struct rctx {
+	struct lanner_rec *rec;
+	__u8 *buf;
+	__u32 off;
+};
+
+static __always_inline void drop_inc(__u32 what)
+{
+	__u64 *n = bpf_map_lookup_elem(&lanner_drops, &what);
+
+	if (n)
+		*n += 1;
+}
+
+/* Fills the header from the current task; returns false when nothing is to be recorded. */
+static __always_inline bool rec_begin(struct rctx *c, __u16 type, __u16 nr, long ret)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 uid_gid = bpf_get_current_uid_gid();
+	struct task_struct *t = (void *)bpf_get_current_task();
+	struct lanner_rec *r;
+	struct scratch *s;
+	__u32 zero = 0;
+
+	if ((__u32)(pid_tgid >> 32) == lanner_tgid)
+		return false;
+	/* A non-blocking connect in progress (-EINPROGRESS) is not a failure. */
+	if (drop_failed && type == LANNER_REC_SYSCALL && ret < 0 && ret != -115)
+		return false;
+	s = bpf_map_lookup_elem(&lanner_scratch, &zero);
+	if (!s)
+		return false;
+	r = (void *)s->buf;
+	r->ts_ns = bpf_ktime_get_boot_ns();
+	r->cgroup_id = bpf_get_current_cgroup_id();
+	r->ret = ret;
+	r->type = type;
+	r->nr = nr;
+	r->tgid = pid_tgid >> 32;
+	r->tid = (__u32)pid_tgid;
+	r->ppid = BPF_CORE_READ(t, real_parent, tgid);
+	r->uid = (__u32)uid_gid;
+	r->gid = uid_gid >> 32;
+	r->euid = BPF_CORE_READ(t, cred, euid.val);
+	r->egid = BPF_CORE_READ(t, cred, egid.val);
+	if (bpf_core_field_exists(t->loginuid))
+		r->loginuid = BPF_CORE_READ(t, loginuid.val);
+	else
+		r->loginuid = (__u32)-1;
+	r->nblobs = 0;
+	r->flags = capture_args ? 0 : LANNER_RF_NO_ARGS;
+	for (int i = 0; i < 6; i++)
+		r->args[i] = 0;
+	bpf_get_current_comm(r->comm, sizeof(r->comm));
+	c->rec = r;
+	c->buf = s->buf;
+	c->off = sizeof(*r);
+	return true;
+}
+
+static __always_inline int rec_submit(struct rctx *c)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	__u32 size = c->off;
+	void *rb;
+
+	if (size > LANNER_REC_MAX)
+		size = LANNER_REC_MAX;
+	c->rec->size = size;
+	rb = bpf_map_lookup_elem(&lanner_rbs, &cpu);
+	if (!rb) {
+		drop_inc(LANNER_DROP_NO_RINGBUF);
+		return 0;
+	}
+	if (bpf_ringbuf_output(rb, c->buf, size, 0))
+		drop_inc(LANNER_DROP_RINGBUF_FULL);
+	return 0;
+}
+
+/* Reserves a blob of len payload bytes; returns the payload. */
+static __always_inline void *blob_reserve(struct rctx *c, __u8 id, __u16 len)
+{
+	__u32 o = c->off & OFF_MASK;
+	struct lanner_blob *b = (void *)(c->buf + o);
+
+	b->id = id;
+	b->flags = 0;
+	b->len = len;
+	c->off = o + sizeof(*b) + len;
+	c->rec->nblobs++;
+	return c->buf + o + sizeof(*b);
+}
+
+static __always_inline void blob_mark(struct rctx *c, struct lanner_blob *b, long n, long cap)
+{
+	if (n < 0) {
+		b->flags |= LANNER_BF_FAULT;
+		c->rec->flags |= LANNER_RF_FAULT;
+		drop_inc(LANNER_DROP_READ_FAULT);
+	} else if (n >= cap) {
+		b->flags |= LANNER_BF_TRUNCATED;
+		c->rec->flags |= LANNER_RF_TRUNCATED;
+		drop_inc(LANNER_DROP_TRUNCATED);
+	}
+}
+
+/*
+ * A NUL-terminated string from user (or kernel) memory. No blob for a NULL pointer; an empty
+ * blob with LANNER_BF_FAULT when unreadable.
+ */
+static __always_inline void blob_str(struct rctx *c, __u8 id, __u64 ptr, bool user)
+{
+	__u32 o = c->off & OFF_MASK;
+	struct lanner_blob *b = (void *)(c->buf + o);
+	long n;
+
+	if (!capture_args || !ptr)
+		return;
+	if (user)
+		n = bpf_probe_read_user_str(c->buf + o + sizeof(*b), LANNER_PATH_MAX,
+					    (const void *)ptr);
+	else
+		n = bpf_probe_read_kernel_str(c->buf + o + sizeof(*b), LANNER_PATH_MAX,
+					      (const void *)ptr);
+	b->id = id;
+	b->flags = 0;
+	/* A full buffer whose last byte is the NUL may be exact; it is still reported cut. */
+	blob_mark(c, b, n, LANNER_PATH_MAX);
+	if (n < 0)
+		n = 0;
+	b->len = n;
+	c->off = o + sizeof(*b) + (n & (LANNER_PATH_MAX * 2 - 1));
+	c->rec->nblobs++;
+}
+
+/* Raw user bytes (sockaddr, open_how, clone_args), at most cap. */
+static __always_inline void blob_user_raw(struct rctx *c, __u8 id, __u64 ptr, __u64 len, __u32 cap)
+{
+	__u32 o = c->off & OFF_MASK;
+	struct lanner_blob *b = (void *)(c->buf + o);
+	__u32 n = len;
+
+	if (!capture_args || !ptr)
+		return;
+	if (len > cap)
+		n = cap;
+	/* Keep the bound where the verifier sees it: clang would fold the mask into the clamp. */
+	barrier_var(n);
+	n &= LANNER_SOCKADDR_MAX * 2 - 1;
+	b->id = id;
+	b->flags = 0;
+	if (bpf_probe_read_user(c->buf + o + sizeof(*b), n, (const void *)ptr)) {
+		blob_mark(c, b, -1, 0);
+		n = 0;
+	}
+	b->len = n;
+	c->off = o + sizeof(*b) + n;
+	c->rec->nblobs++;
+}
+
+static __always_inline struct file *fd_file(struct task_struct *t, __s64 fd)
+{
+	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
+	struct file **fds;
+	struct file *f = NULL;
+
+	if (fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	bpf_core_read(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+/* The socket behind fd, as the kernel holds it (both ends, after connect/accept/bind). */
+static __always_inline void blob_tuple(struct rctx *c, __s64 fd)
+{
+	struct task_struct *t = (void *)bpf_get_current_task();
+	struct lanner_sock_tuple *tp;
+	struct socket *sock;
+	struct file *f;
+	struct sock *sk;
+	__u16 family;
+
+	if (!capture_args)
+		return;
+	f = fd_file(t, fd);
+	if (!f || (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return;
+	sock = BPF_CORE_READ(f, private_data);
+	sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		return;
+	tp = blob_reserve(c, LANNER_B_TUPLE, sizeof(*tp));
+	__builtin_memset(tp, 0, sizeof(*tp));
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	tp->family = family;
+	tp->type = BPF_CORE_READ(sk, sk_type);
+	tp->protocol = BPF_CORE_READ(sk, sk_protocol);
+	tp->state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	tp->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	tp->rport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (family == 2 /* AF_INET */) {
+		bpf_core_read(tp->laddr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(tp->raddr, 4, &sk->__sk_common.skc_daddr);
+	} else if (family == 10 /* AF_INET6 */) {
+		bpf_core_read(tp->laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(tp->raddr, 16, &sk->__sk_common.skc_v6_daddr);
+	}
+}
+
+/* Common start of a sys_exit program: header plus the six raw arguments. */
+static __always_inline bool sys_begin(struct rctx *c, struct trace_event_raw_sys_exit *ctx)
+{
+	struct pt_regs *regs;
+
+	if (!rec_begin(c, LANNER_REC_SYSCALL, ctx->id, ctx->ret))
+		return false;
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	c->rec->args[0] = BPF_CORE_READ(regs, di);
+	c->rec->args[1] = BPF_CORE_READ(regs, si);
+	c->rec->args[2] = BPF_CORE_READ(regs, dx);
+	c->rec->args[3] = BPF_CORE_READ(regs, r10);
+	c->rec->args[4] = BPF_CORE_READ(regs, r8);
+	c->rec->args[5] = BPF_CORE_READ(regs, r9);
+	return true;
+}
+
+#define SYS_EXIT(name)                             \
+	SEC("tracepoint/syscalls/sys_exit_" #name) \
+	int sys_exit_##name(struct trace_event_raw_sys_exit *ctx)
+
+/* Syscalls recorded with their raw arguments only. */
+#define SYS_EXIT_ARGS(name)              \
+	SYS_EXIT(name)                   \
+	{                                \
+		struct rctx c;           \
+		if (!sys_begin(&c, ctx)) \
+			return 0;        \
+		return rec_submit(&c);   \
+	}
+
+/* Syscalls with one path argument, argument number idx. */
+#define SYS_EXIT_PATH(name, idx)                                     \
+	SYS_EXIT(name)                                               \
+	{                                                            \
+		struct rctx c;                                       \
+		if (!sys_begin(&c, ctx))                             \
+			return 0;                                    \
+		blob_str(&c, LANNER_B_PATH, c.rec->args[idx], true); \
+		return rec_submit(&c);                               \
+	}
+
+/* Syscalls with two path arguments: PATH is argument a, PATH2 argument b. */
+#define SYS_EXIT_PATH2(name, a, b)                                  \
+	SYS_EXIT(name)                                              \
+	{                                                           \
+		struct rctx c;                                      \
+		if (!sys_begin(&c, ctx))                            \
+			return 0;                                   \
+		blob_str(&c, LANNER_B_PATH, c.rec->args[a], true);  \
+		blob_str(&c, LANNER_B_PATH2, c.rec->args[b], true); \
+		return rec_submit(&c);                              \
+	}
+
+/* Syscalls on a socket fd (argument 0, or the returned fd): the kernel's socket tuple. */
+#define SYS_EXIT_SOCK(name, from_ret)                                          \
+	SYS_EXIT(name)                                                         \
+	{                                                                      \
+		struct rctx c;                                                 \
+		if (!sys_begin(&c, ctx))                                       \
+			return 0;                                              \
+		blob_tuple(&c, from_ret ? c.rec->ret : (__s64)c.rec->args[0]); \
+		return rec_submit(&c);                                         \
+	}
+
+/* Files and directories. */
+SYS_EXIT_PATH(open, 0)
+SYS_EXIT_PATH(openat, 1)
+SYS_EXIT_PATH(creat, 0)
+SYS_EXIT_PATH(unlink, 0)
+SYS_EXIT_PATH(unlinkat, 1)
+SYS_EXIT_PATH(rmdir, 0)
+SYS_EXIT_PATH(mkdir, 0)
+SYS_EXIT_PATH(mkdirat, 1)
+SYS_EXIT_PATH(chmod, 0)
+SYS_EXIT_PATH(fchmodat, 1)
+SYS_EXIT_PATH(fchmodat2, 1)
+SYS_EXIT_PATH(chdir, 0)
+SYS_EXIT_PATH2(symlink, 0, 1)
+SYS_EXIT_PATH2(symlinkat, 0, 2)
+SYS_EXIT_PATH2(link, 0, 1)
+SYS_EXIT_PATH2(linkat, 1, 3)
+SYS_EXIT_PATH2(rename, 0, 1)
+SYS_EXIT_PATH2(renameat, 1, 3)
+SYS_EXIT_PATH2(renameat2, 1, 3)
+SYS_EXIT_ARGS(fchmod)
+SYS_EXIT_ARGS(fchdir)
+SYS_EXIT_ARGS(close)
+SYS_EXIT_ARGS(dup)
+SYS_EXIT_ARGS(dup2)
+SYS_EXIT_ARGS(dup3)
+
+SYS_EXIT(openat2)
+{
+	struct rctx c;
+
+	if (!sys_begin(&c, ctx))
+		return 0;
+	blob_str(&c, LANNER_B_PATH, c.rec->args[1], true);
+	blob_user_raw(&c, LANNER_B_RAW, c.rec->args[2], c.rec->args[3], sizeof(struct open_how));
+	return rec_submit(&c);
+}
+
+/* Only the duplicating commands: fcntl is hot and the others change no state we track. */
+SYS_EXIT(fcntl)
+{
+	struct rctx c;
+
+	if (!sys_begin(&c, ctx))
+		return 0;
+	if (c.rec->args[1] != F_DUPFD && c.rec->args[1] != F_DUPFD_CLOEXEC)
+		return 0;
+	return rec_submit(&c);
+}
+
+/*
+ * Exec: a successful exec is recorded by sched_process_exec (the new image, its argv and
+ * executable); these record the failed attempts, whose arguments are still in user memory.
+ */
+SYS_EXIT(execve)
+{
+	struct rctx c;
+
+	if (ctx->ret == 0 || !sys_begin(&c, ctx))
+		return 0;
+	blob_str(&c, LANNER_B_PATH, c.rec->args[0], true);
+	return rec_submit(&c);
+}
+
+SYS_EXIT(execveat)
+{
+	struct rctx c;
+
+	if (ctx->ret == 0 || !sys_begin(&c, ctx))
+		return 0;
+	blob_str(&c, LANNER_B_PATH, c.rec->args[1], true);
+	return rec_submit(&c);
+}
+
+/* Network. */
+SYS_EXIT_ARGS(socket)
+SYS_EXIT_SOCK(listen, false)
+SYS_EXIT_SOCK(accept, true)
+SYS_EXIT_SOCK(accept4, true)
+
+SYS_EXIT(connect)
+{
+	struct rctx c;
+
+	if (!sys_begin(&c, ctx))
+		return 0;
+	blob_user_raw(&c, LANNER_B_SOCKADDR, c.rec->args[1], c.rec->args[2], LANNER_SOCKADDR_MAX);
+	blob_tuple(&c, c.rec->args[0]);
+	return rec_submit(&c);
+}
+
+SYS_EXIT(bind)
+{
+	struct rctx c;
+
+	if (!sys_begin(&c, ctx))
+		return 0;
+	blob_user_raw(&c, LANNER_B_SOCKADDR, c.rec->args[1], c.rec->args[2], LANNER_SOCKADDR_MAX);
+	blob_tuple(&c, c.rec->args[0]);
+	return rec_submit(&c);
+}
+
+SYS_EXIT(sendto)
+{
+	struct rctx c;
+
+	if (!sys_begin(&c, ctx))
+		return 0;
+	blob_user_raw(&c, LANNER_B_SOCKADDR, c.rec->args[4], c.rec->args[5], LANNER_SOCKADDR_MAX);
+	blob_tuple(&c, c.rec->args[0]);
+	return rec_submit(&c);
+}
+
+SYS_EXIT(sendmsg)
+{
+	struct user_msghdr mh = {};
+	struct rctx c;
+
+	if (!sys_begin(&c, ctx))
+		return 0;
+	if (capture_args && !bpf_probe_read_user(&mh, sizeof(mh), (void *)c.rec->args[1]))
+		blob_user_raw(&c, LANNER_B_SOCKADDR, (__u64)mh.msg_name, mh.msg_namelen,
+			      LANNER_SOCKADDR_MAX);
+	blob_tuple(&c, c.rec->args[0]);
+	return rec_submit(&c);
+}
+
+/* Processes, credentials, namespaces, modules, tracing. */
+SYS_EXIT_ARGS(fork)
+SYS_EXIT_ARGS(vfork)
+SYS_EXIT_ARGS(clone)
+SYS_EXIT_ARGS(ptrace)
+SYS_EXIT_ARGS(bpf)
+SYS_EXIT_ARGS(setns)
+SYS_EXIT_ARGS(unshare)
+SYS_EXIT_ARGS(setuid)
+SYS_EXIT_ARGS(setgid)
+SYS_EXIT_ARGS(setreuid)
+SYS_EXIT_ARGS(setregid)
+SYS_EXIT_ARGS(setresuid)
+SYS_EXIT_ARGS(setresgid)
+SYS_EXIT_ARGS(setfsuid)
+SYS_EXIT_ARGS(setfsgid)
+
+SYS_EXIT(clone3)
+{
+	struct rctx c;
+
+	if (!sys_begin(&c, ctx))
+		return 0;
+	blob_user_raw(&c, LANNER_B_RAW, c.rec->args[0], c.rec->args[1], 64);
+	return rec_submit(&c);
+}
+
+SYS_EXIT(memfd_create)
+{
+	struct rctx c;
+
+	if (!sys_begin(&c, ctx))
+		return 0;
+	blob_str(&c, LANNER_B_STR, c.rec->args[0], true);
+	return rec_submit(&c);
+}
+
+SYS_EXIT(init_module)
+{
+	struct rctx c;
+
+	if (!sys_begin(&c, ctx))
+		return 0;
+	blob_str(&c, LANNER_B_STR, c.rec->args[2], true);
+	return rec_submit(&c);
+}
+
+SYS_EXIT(finit_module)
+{
+	struct rctx c;
+
+	if (!sys_begin(&c, ctx))
+		return 0;
+	blob_str(&c, LANNER_B_STR, c.rec->args[1], true);
+	return rec_submit(&c);
+}
+
+/* Captured when a rule asks for them (none is in the state set). */
+SYS_EXIT_PATH(chown, 0)
+SYS_EXIT_PATH(lchown, 0)
+SYS_EXIT_PATH(fchownat, 1)
+SYS_EXIT_PATH(truncate, 0)
+SYS_EXIT_PATH(umount, 0) /* umount2(2): its tracepoint is sys_exit_umount on x86_64 */
+SYS_EXIT_ARGS(fchown)
+SYS_EXIT_ARGS(ftruncate)
+SYS_EXIT_ARGS(kill)
+SYS_EXIT_ARGS(tkill)
+SYS_EXIT_ARGS(tgkill)
+SYS_EXIT_ARGS(prctl)
+SYS_EXIT_ARGS(capset)
+SYS_EXIT_ARGS(userfaultfd)
+SYS_EXIT_ARGS(io_uring_setup)
+SYS_EXIT_ARGS(mprotect)
+SYS_EXIT_ARGS(mmap)
+SYS_EXIT_ARGS(read)
+SYS_EXIT_ARGS(write)
+SYS_EXIT_ARGS(socketpair)
+SYS_EXIT_ARGS(shutdown)
+SYS_EXIT_ARGS(open_by_handle_at)
+SYS_EXIT_SOCK(recvfrom, false)
+SYS_EXIT_SOCK(recvmsg, false)
+
+SYS_EXIT(mount)
+{
+	struct rctx c;
+
+	if (!sys_begin(&c, ctx))
+		return 0;
+	blob_str(&c, LANNER_B_PATH, c.rec->args[0], true); /* dev */
+	blob_str(&c, LANNER_B_PATH2, c.rec->args[1], true); /* dir */
+	blob_str(&c, LANNER_B_STR, c.rec->args[2], true); /* fstype */
+	return rec_submit(&c);
+}
+
+SYS_EXIT(delete_module)
+{
+	struct rctx c;
+
+	if (!sys_begin(&c, ctx))
+		return 0;
+	blob_str(&c, LANNER_B_STR, c.rec->args[0], true);
+	return rec_submit(&c);
+}
+
+/* Process state. */
+
+static __always_inline __u32 exe_flags(struct file *f)
+{
+	struct inode *ino = BPF_CORE_READ(f, f_inode);
+	char name[8] = {};
+	__u32 flags = 0;
+
+	bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(f, f_path.dentry, d_name.name));
+	if (name[0] == 'm' && name[1] == 'e' && name[2] == 'm' && name[3] == 'f' &&
+	    name[4] == 'd' && name[5] == ':')
+		flags |= LANNER_EXE_MEMFD;
+	if (BPF_CORE_READ(ino, i_mode) & 0200)
+		flags |= LANNER_EXE_WRITABLE;
+	if (bpf_core_type_exists(struct ovl_inode) &&
+	    BPF_CORE_READ(ino, i_sb, s_magic) == OVERLAYFS_SUPER_MAGIC) {
+		struct ovl_inode *oi =
+			(void *)((__u8 *)ino - bpf_core_field_offset(struct ovl_inode, vfs_inode));
+
+		if (BPF_CORE_READ(oi, __upperdentry))
+			flags |= LANNER_EXE_UPPER_LAYER;
+	}
+	return flags;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	struct task_struct *t = (void *)bpf_get_current_task();
+	struct lanner_exec_info *ei;
+	const struct cred *cred;
+	struct tty_struct *tty;
+	struct pt_regs *regs;
+	struct file *f;
+	struct inode *ino;
+	unsigned long as, ae;
+	struct rctx c;
+	__u32 o, n;
+
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	if (!rec_begin(&c, LANNER_REC_PROC_EXEC, BPF_CORE_READ(regs, orig_ax), 0))
+		return 0;
+
+	ei = blob_reserve(&c, LANNER_B_EXEC, sizeof(*ei));
+	__builtin_memset(ei, 0, sizeof(*ei));
+	cred = BPF_CORE_READ(t, cred);
+	bpf_core_read(&ei->cap_effective, 8, &cred->cap_effective);
+	bpf_core_read(&ei->cap_permitted, 8, &cred->cap_permitted);
+	bpf_core_read(&ei->cap_inheritable, 8, &cred->cap_inheritable);
+	ei->start_ns = BPF_CORE_READ(t, start_boottime);
+	ei->old_pid = old_pid;
+	ei->sid = BPF_CORE_READ(t, signal, pids[PIDTYPE_SID], numbers[0].nr);
+	ei->pgid = BPF_CORE_READ(t, signal, pids[PIDTYPE_PGID], numbers[0].nr);
+	tty = BPF_CORE_READ(t, signal, tty);
+	if (tty)
+		ei->tty = ((__u32)BPF_CORE_READ(tty, driver, major) << 20) |
+			  (BPF_CORE_READ(tty, driver, minor_start) + BPF_CORE_READ(tty, index));
+	f = BPF_CORE_READ(bprm, file);
+	ino = BPF_CORE_READ(f, f_inode);
+	ei->exe_ino = BPF_CORE_READ(ino, i_ino);
+	ei->exe_dev = BPF_CORE_READ(ino, i_sb, s_dev);
+	ei->exe_nlink = BPF_CORE_READ(ino, i_nlink);
+	ei->exe_mode = BPF_CORE_READ(ino, i_mode);
+	ei->exe_flags = exe_flags(f);
+
+	blob_str(&c, LANNER_B_FILENAME, (__u64)BPF_CORE_READ(bprm, filename), false);
+
+	/* argv as the new image sees it: NUL-separated, between mm->arg_start and arg_end. */
+	if (capture_args) {
+		as = BPF_CORE_READ(t, mm, arg_start);
+		ae = BPF_CORE_READ(t, mm, arg_end);
+		n = ae > as ? ae - as : 0;
+		o = c.off & OFF_MASK;
+		struct lanner_blob *b = (void *)(c.buf + o);
+
+		b->id = LANNER_B_ARGV;
+		b->flags = 0;
+		if (n > LANNER_ARGV_MAX) {
+			n = LANNER_ARGV_MAX;
+			blob_mark(&c, b, n, n);
+		}
+		barrier_var(n);
+		n &= LANNER_ARGV_MAX * 2 - 1;
+		if (n && bpf_probe_read_user(c.buf + o + sizeof(*b), n, (void *)as)) {
+			blob_mark(&c, b, -1, 0);
+			n = 0;
+		}
+		b->len = n;
+		c.off = o + sizeof(*b) + n;
+		c.rec->nblobs++;
+	}
+	return rec_submit(&c);
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(sched_exit, struct task_struct *p)
+{
+	struct lanner_exit_info *xi;
+	struct rctx c;
+
+	if (!rec_begin(&c, LANNER_REC_PROC_EXIT, 0, 0))
+		return 0;
+	xi = blob_reserve(&c, LANNER_B_EXIT, sizeof(*xi));
+	xi->exit_code = BPF_CORE_READ(p, exit_code);
+	xi->group_dead = BPF_CORE_READ(p, signal, live.counter) == 0;
+	c.rec->ret = xi->exit_code;
+	return rec_submit(&c);
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
+{
+	struct lanner_fork_info *fi;
+	struct rctx c;
+
+	if (!rec_begin(&c, LANNER_REC_PROC_FORK, 0, 0))
+		return 0;
+	fi = blob_reserve(&c, LANNER_B_FORK, sizeof(*fi));
+	fi->child_tgid = BPF_CORE_READ(child, tgid);
+	fi->child_tid = BPF_CORE_READ(child, pid);
+	fi->child_start_ns = BPF_CORE_READ(child, start_boottime);
+	fi->clone_flags_hint = fi->child_tgid == BPF_CORE_READ(parent, tgid);
+	fi->pad = 0;
+	return rec_submit(&c);
+}
