@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef LANNER_DETECTOR_PROBE_H
+#define LANNER_DETECTOR_PROBE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "bpf/events.h"
+
+/*
+ * The kernel side's loader: opens, configures, loads and attaches lanner's BPF programs
+ * (bpf/lanner.bpf.c, one sys_exit tracepoint program per captured syscall plus
+ * sched_process_{exec,exit,fork}), and drains the per-CPU ring buffers from a uv_poll on the
+ * caller's loop, handing each raw record (bpf/events.h) to a callback.
+ *
+ * Threading: a probe belongs to the loop it was created on; call everything from that loop's
+ * thread.
+ */
+
+#define PROBE_NR_SYSCALLS 512 /* x86_64 syscall numbers are below this */
+
+/* A set of x86_64 syscall numbers: the syscalls whose exits are to be recorded. */
+struct probe_set {
+	uint64_t bits[PROBE_NR_SYSCALLS / 64];
+};
+
+static inline void probe_set_add(struct probe_set *s, int nr)
+{
+	if (nr >= 0 && nr < PROBE_NR_SYSCALLS)
+		s->bits[nr / 64] |= 1ull << (nr % 64);
+}
+
+static inline bool probe_set_has(const struct probe_set *s, int nr)
+{
+	return nr >= 0 && nr < PROBE_NR_SYSCALLS && (s->bits[nr / 64] >> (nr % 64)) & 1;
+}
+
+/* x86_64 number of a syscall name ("openat" -> 257), or -ENOENT. "umount" is umount2. */
+int probe_syscall_nr(const char *name);
+
+/* Name of an x86_64 syscall number, or NULL. */
+const char *probe_syscall_name(int nr);
+
+/* Whether lanner has a kernel program recording this syscall's exit. */
+bool probe_syscall_supported(int nr);
+
+/*
+ * Adds the syscalls the detector's state tracking needs whatever the rules say (process
+ * lifecycle, fd table, cwd, credentials): fork/vfork/clone/clone3, execve/execveat, open family,
+ * close, dup family, fcntl, socket, connect, accept/accept4, bind, listen, sendto/sendmsg,
+ * chdir/fchdir, setuid/setgid family, memfd_create.
+ */
+void probe_set_add_state(struct probe_set *s);
+
+/*
+ * Called for each record, borrowed for the duration of the call. The record passed the
+ * loader's checks: size >= sizeof(struct lanner_rec), rec->size == size, known type, and
+ * every blob lies inside the record.
+ */
+typedef void (*probe_record_fn)(void *ctx, const struct lanner_rec *rec, size_t size);
+
+struct probe_opts {
+	uint32_t exclude_tgid; /* never recorded; 0 means this process (getpid()) */
+	bool drop_failed; /* drop syscalls that returned an error (-EINPROGRESS is kept) */
+	bool no_args; /* record headers only: no paths, addresses, argv */
+	uint32_t ringbuf_bytes; /* per CPU, a power of two >= page size; 0 means 8 MiB */
+};
+
+struct probe;
+
+/*
+ * Loads and attaches the programs for the syscalls in `set` (syscalls without a program, or
+ * whose tracepoint this kernel lacks, are skipped with a log line) and starts polling the ring
+ * buffers on `loop`. `opts` may be NULL for defaults. On failure returns NULL with errno set and
+ * a one-line reason for a human in `err` (when non-NULL): the kernel has no BTF, BPF is refused
+ * (EPERM: root or CAP_BPF + CAP_PERFMON are needed), tracefs cannot be mounted, ...
+ */
+struct probe *probe_new(uv_loop_t *loop, const struct probe_opts *opts, const struct probe_set *set,
+			probe_record_fn cb, void *ctx, char *err, size_t errlen);
+
+/*
+ * Changes the recorded syscalls at runtime (rules reload): attaches the programs newly in `set`,
+ * detaches those no longer in it. Nothing is reloaded. Returns 0 or -errno (on error the
+ * previous attachments that could not be changed stay as they were).
+ */
+int probe_set_syscalls(struct probe *p, const struct probe_set *set);
+
+/* The syscalls currently recorded (attached). */
+void probe_get_syscalls(const struct probe *p, struct probe_set *out);
+
+/* Drains all ring buffers now (also done by the uv_poll). Returns records handled or -errno. */
+int probe_consume(struct probe *p);
+
+/* Kernel drop counters summed over CPUs, indexed by enum lanner_drop. Returns 0 or -errno. */
+int probe_drops(const struct probe *p, uint64_t out[LANNER_DROP_MAX]);
+
+/* Records that failed the loader's checks (counted, skipped). */
+uint64_t probe_bad_records(const struct probe *p);
+
+/*
+ * Detaches every program at once and closes the poll handle; the memory (BPF objects, ring
+ * buffers) is released in the close callback, so the caller runs the loop afterwards
+ * (uv_loop_close then returns 0). Accepts NULL.
+ */
+void probe_free(struct probe *p);
+
+#endif
