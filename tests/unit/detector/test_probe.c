@@ -1,0 +1,487 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The BPF loader on the real kernel (root): records of a child's openat, connect and execve
+ * arrive with the right tid, path and return value; an uninteresting syscall, a syscall with a
+ * program that is not in the set, and lanner's own process produce nothing; the set changes at
+ * runtime; drop counters are readable; the loop closes cleanly. The syscall-name table and the
+ * program list are checked without root.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "detector/probe.h"
+#include "lanner.skel.h"
+
+struct seen {
+	struct lanner_rec **recs;
+	size_t n, cap;
+};
+
+static void on_record(void *ctx, const struct lanner_rec *rec, size_t size)
+{
+	struct seen *s = ctx;
+	struct lanner_rec *copy;
+
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 256;
+		struct lanner_rec **r = realloc(s->recs, cap * sizeof(*r));
+
+		assert_non_null(r);
+		s->recs = r;
+		s->cap = cap;
+	}
+	copy = malloc(size);
+	assert_non_null(copy);
+	memcpy(copy, rec, size);
+	s->recs[s->n++] = copy;
+}
+
+static void seen_clear(struct seen *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->recs[i]);
+	free(s->recs);
+	memset(s, 0, sizeof(*s));
+}
+
+/* The payload of the first blob `id` of a record, or NULL. */
+static const void *blob(const struct lanner_rec *r, unsigned id, size_t *len)
+{
+	size_t off = sizeof(*r);
+
+	for (unsigned i = 0; i < r->nblobs; i++) {
+		struct lanner_blob b;
+
+		memcpy(&b, (const char *)r + off, sizeof(b));
+		off += sizeof(b);
+		if (b.id == id) {
+			if (len)
+				*len = b.len;
+			return (const char *)r + off;
+		}
+		off += b.len;
+	}
+	return NULL;
+}
+
+static const struct lanner_rec *find_sys(struct seen *s, pid_t tid, int nr, int nth)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		const struct lanner_rec *r = s->recs[i];
+
+		if (r->type == LANNER_REC_SYSCALL && r->tid == (uint32_t)tid && r->nr == nr &&
+		    nth-- == 0)
+			return r;
+	}
+	return NULL;
+}
+
+static const struct lanner_rec *find_type(struct seen *s, pid_t tgid, int type)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->recs[i]->type == type && s->recs[i]->tgid == (uint32_t)tgid)
+			return s->recs[i];
+	return NULL;
+}
+
+static size_t count_tgid(struct seen *s, pid_t tgid)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->n; i++)
+		n += s->recs[i]->tgid == (uint32_t)tgid;
+	return n;
+}
+
+static void test_syscall_names(void **state)
+{
+	assert_int_equal(probe_syscall_nr("openat"), 257);
+	assert_int_equal(probe_syscall_nr("execve"), 59);
+	assert_int_equal(probe_syscall_nr("connect"), 42);
+	assert_int_equal(probe_syscall_nr("read"), 0);
+	assert_int_equal(probe_syscall_nr("umount"), 166);
+	assert_int_equal(probe_syscall_nr("umount2"), 166);
+	assert_int_equal(probe_syscall_nr("fchmodat2"), 452);
+	assert_int_equal(probe_syscall_nr("no_such_call"), -ENOENT);
+	assert_int_equal(probe_syscall_nr(NULL), -ENOENT);
+	assert_string_equal(probe_syscall_name(257), "openat");
+	assert_null(probe_syscall_name(-1));
+	assert_null(probe_syscall_name(PROBE_NR_SYSCALLS));
+	assert_true(probe_syscall_supported(257));
+	assert_false(probe_syscall_supported(110)); /* getppid */
+
+	struct probe_set s = { 0 };
+
+	probe_set_add_state(&s);
+	assert_true(probe_set_has(&s, 56)); /* clone */
+	assert_true(probe_set_has(&s, 3)); /* close */
+	assert_true(probe_set_has(&s, 319)); /* memfd_create */
+	assert_false(probe_set_has(&s, 110));
+	probe_set_add(&s, -1);
+	probe_set_add(&s, PROBE_NR_SYSCALLS);
+	assert_false(probe_set_has(&s, PROBE_NR_SYSCALLS));
+}
+
+/* Every sys_exit_NAME program in the object is in the supported table, and back. */
+static void test_programs_match_table(void **state)
+{
+	struct lanner_bpf *skel = lanner_bpf__open();
+	struct bpf_program *prog;
+	int n_prog = 0, n_table = 0;
+
+	assert_non_null(skel);
+	bpf_object__for_each_program(prog, skel->obj) {
+		const char *name = bpf_program__name(prog);
+		int nr;
+
+		if (strncmp(name, "sys_exit_", 9))
+			continue;
+		nr = probe_syscall_nr(name + 9);
+		assert_true(nr >= 0);
+		if (!probe_syscall_supported(nr))
+			fail_msg("program %s not in probe.c's supported table", name);
+		n_prog++;
+	}
+	for (int nr = 0; nr < PROBE_NR_SYSCALLS; nr++)
+		n_table += probe_syscall_supported(nr);
+	assert_int_equal(n_prog, n_table);
+	lanner_bpf__destroy(skel);
+}
+
+static bool need_root(void)
+{
+	const char *ci = getenv("CI");
+
+	if (geteuid() == 0)
+		return true;
+	if (ci && !strcmp(ci, "true"))
+		fail_msg("CI=true but not root: the probe tests need root on the real kernel");
+	print_message("skipping: loading BPF programs needs root (CAP_BPF + CAP_PERFMON)\n");
+	return false;
+}
+
+struct run {
+	uv_loop_t loop;
+	uv_timer_t timer;
+	struct probe *probe;
+	struct seen seen;
+	pid_t child;
+	int status;
+	int ticks;
+};
+
+/* Polls for the child's exit, then lets the ring buffers drain for a few more ticks. */
+static void on_tick(uv_timer_t *t)
+{
+	struct run *r = t->data;
+
+	if (r->child > 0) {
+		pid_t w = waitpid(r->child, &r->status, WNOHANG);
+
+		if (w == r->child)
+			r->child = -r->child;
+		if (++r->ticks > 500) /* 10 s: the child is stuck */
+			fail_msg("child did not exit");
+		return;
+	}
+	if (++r->ticks % 5 == 0) {
+		probe_consume(r->probe);
+		uv_timer_stop(t);
+		uv_stop(t->loop); /* the probe's poll handle keeps the loop alive */
+	}
+}
+
+static pid_t run_child(struct run *r, void (*body)(void *), void *arg)
+{
+	pid_t pid;
+
+	r->ticks = 0;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		body(arg);
+		_exit(0);
+	}
+	r->child = pid;
+	assert_int_equal(uv_timer_start(&r->timer, on_tick, 20, 20), 0);
+	uv_run(&r->loop, UV_RUN_DEFAULT);
+	assert_true(WIFEXITED(r->status));
+	assert_int_equal(WEXITSTATUS(r->status), 0);
+	return pid;
+}
+
+struct phase1 {
+	char path[64];
+	uint16_t port;
+};
+
+static void child_phase1(void *arg)
+{
+	struct phase1 *ph = arg;
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(ph->port) };
+	char *const argv[] = { "true", "lanner-arg", NULL };
+	char *const envp[] = { NULL };
+	int fd;
+
+	for (int i = 0; i < 1000; i++)
+		syscall(SYS_getppid);
+	fd = syscall(SYS_openat, AT_FDCWD, ph->path, O_RDONLY);
+	if (fd < 0)
+		_exit(10);
+	close(fd);
+	if (syscall(SYS_openat, AT_FDCWD, "/nonexistent/lanner", O_RDONLY) != -1)
+		_exit(11);
+	/* unlink has a program, but it is not in the set: nothing must come of it. */
+	unlink("/nonexistent/lanner");
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
+		_exit(12);
+	close(fd);
+	execve("/bin/true", argv, envp);
+	_exit(13);
+}
+
+static void child_unlink(void *arg)
+{
+	unlink((const char *)arg);
+}
+
+static int listen_loopback(uint16_t *port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fd, 4), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+static void test_live(void **state)
+{
+	struct probe_set set = { 0 }, got;
+	struct phase1 ph = { .path = "/tmp/lanner-probe-XXXXXX" };
+	const struct lanner_rec *rec;
+	uint64_t drops[LANNER_DROP_MAX];
+	struct run r = { 0 };
+	char err[512] = "";
+	size_t len;
+	int lfd, fd;
+	pid_t pid;
+
+	if (!need_root()) {
+		skip();
+		return;
+	}
+	fd = mkstemp(ph.path);
+	assert_true(fd >= 0);
+	close(fd);
+	lfd = listen_loopback(&ph.port);
+
+	assert_int_equal(uv_loop_init(&r.loop), 0);
+	assert_int_equal(uv_timer_init(&r.loop, &r.timer), 0);
+	r.timer.data = &r;
+	probe_set_add(&set, probe_syscall_nr("openat"));
+	probe_set_add(&set, probe_syscall_nr("connect"));
+	probe_set_add(&set, probe_syscall_nr("execve"));
+	probe_set_add(&set, probe_syscall_nr("getppid")); /* no program: skipped */
+	r.probe = probe_new(&r.loop, NULL, &set, on_record, &r.seen, err, sizeof(err));
+	if (!r.probe)
+		fail_msg("probe_new: %s", err);
+	probe_get_syscalls(r.probe, &got);
+	assert_true(probe_set_has(&got, 257));
+	assert_false(probe_set_has(&got, 110));
+
+	/* lanner's own process is excluded: this openat must not show up. */
+	fd = open(ph.path, O_RDONLY);
+	assert_true(fd >= 0);
+	close(fd);
+
+	pid = run_child(&r, child_phase1, &ph);
+
+	rec = find_sys(&r.seen, pid, 257, 0);
+	assert_non_null(rec);
+	assert_int_equal(rec->tgid, pid);
+	assert_true(rec->ret >= 0);
+	assert_int_equal(rec->ppid, getpid());
+	assert_int_equal((int)rec->args[0], AT_FDCWD);
+	assert_string_equal((const char *)blob(rec, LANNER_B_PATH, NULL), ph.path);
+	assert_int_equal(rec->size, sizeof(*rec) + 4 + strlen(ph.path) + 1);
+
+	/* Failed syscalls are kept by default. */
+	rec = find_sys(&r.seen, pid, 257, 1);
+	assert_non_null(rec);
+	assert_int_equal(rec->ret, -ENOENT);
+	assert_string_equal((const char *)blob(rec, LANNER_B_PATH, NULL), "/nonexistent/lanner");
+
+	rec = find_sys(&r.seen, pid, 42, 0);
+	assert_non_null(rec);
+	assert_int_equal(rec->ret, 0);
+	{
+		const struct sockaddr_in *sa = blob(rec, LANNER_B_SOCKADDR, &len);
+		struct lanner_sock_tuple tp;
+		const void *t = blob(rec, LANNER_B_TUPLE, &len);
+		struct sockaddr_in sin;
+
+		assert_non_null(sa);
+		memcpy(&sin, sa, sizeof(sin));
+		assert_int_equal(sin.sin_family, AF_INET);
+		assert_int_equal(ntohs(sin.sin_port), ph.port);
+		assert_int_equal(ntohl(sin.sin_addr.s_addr), INADDR_LOOPBACK);
+		assert_non_null(t);
+		assert_int_equal(len, sizeof(tp));
+		memcpy(&tp, t, sizeof(tp));
+		assert_int_equal(tp.family, AF_INET);
+		assert_int_equal(tp.protocol, IPPROTO_TCP);
+		assert_int_equal(tp.rport, ph.port);
+		assert_true(tp.lport != 0);
+		assert_memory_equal(tp.raddr, "\x7f\0\0\1", 4);
+	}
+
+	/* The exec: one record from sched_process_exec, with filename and argv. */
+	rec = find_type(&r.seen, pid, LANNER_REC_PROC_EXEC);
+	assert_non_null(rec);
+	assert_int_equal(rec->nr, 59);
+	assert_string_equal((const char *)blob(rec, LANNER_B_FILENAME, NULL), "/bin/true");
+	{
+		const char *argv = blob(rec, LANNER_B_ARGV, &len);
+
+		assert_non_null(argv);
+		assert_int_equal(len, sizeof("true\0lanner-arg"));
+		assert_memory_equal(argv, "true\0lanner-arg", len);
+		assert_non_null(blob(rec, LANNER_B_EXEC, &len));
+		assert_int_equal(len, sizeof(struct lanner_exec_info));
+	}
+	assert_string_equal(rec->comm, "true");
+	/* A successful execve is not recorded twice (sys_exit_execve keeps only failures). */
+	assert_null(find_sys(&r.seen, pid, 59, 0));
+
+	rec = find_type(&r.seen, pid, LANNER_REC_PROC_EXIT);
+	assert_non_null(rec);
+	{
+		struct lanner_exit_info xi;
+
+		memcpy(&xi, blob(rec, LANNER_B_EXIT, NULL), sizeof(xi));
+		assert_int_equal(xi.group_dead, 1);
+	}
+
+	/* Nothing from getppid (no program), unlink (not in the set) or ourselves. */
+	assert_null(find_sys(&r.seen, pid, 110, 0));
+	assert_null(find_sys(&r.seen, pid, 87, 0));
+	assert_int_equal(count_tgid(&r.seen, getpid()), 0);
+
+	/* Rules reload: add unlink at runtime, drop openat. */
+	probe_set_add(&set, 87);
+	set.bits[257 / 64] &= ~(1ull << (257 % 64));
+	assert_int_equal(probe_set_syscalls(r.probe, &set), 0);
+	probe_get_syscalls(r.probe, &got);
+	assert_true(probe_set_has(&got, 87));
+	assert_false(probe_set_has(&got, 257));
+	pid = run_child(&r, child_unlink, ph.path);
+	rec = find_sys(&r.seen, pid, 87, 0);
+	assert_non_null(rec);
+	assert_int_equal(rec->ret, 0);
+	assert_string_equal((const char *)blob(rec, LANNER_B_PATH, NULL), ph.path);
+
+	assert_int_equal(probe_drops(r.probe, drops), 0);
+	assert_int_equal(drops[LANNER_DROP_RINGBUF_FULL], 0);
+	assert_int_equal(drops[LANNER_DROP_NO_RINGBUF], 0);
+	assert_int_equal(probe_bad_records(r.probe), 0);
+
+	probe_free(r.probe);
+	uv_close((uv_handle_t *)&r.timer, NULL);
+	assert_int_equal(uv_run(&r.loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(uv_loop_close(&r.loop), 0);
+	close(lfd);
+	seen_clear(&r.seen);
+}
+
+/* drop_failed and no_args knobs. */
+static void child_fail_open(void *arg)
+{
+	int fd = open((const char *)arg, O_RDONLY);
+
+	if (fd >= 0)
+		close(fd);
+	if (open("/nonexistent/lanner", O_RDONLY) >= 0)
+		_exit(1);
+}
+
+static void test_knobs(void **state)
+{
+	struct probe_opts o = { .drop_failed = true, .no_args = true, .ringbuf_bytes = 1 << 16 };
+	struct probe_set set = { 0 };
+	const struct lanner_rec *rec;
+	struct run r = { 0 };
+	char err[512] = "";
+	pid_t pid;
+
+	if (!need_root()) {
+		skip();
+		return;
+	}
+	assert_int_equal(uv_loop_init(&r.loop), 0);
+	assert_int_equal(uv_timer_init(&r.loop, &r.timer), 0);
+	r.timer.data = &r;
+	probe_set_add(&set, 257);
+	r.probe = probe_new(&r.loop, &o, &set, on_record, &r.seen, err, sizeof(err));
+	if (!r.probe)
+		fail_msg("probe_new: %s", err);
+	pid = run_child(&r, child_fail_open, "/etc/hostname");
+	rec = find_sys(&r.seen, pid, 257, 0);
+	assert_non_null(rec);
+	assert_true(rec->ret >= 0);
+	assert_int_equal(rec->nblobs, 0);
+	assert_true(rec->flags & LANNER_RF_NO_ARGS);
+	assert_null(find_sys(&r.seen, pid, 257, 1)); /* the failed open was dropped */
+	probe_free(r.probe);
+	uv_close((uv_handle_t *)&r.timer, NULL);
+	assert_int_equal(uv_run(&r.loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(uv_loop_close(&r.loop), 0);
+	seen_clear(&r.seen);
+}
+
+static void test_bad_options(void **state)
+{
+	struct probe_opts o = { .ringbuf_bytes = 5000 };
+	struct probe_set set = { 0 };
+	uv_loop_t loop;
+	char err[256] = "";
+
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_null(probe_new(&loop, &o, &set, on_record, NULL, err, sizeof(err)));
+	assert_int_equal(errno, EINVAL);
+	assert_non_null(strstr(err, "ring buffer size"));
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_syscall_names), cmocka_unit_test(test_programs_match_table),
+		cmocka_unit_test(test_bad_options),   cmocka_unit_test(test_live),
+		cmocka_unit_test(test_knobs),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
