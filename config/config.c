@@ -34,7 +34,6 @@ struct entry {
 	enum kind kind;
 	bool dead; /* dropped by a later duplicate key in the same mapping */
 	bool has_parent; /* nested in a YAML mapping that has its own entry */
-	unsigned doc; /* YAML document it came from */
 	char *text; /* KIND_SCALAR */
 	size_t n; /* list items, or scalar pairs of a mapping */
 	size_t cap;
@@ -76,7 +75,6 @@ struct config {
 	struct blob *blobs;
 	config_report_fn report;
 	void *report_ctx;
-	unsigned docs;
 };
 
 struct val {
@@ -434,7 +432,6 @@ struct loader {
 	struct config *cfg;
 	const char *name;
 	yaml_document_t *doc;
-	unsigned doc_id;
 	size_t values;
 };
 
@@ -520,12 +517,14 @@ err_free:
 	return -ENOMEM;
 }
 
-static void set_bad(struct loader *ld, struct entry *e, const yaml_node_t *n)
+/* Remember the first non-scalar item of a list or mapping, reported if the key needs scalars. */
+static int set_bad(struct loader *ld, struct entry *e, const yaml_node_t *n)
 {
 	if (e->bad_where)
-		return;
+		return 0;
 	e->bad_where = where_at(ld, n->start_mark);
 	e->bad_what = n->type == YAML_MAPPING_NODE ? kind_names[KIND_MAP] : kind_names[KIND_LIST];
+	return e->bad_where ? 0 : -ENOMEM;
 }
 
 /* Per-mapping bookkeeping for duplicate keys. */
@@ -624,7 +623,9 @@ static int walk_pair(struct loader *ld, yaml_node_t *node, size_t i, struct mapw
 		if (err)
 			goto out;
 	} else if (pe) {
-		set_bad(ld, pe, v);
+		err = set_bad(ld, pe, v);
+		if (err)
+			goto out;
 	}
 	w->first[i] = ld->cfg->ne;
 	err = add_node(ld, v, path, k->start_mark, depth + 1, pe != NULL);
@@ -691,7 +692,6 @@ static int add_node(struct loader *ld, yaml_node_t *node, const char *path, yaml
 	e = entry_add(ld->cfg, SRC_FILE, path, where);
 	if (!e)
 		return -ENOMEM;
-	e->doc = ld->doc_id;
 	e->has_parent = has_parent;
 
 	switch (node->type) {
@@ -712,7 +712,9 @@ static int add_node(struct loader *ld, yaml_node_t *node, const char *path, yaml
 				return load_error(ld, CONFIG_ERROR, n->start_mark,
 						  "more than %d values", MAX_VALUES);
 			if (n->type != YAML_SCALAR_NODE) {
-				set_bad(ld, e, n);
+				err = set_bad(ld, e, n);
+				if (err)
+					return err;
 				continue;
 			}
 			text = scalar_dup(ld, n, path, &err);
@@ -807,7 +809,6 @@ int config_load_buffer(struct config *cfg, const char *name, const char *buf, si
 			break;
 		}
 		ld.doc = &doc;
-		ld.doc_id = ++cfg->docs;
 		err = load_root(&ld, root);
 		yaml_document_delete(&doc);
 		if (err)

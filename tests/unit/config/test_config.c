@@ -259,6 +259,25 @@ static void test_env_declared_later(void **state)
 	assert_string_equal(config_origin(t->cfg, "slack2.webhookurl"), "env SLACK2_WEBHOOKURL");
 }
 
+static void test_env_environ(void **state)
+{
+	struct t *t = *state;
+	static const struct config_option o[] = {
+		{ .key = "probe", .type = CONFIG_INT, .def = "1" },
+		{ 0 },
+	};
+	int64_t v = 0;
+
+	assert_int_equal(setenv("LANNER_TEST_PROBE", "42", 1), 0);
+	assert_int_equal(config_declare(t->cfg, "lanner_test", o), 0);
+	assert_int_equal(config_load_env(t->cfg, NULL), 0);
+	assert_int_equal(unsetenv("LANNER_TEST_PROBE"), 0);
+	/* The loader keeps its own copy. */
+	assert_int_equal(config_bind(t->cfg, "lanner_test", o, &v), 0);
+	assert_int_equal(v, 42);
+	assert_int_equal(t->d.n, 0);
+}
+
 static void test_bool(void **state)
 {
 	static const char *const yes[] = { "true", "YES", "On", "1" };
@@ -937,6 +956,7 @@ int main(void)
 		T(test_defaults),
 		T(test_precedence),
 		T(test_env_declared_later),
+		T(test_env_environ),
 		T(test_bool),
 		T(test_int),
 		T(test_int_unbounded),
