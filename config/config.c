@@ -1419,8 +1419,12 @@ static int convert(struct config *cfg, const char *key, const struct config_opti
 		r = o->parse(t, dst, err, sizeof(err));
 		if (!r)
 			return 0;
-		report(cfg, CONFIG_ERROR, v->where, "%s: %s, got '%s'", key,
-		       *err ? err : "invalid value", shown(t, sb, sizeof(sb)));
+		/* The reason is the parser's own words; it may quote the value already. */
+		if (*err)
+			report(cfg, CONFIG_ERROR, v->where, "%s: %s", key, err);
+		else
+			report(cfg, CONFIG_ERROR, v->where, "%s: invalid value '%s'", key,
+			       shown(t, sb, sizeof(sb)));
 		return -EINVAL;
 	}
 	return -EINVAL;

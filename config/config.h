@@ -61,7 +61,10 @@ struct config_option {
 	size_t offset;	 /* offsetof(settings struct, member) */
 	int64_t min, max; /* CONFIG_INT / DURATION / SIZE bounds when max > min */
 	const char *const *choices; /* CONFIG_ENUM: NULL-terminated */
-	/* CONFIG_CUSTOM: parse text into dst; return 0, or -EINVAL with a reason in err. */
+	/*
+	 * CONFIG_CUSTOM: parse text into dst; return 0, or -EINVAL with a reason in err (reported
+	 * as "key: <err>"; "key: invalid value '<text>'" when err is left empty).
+	 */
 	int (*parse)(const char *text, void *dst, char *err, size_t errlen);
 	const char *help; /* one line, for `lanner --help-config` and the README */
 };

@@ -47,7 +47,7 @@ static int parse_prio(const char *text, void *dst, char *err, size_t errlen)
 		return 0;
 	}
 	if (priority_parse(text, dst)) {
-		snprintf(err, errlen, "expected a Falco priority");
+		snprintf(err, errlen, "expected a Falco priority, got '%s'", text);
 		return -EINVAL;
 	}
 	return 0;
@@ -493,6 +493,41 @@ static void test_custom(void **state)
 	expect_diag(&t->d, "-o webhook.minimumpriority=loud: error: webhook.minimumpriority: "
 			   "expected a Falco priority, got 'loud'");
 	assert_int_equal(s.minprio, PRIORITY_DEBUG); /* default "" */
+}
+
+static int parse_never(const char *text, void *dst, char *err, size_t errlen)
+{
+	return -EINVAL;
+}
+
+static void test_custom_no_reason(void **state)
+{
+	struct t *t = *state;
+	static const struct config_option o[] = {
+		{ .key = "c", .type = CONFIG_CUSTOM, .parse = parse_never },
+		{ 0 },
+	};
+	int untouched = 7;
+
+	assert_int_equal(config_declare(t->cfg, "", o), 0);
+	/* Unset without default: the parser is not called, dst is left alone. */
+	assert_int_equal(config_bind(t->cfg, "", o, &untouched), 0);
+	assert_int_equal(untouched, 7);
+	assert_int_equal(config_set(t->cfg, "c=x\x01y"), 0);
+	assert_int_equal(config_bind(t->cfg, "", o, &untouched), -EINVAL);
+	expect_diag(&t->d, "-o c=x\x01y: error: c: invalid value 'x?y'");
+	/* A mapping where the parser wants text is a shape error found by config_check(). */
+	{
+		struct config *cfg = config_new();
+
+		assert_non_null(cfg);
+		config_set_reporter(cfg, capture, &t->d);
+		assert_int_equal(config_declare(cfg, "", o), 0);
+		assert_int_equal(config_load_buffer(cfg, "m.yaml", "c: {a: 1}\n", 10), 0);
+		assert_int_equal(config_check(cfg), -EINVAL);
+		expect_diag(&t->d, "m.yaml:1: error: c: expected a scalar, got a mapping");
+		config_free(cfg);
+	}
 }
 
 static void test_unknown_key(void **state)
@@ -966,6 +1001,7 @@ int main(void)
 		T(test_size_unbounded),
 		T(test_enum),
 		T(test_custom),
+		T(test_custom_no_reason),
 		T(test_unknown_key),
 		T(test_case_insensitive),
 		T(test_lists_maps_yaml),
