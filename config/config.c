@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <yaml.h>
@@ -823,9 +822,8 @@ int config_load_buffer(struct config *cfg, const char *name, const char *buf, si
 
 int config_load_file(struct config *cfg, const char *path)
 {
-	struct stat st;
+	size_t got = 0, cap = 0;
 	char *buf = NULL;
-	size_t got = 0;
 	int fd, err;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -834,29 +832,25 @@ int config_load_file(struct config *cfg, const char *path)
 		report(cfg, CONFIG_ERROR, path, "cannot open: %s", strerror(-err));
 		return err;
 	}
-	if (fstat(fd, &st) < 0) {
-		err = -errno;
-		report(cfg, CONFIG_ERROR, path, "cannot stat: %s", strerror(-err));
-		goto err_close;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		err = -EINVAL;
-		report(cfg, CONFIG_ERROR, path, "not a regular file");
-		goto err_close;
-	}
-	if (st.st_size > (off_t)MAX_FILE_SIZE) {
-		err = -EFBIG;
-		report(cfg, CONFIG_ERROR, path, "larger than %u bytes", MAX_FILE_SIZE);
-		goto err_close;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		err = -ENOMEM;
-		goto err_close;
-	}
-	while (got < (size_t)st.st_size) {
-		ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
+	/* Read to EOF rather than trusting st_size, so pipes (-c <(...)) work too. */
+	for (;;) {
+		ssize_t r;
 
+		if (got == cap) {
+			char *nb;
+
+			/* One byte past the cap is enough to know the file is too big. */
+			cap = cap ? cap * 2 : 4096;
+			if (cap > MAX_FILE_SIZE + 1)
+				cap = MAX_FILE_SIZE + 1;
+			nb = realloc(buf, cap);
+			if (!nb) {
+				err = -ENOMEM;
+				goto err_free;
+			}
+			buf = nb;
+		}
+		r = read(fd, buf + got, cap - got);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
@@ -867,15 +861,19 @@ int config_load_file(struct config *cfg, const char *path)
 		if (r == 0)
 			break;
 		got += (size_t)r;
+		if (got > MAX_FILE_SIZE) {
+			err = -EFBIG;
+			report(cfg, CONFIG_ERROR, path, "larger than %u bytes", MAX_FILE_SIZE);
+			goto err_free;
+		}
 	}
 	close(fd);
-	err = config_load_buffer(cfg, path, buf, got);
+	err = config_load_buffer(cfg, path, buf ? buf : "", got);
 	free(buf);
 	return err;
 
 err_free:
 	free(buf);
-err_close:
 	close(fd);
 	return err;
 }

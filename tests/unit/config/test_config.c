@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -717,7 +718,56 @@ static void test_structure_errors(void **state)
 	assert_int_equal(config_load_file(t->cfg, DATA "/does-not-exist.yaml"), -ENOENT);
 	expect_diag(&t->d, DATA "/does-not-exist.yaml: error: cannot open: No such file or "
 				"directory");
-	assert_int_equal(config_load_file(t->cfg, DATA), -EINVAL);
+	assert_int_equal(config_load_file(t->cfg, DATA), -EISDIR);
+	expect_diag(&t->d, DATA ": error: cannot read: Is a directory");
+}
+
+static void test_load_file(void **state)
+{
+	struct t *t = *state;
+	char path[] = "/tmp/lanner-config-test-XXXXXX";
+	int fd = mkstemp(path);
+	FILE *f;
+
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	assert_non_null(f);
+	/* Bigger than one read buffer, and just under the size cap is fine. */
+	fputs("listenport: 1234\n", f);
+	for (int i = 0; i < 20000; i++)
+		fputs("# padding padding padding padding padding padding\n", f);
+	fputs("debug: on\n", f);
+	fclose(f);
+	assert_int_equal(config_load_file(t->cfg, path), 0);
+	assert_string_equal(config_get(t->cfg, "debug"), "on");
+	assert_int_equal(config_check(t->cfg), 0);
+	{
+		char want[128];
+
+		snprintf(want, sizeof(want), "%s:20002", path);
+		assert_string_equal(config_origin(t->cfg, "debug"), want);
+	}
+	/* Over the cap. */
+	f = fopen(path, "w");
+	assert_non_null(f);
+	for (int i = 0; i < 90000; i++)
+		fputs("# padding padding padding padding padding padding\n", f);
+	fclose(f);
+	assert_int_equal(config_load_file(t->cfg, path), -EFBIG);
+	assert_non_null(strstr(t->d.lines[t->d.n - 1], "error: larger than 4194304 bytes"));
+	unlink(path);
+	/* A pipe has no size to trust. */
+	{
+		int p[2];
+
+		assert_int_equal(pipe(p), 0);
+		assert_int_equal(write(p[1], "listenport: 99\n", 15), 15);
+		close(p[1]);
+		snprintf(path, sizeof(path), "/dev/fd/%d", p[0]);
+		assert_int_equal(config_load_file(t->cfg, path), 0);
+		close(p[0]);
+		assert_string_equal(config_get(t->cfg, "listenport"), "99");
+	}
 }
 
 static void test_depth_limit(void **state)
@@ -1010,6 +1060,7 @@ int main(void)
 		T(test_duplicate_key),
 		T(test_syntax_error),
 		T(test_structure_errors),
+		T(test_load_file),
 		T(test_depth_limit),
 		T(test_alias_bomb),
 		T(test_empty_and_multidoc),
