@@ -1082,8 +1082,8 @@ static int parse_scaled(const char *s, const char *const *units, const uint64_t 
 		if (!isdigit((unsigned char)*p))
 			return -EINVAL;
 		for (; isdigit((unsigned char)*p); p++) {
-			/* Digits past nanosecond precision do not matter. */
-			if (scale < 1000000000ull) {
+			/* Six digits are finer than any unit here; more could overflow below. */
+			if (scale < 1000000ull) {
 				frac = frac * 10 + (uint64_t)(*p - '0');
 				scale *= 10;
 			}
@@ -1097,7 +1097,7 @@ static int parse_scaled(const char *s, const char *const *units, const uint64_t 
 	}
 	if (!m || ip > INT64_MAX / m)
 		return -EINVAL;
-	/* frac < scale <= 1e9 and m <= 2^40 keep this product inside 64 bits. */
+	/* frac < scale <= 1e6 and m <= 2^40 keep this product inside 64 bits. */
 	*out = ip * m + frac * m / scale;
 	if (*out > INT64_MAX)
 		return -EINVAL;

@@ -455,6 +455,17 @@ static void test_size_unbounded(void **state)
 	assert_int_equal(config_set(t->cfg, "buf=3T"), 0);
 	assert_int_equal(config_bind(t->cfg, "", o, &v), 0);
 	assert_int_equal(v, 3ull << 40);
+	/* Fractions keep six digits, without overflowing on the largest unit. */
+	assert_int_equal(config_set(t->cfg, "buf=1.999999999T"), 0);
+	assert_int_equal(config_bind(t->cfg, "", o, &v), 0);
+	assert_int_equal(v, 2199022156040ull);
+	assert_int_equal(config_set(t->cfg, "buf=0.5t"), 0);
+	assert_int_equal(config_bind(t->cfg, "", o, &v), 0);
+	assert_int_equal(v, 1ull << 39);
+	assert_int_equal(config_set(t->cfg, "buf=8388607T"), 0);
+	assert_int_equal(config_bind(t->cfg, "", o, &v), 0);
+	assert_int_equal(config_set(t->cfg, "buf=8388608T"), 0);
+	assert_int_equal(config_bind(t->cfg, "", o, &v), -EINVAL);
 	assert_int_equal(config_set(t->cfg, "buf=big"), 0);
 	assert_int_equal(config_check(t->cfg), -EINVAL);
 	expect_diag(&t->d,
