@@ -323,7 +323,7 @@ struct event_k8s {
 struct syscall_event {
 	uint16_t type; /* enum syscall_event_type */
 	uint16_t cpu;
-	uint64_t num; /* sequence number (evt.num), 0 when not numbered */
+	uint64_t num; /* sequence number (evt.num) from 1; 0 = not numbered (missing) */
 	uint64_t ts; /* ns since the epoch (CLOCK_REALTIME) */
 	int64_t tid; /* thread id (thread.tid) */
 	int64_t res; /* return value: >= 0 success (an fd or pid for some), -errno on failure */

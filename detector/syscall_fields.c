@@ -1527,9 +1527,12 @@ RAWARG_FIELD(dirfd)
 
 /* ---- evt.* ------------------------------------------------------------------------------ */
 
+/* 0 means "not numbered": missing, so Falco's never_true macro (evt.num=0) stays false. */
 EXTRACTOR(x_evt_num)
 {
-	return ret_uint(out, FIELD_UINT, EV(event)->num);
+	uint64_t n = EV(event)->num;
+
+	return n && ret_uint(out, FIELD_UINT, n);
 }
 
 EXTRACTOR(x_evt_time)

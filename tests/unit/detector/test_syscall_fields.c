@@ -454,6 +454,9 @@ static void test_event_fields(void **state)
 	assert_str(&e, "evt.res", NULL, "SUCCESS");
 	assert_int_equal(get_int(&e, "evt.rawres", FIELD_INT), 3);
 	assert_int_equal(get_int(&e, "evt.num", FIELD_UINT), 7);
+	e.num = 0;
+	assert_missing(&e, "evt.num", NULL); /* never_true (evt.num=0) must stay false */
+	e.num = 7;
 	assert_int_equal(get_int(&e, "evt.time", FIELD_ABSTIME), 5000);
 	assert_true(get_bool(&e, "evt.is_open_read"));
 	assert_false(get_bool(&e, "evt.is_open_write"));
