@@ -26,15 +26,15 @@
 struct config;
 
 enum config_type {
-	CONFIG_BOOL,	 /* bool; true/false/yes/no/on/off/1/0 */
-	CONFIG_INT,	 /* int64_t, checked against [min, max] */
+	CONFIG_BOOL, /* bool; true/false/yes/no/on/off/1/0 */
+	CONFIG_INT, /* int64_t, checked against [min, max] */
 	CONFIG_DURATION, /* int64_t milliseconds; "250ms", "10s", "5m", "1h"; a bare number is seconds */
-	CONFIG_SIZE,	 /* uint64_t bytes; "512", "64k", "64KiB", "10MB", "1G" (k = 1024) */
-	CONFIG_STRING,	 /* const char *, NULL when unset (or empty); owned by the config */
-	CONFIG_ENUM,	 /* int index into choices[], matched case-insensitively; -1 if unset */
-	CONFIG_STRLIST,	 /* struct config_strlist; YAML sequence or "a,b" */
-	CONFIG_MAP,	 /* struct config_map; YAML mapping of scalars or "k:v,k:v" */
-	CONFIG_CUSTOM,	 /* parsed by option->parse from the scalar text */
+	CONFIG_SIZE, /* uint64_t bytes; "512", "64k", "64KiB", "10MB", "1G" (k = 1024) */
+	CONFIG_STRING, /* const char *, NULL when unset (or empty); owned by the config */
+	CONFIG_ENUM, /* int index into choices[], matched case-insensitively; -1 if unset */
+	CONFIG_STRLIST, /* struct config_strlist; YAML sequence or "a,b" */
+	CONFIG_MAP, /* struct config_map; YAML mapping of scalars or "k:v,k:v" */
+	CONFIG_CUSTOM, /* parsed by option->parse from the scalar text */
 };
 /*
  * An empty value ("key:", "-o key=") of a BOOL, INT, DURATION, SIZE or ENUM key means its table
@@ -58,7 +58,7 @@ struct config_option {
 	const char *key; /* dotted path, lower case; NULL ends a table */
 	enum config_type type;
 	const char *def; /* default, as the text a user would write; NULL = unset */
-	size_t offset;	 /* offsetof(settings struct, member) */
+	size_t offset; /* offsetof(settings struct, member) */
 	int64_t min, max; /* CONFIG_INT / DURATION / SIZE bounds when max > min */
 	const char *const *choices; /* CONFIG_ENUM: NULL-terminated */
 	/*

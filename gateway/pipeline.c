@@ -430,6 +430,32 @@ int pipeline_submit(struct pipeline *p, struct alert *a)
 	return 0;
 }
 
+int pipeline_deliver_to(struct pipeline *p, struct alert *a, const char *sink_name)
+{
+	if (p->shutting_down)
+		return -ESHUTDOWN;
+	for (size_t i = 0; i < p->n_slots; i++) {
+		struct slot *sl = &p->slots[i];
+
+		if (sl->sink && !strcmp(sl->sink->name, sink_name)) {
+			slot_enqueue(sl, a);
+			slot_pump(sl);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static int env_submit(void *ctx, struct alert *a)
+{
+	return pipeline_submit(ctx, a);
+}
+
+static int env_deliver_to(void *ctx, struct alert *a, const char *sink_name)
+{
+	return pipeline_deliver_to(ctx, a, sink_name);
+}
+
 /* --- metrics ------------------------------------------------------------------------------ */
 
 static void gauge_queue(void *data, metrics_emit_fn emit, void *ctx)
@@ -520,7 +546,14 @@ static bool sink_wanted(struct config *cfg, const struct sink_ops *ops)
 static int slot_init(struct pipeline *p, struct slot *sl, struct config *cfg,
 		     const struct sink_ops *ops)
 {
-	struct sink_env env = { p->loop, p->http, p->hostname };
+	struct sink_env env = {
+		.loop = p->loop,
+		.http = p->http,
+		.hostname = p->hostname,
+		.submit = env_submit,
+		.deliver_to = env_deliver_to,
+		.ctx = p,
+	};
 	struct sink *s;
 	int err;
 

@@ -74,6 +74,12 @@ struct pipeline *pipeline_new(uv_loop_t *loop, struct config *cfg, struct metric
 int pipeline_submit(struct pipeline *p, struct alert *a);
 
 /*
+ * Queue a frozen alert (borrowed) for the sink named sink_name only, bypassing its
+ * minimumpriority (the `notify` response action). 0, -ENOENT, -ESHUTDOWN.
+ */
+int pipeline_deliver_to(struct pipeline *p, struct alert *a, const char *sink_name);
+
+/*
  * Stop accepting, wait until every queue is empty and nothing is in flight, or until
  * timeout_ms, then close every sink; cb runs on the loop when all is closed. What could not be
  * delivered in time is counted (lanner_dropped_total{reason="shutdown"}) and logged.

@@ -28,15 +28,15 @@ struct sink;
 struct http_client;
 
 enum sink_result {
-	SINK_OK = 0,	/* delivered */
-	SINK_RETRY,	/* transient: connect error, timeout, 5xx, 429, broker down */
-	SINK_FAIL,	/* permanent: other 4xx, payload refused; not retried */
+	SINK_OK = 0, /* delivered */
+	SINK_RETRY, /* transient: connect error, timeout, 5xx, 429, broker down */
+	SINK_FAIL, /* permanent: other 4xx, payload refused; not retried */
 };
 
 struct sink_status {
 	enum sink_result result;
 	int64_t retry_after_ms; /* server's Retry-After, or -1 */
-	char msg[256];		/* human reason for a failure ("HTTP 503", "connect refused") */
+	char msg[256]; /* human reason for a failure ("HTTP 503", "connect refused") */
 };
 
 /* What the pipeline hands every sink at init. Borrowed; valid until the sink is closed. */
@@ -44,11 +44,23 @@ struct sink_env {
 	uv_loop_t *loop;
 	struct http_client *http; /* the shared async HTTP client */
 	const char *hostname;
+	/*
+	 * Hand a new alert (mutable, reference taken) to the pipeline, as if it came in from an
+	 * input: responders report their decisions this way (source "response"). 0 or -errno.
+	 */
+	int (*submit)(void *ctx, struct alert *a);
+	/*
+	 * Queue a frozen alert (borrowed: the pipeline takes its own reference) for one named
+	 * sink only, bypassing its minimumpriority: the `notify` action. -ENOENT when no sink
+	 * of that name is running.
+	 */
+	int (*deliver_to)(void *ctx, struct alert *a, const char *sink_name);
+	void *ctx;
 };
 
 struct sink_ops {
 	const char *name; /* also its config section: "webhook" -> webhook.* */
-	size_t size;	  /* size of the instance struct (first member: struct sink) */
+	size_t size; /* size of the instance struct (first member: struct sink) */
 	/* Options under "<name>."; the pipeline adds minimumpriority, maxconcurrentrequests, ... */
 	const struct config_option *options;
 	/* The sink is created when this key is set (non-empty, not "false"): "webhook.address". */
@@ -79,10 +91,10 @@ typedef void (*sink_done_fn)(struct sink *s, void *token, const struct sink_stat
 /* The common base. Fields are set by the pipeline before init; sinks read them. */
 struct sink {
 	const struct sink_ops *ops;
-	const char *name;	/* instance name, "webhook" */
+	const char *name; /* instance name, "webhook" */
 	uv_loop_t *loop;
-	sink_done_fn done;	/* pipeline callback */
-	void *owner;		/* pipeline's per-sink state */
+	sink_done_fn done; /* pipeline callback */
+	void *owner; /* pipeline's per-sink state */
 };
 
 /* Report completion of one send. */
