@@ -8,12 +8,14 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -29,6 +31,7 @@
 
 #define DEFAULT_MAX_BODY (1024 * 1024)
 #define LISTEN_BACKLOG 1024
+#define LINGER_MS 2000
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 struct route {
@@ -41,8 +44,12 @@ struct route {
 /* One accepted connection; h2o owns the socket, we keep the handle to shut it at stop. */
 struct conn {
 	uv_tcp_t tcp;
-	h2o_socket_t *sock;
-	h2o_linklist_t link; /* server->conns */
+	h2o_socket_t *sock; /* NULL once h2o closed it */
+	h2o_linklist_t link; /* server->conns, until the lingering close ends */
+	int linger_fd; /* a dup of the socket for the lingering close, or -1 */
+	uv_poll_t linger_poll;
+	uv_timer_t linger_timer;
+	int linger_handles; /* linger handles not yet closed */
 };
 
 struct dispatch_handler {
@@ -339,12 +346,87 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 	return 0;
 }
 
+static void conn_release(struct conn *c)
+{
+	h2o_linklist_unlink(&c->link);
+	free(c);
+}
+
+static void on_linger_handle_close(uv_handle_t *h)
+{
+	struct conn *c = h->data;
+
+	if (--c->linger_handles == 0) {
+		close(c->linger_fd);
+		conn_release(c);
+	}
+}
+
+static void linger_end(struct conn *c)
+{
+	if (uv_is_closing((uv_handle_t *)&c->linger_poll))
+		return;
+	uv_close((uv_handle_t *)&c->linger_poll, on_linger_handle_close);
+	uv_close((uv_handle_t *)&c->linger_timer, on_linger_handle_close);
+}
+
+static void on_linger_timeout(uv_timer_t *t)
+{
+	linger_end(t->data);
+}
+
+/* Discard what the client still sends; true once it closed (or failed). Bounded per call. */
+static bool linger_drain(int fd)
+{
+	char buf[16384];
+	ssize_t n = 0;
+	int i;
+
+	for (i = 0; i < 16; i++) {
+		n = read(fd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+	}
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR);
+}
+
+static void on_linger_readable(uv_poll_t *p, int status, int events)
+{
+	struct conn *c = p->data;
+
+	if (status < 0 || linger_drain(c->linger_fd))
+		linger_end(c);
+}
+
+/*
+ * h2o closed the socket, maybe while the client was still sending (413 on a large body,
+ * "Connection: close"): closing with unread data resets the connection, and the reset can
+ * destroy the response before the client reads it. The dup keeps the socket open: send FIN,
+ * discard input until the client closes or LINGER_MS passed, then close (nginx's lingering
+ * close).
+ */
 static void on_conn_close(uv_handle_t *h)
 {
 	struct conn *c = container_of(h, struct conn, tcp);
 
-	h2o_linklist_unlink(&c->link);
-	free(c);
+	c->sock = NULL;
+	if (c->linger_fd < 0)
+		goto release;
+	if (shutdown(c->linger_fd, SHUT_WR) != 0 || linger_drain(c->linger_fd) ||
+	    uv_poll_init(h->loop, &c->linger_poll, c->linger_fd) != 0)
+		goto close_fd;
+	c->linger_poll.data = c;
+	uv_timer_init(h->loop, &c->linger_timer);
+	c->linger_timer.data = c;
+	c->linger_handles = 2;
+	uv_poll_start(&c->linger_poll, UV_READABLE | UV_DISCONNECT, on_linger_readable);
+	uv_timer_start(&c->linger_timer, on_linger_timeout, LINGER_MS, 0);
+	return;
+
+close_fd:
+	close(c->linger_fd);
+release:
+	conn_release(c);
 }
 
 static void on_rejected_close(uv_handle_t *h)
@@ -356,6 +438,7 @@ static void on_connection(uv_stream_t *listener, int status)
 {
 	struct http_server *s = container_of(listener, struct http_server, listener);
 	struct conn *c;
+	uv_os_fd_t fd;
 
 	if (status < 0) {
 		log_warn("http: accept: %s", uv_strerror(status));
@@ -364,12 +447,15 @@ static void on_connection(uv_stream_t *listener, int status)
 	/* h2o_mem_alloc aborts on ENOMEM: a connection not accepted would stall the listener */
 	c = h2o_mem_alloc(sizeof(*c));
 	memset(c, 0, sizeof(*c));
+	c->linger_fd = -1;
 	uv_tcp_init(s->loop, &c->tcp);
 	if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
 		uv_close((uv_handle_t *)&c->tcp, on_rejected_close);
 		return;
 	}
 	uv_tcp_nodelay(&c->tcp, 1);
+	if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
+		c->linger_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	h2o_linklist_insert(&s->conns, &c->link);
 	c->sock = h2o_uv_socket_create((uv_stream_t *)&c->tcp, on_conn_close);
 	h2o_accept(&s->accept_ctx, c->sock);
@@ -512,6 +598,17 @@ static void server_dispose(struct http_server *s)
 	free(s);
 }
 
+/* Each connection holds two descriptors (see on_conn_close): use the hard limit. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 struct http_server *http_server_new(uv_loop_t *loop, const struct http_server_opts *opts)
 {
 	struct dispatch_handler *handler;
@@ -549,6 +646,7 @@ struct http_server *http_server_new(uv_loop_t *loop, const struct http_server_op
 	}
 	/* a peer that closes first must not kill us on the next write */
 	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
 
 	h2o_config_init(&s->conf);
 	s->conf.max_request_entity_size = s->max_body + 1;
@@ -627,7 +725,7 @@ void http_server_stop(struct http_server *s)
 		struct conn *c = container_of(node, struct conn, link);
 		uv_os_fd_t fd;
 
-		if (uv_is_closing((uv_handle_t *)&c->tcp) || conn_busy(s, c))
+		if (!c->sock || uv_is_closing((uv_handle_t *)&c->tcp) || conn_busy(s, c))
 			continue;
 		if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
 			shutdown(fd, SHUT_RD);

@@ -604,6 +604,11 @@ static void client_tls(struct fx *f)
 	tls_client(h, false, false);
 	perform(h, f, "GET", "/hello", NULL, NULL, 0, &f->r[2]);
 	curl_easy_cleanup(h);
+	/* the server closes with the body still coming: the lingering close saves the 413 */
+	h = client_new();
+	tls_client(h, false, false);
+	perform(h, f, "POST", "/echo", NULL, big, sizeof(big), &f->r[3]);
+	curl_easy_cleanup(h);
 }
 
 static struct fx tls_fx(char *crt, char *key, size_t size)
@@ -629,6 +634,7 @@ static void test_tls(void **state)
 	assert_int_equal(f.r[1].connects, 0);
 	assert_resp(&f.r[2], 200, "hello");
 	assert_int_equal(f.r[2].http_version, CURL_HTTP_VERSION_1_1);
+	assert_resp(&f.r[3], 413, "too large");
 }
 
 static void client_mtls(struct fx *f)
