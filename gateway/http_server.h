@@ -36,9 +36,10 @@ struct http_server *http_server_new(uv_loop_t *loop, const struct http_server_op
 void http_server_stop(struct http_server *s);
 /*
  * Free after stop, once the loop has run the close callbacks. Accepts NULL.
- * Call it outside loop callbacks once uv_run() returned: h2o runs the loop once
- * (UV_RUN_NOWAIT) to close its own handles. The server's idle handles are unreferenced, so
- * after stop uv_run() returns when the last connection is closed.
+ * Call it outside loop callbacks once uv_run() returned, and before closing leftover handles
+ * with uv_walk(): h2o's context keeps unreferenced timers and an async handle open until
+ * here, where h2o closes them and runs the loop once (UV_RUN_NOWAIT). After stop, uv_run()
+ * returns when the last connection is closed (idle ones are closed by stop).
  */
 void http_server_free(struct http_server *s);
 int http_server_port(const struct http_server *s);
