@@ -467,6 +467,7 @@ int http_client_request(struct http_client *c, const struct http_request *req, h
 {
 	const char *method = req->method ? req->method : "GET";
 	struct http_xfer *x;
+	struct curl_slist *l;
 	CURL *e;
 	size_t i;
 	int err = -ENOMEM;
@@ -492,7 +493,6 @@ int http_client_request(struct http_client *c, const struct http_request *req, h
 			goto err_free;
 	if (req->bearer_token && *req->bearer_token) {
 		char *line;
-		struct curl_slist *l;
 
 		if (asprintf(&line, "Authorization: Bearer %s", req->bearer_token) < 0)
 			goto err_free;
@@ -503,8 +503,10 @@ int http_client_request(struct http_client *c, const struct http_request *req, h
 		x->headers = l;
 	}
 	/* No "Expect: 100-continue" round trip before a body. */
-	if (add_header(&x->headers, "Expect", NULL))
+	l = curl_slist_append(x->headers, "Expect:");
+	if (!l)
 		goto err_free;
+	x->headers = l;
 
 	if (curl_easy_setopt(e, CURLOPT_URL, req->url) != CURLE_OK) {
 		err = -EINVAL;

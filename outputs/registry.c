@@ -1,0 +1,14 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "outputs/file.h"
+#include "outputs/sink.h"
+
+extern const struct sink_ops stdout_sink_ops;
+extern const struct sink_ops webhook_sink_ops;
+
+/* Every backend lanner knows: one line each, in --help-config order. */
+const struct sink_ops *const sink_registry[] = {
+	&stdout_sink_ops,
+	&file_sink_ops,
+	&webhook_sink_ops,
+	NULL,
+};
