@@ -370,10 +370,11 @@ out_stop:
 	pipeline_shutdown(g.pipeline, 0, NULL, NULL);
 out_loop:
 	uv_run(&loop, UV_RUN_DEFAULT);
+	/* h2o closes its context's (unreferenced) handles itself: before the walk below. */
+	http_server_free(g.http);
 	/* Anything still open is a bug of ours: close it so the loop can be released. */
 	uv_walk(&loop, close_walk, NULL);
 	uv_run(&loop, UV_RUN_DEFAULT);
-	http_server_free(g.http);
 	pipeline_free(g.pipeline);
 	metrics_free(g.metrics);
 	if (uv_loop_close(&loop))
