@@ -4,11 +4,13 @@
 
 extern const struct sink_ops stdout_sink_ops;
 extern const struct sink_ops webhook_sink_ops;
+extern const struct sink_ops slack_sink_ops;
 
 /* Every backend lanner knows: one line each, in --help-config order. */
 const struct sink_ops *const sink_registry[] = {
 	&stdout_sink_ops,
 	&file_sink_ops,
 	&webhook_sink_ops,
+	&slack_sink_ops,
 	NULL,
 };
