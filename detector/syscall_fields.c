@@ -89,9 +89,9 @@ struct flag_name {
 };
 
 /*
- * Every flag evt.arg.flags can hold. The index of an entry is its bit in the normalised value
- * evt.arg.flags extracts (FIELD_FLAGS_VALUE): names are unique across families, so
- * `evt.arg.flags contains O_TRUNC` can never match an unlinkat's AT_REMOVEDIR (same raw bit).
+ * Every flag evt.arg.flags can name, by family: an event type's flags render with its family's
+ * names only, so `evt.arg.flags contains O_TRUNC` can never match an unlinkat's AT_REMOVEDIR
+ * (same raw bit).
  * At most 64 entries.
  */
 static const struct flag_name flag_names[] = {
@@ -240,34 +240,6 @@ void syscall_flags_foreach(unsigned type, uint64_t flags, void (*fn)(void *ctx, 
 		snprintf(hex, sizeof(hex), "0x%llx", (unsigned long long)(flags & ~named));
 		fn(ctx, hex);
 	}
-}
-
-/*
- * The normalised value of evt.arg.flags: bit i set when flag_names[i] is set. O_RDWR also sets
- * O_RDONLY and O_WRONLY, as Falco's encoding does (so `contains O_RDONLY` holds for O_RDWR).
- */
-static uint64_t flags_normalise(unsigned type, uint64_t flags)
-{
-	uint8_t fam = type_family(type);
-	uint64_t v = 0;
-
-	for (size_t i = 0; i < N_FLAG_NAMES; i++)
-		if (flag_names[i].family == fam && flag_set(&flag_names[i], flags))
-			v |= 1ull << i;
-	if (fam == FAM_OPEN && (flags & O_ACCMODE) == O_RDWR)
-		v |= 3; /* O_RDONLY, O_WRONLY are entries 0 and 1 */
-	return v;
-}
-
-static bool flag_bit(const char *name, uint64_t *bit)
-{
-	for (size_t i = 0; i < N_FLAG_NAMES; i++) {
-		if (!strcmp(flag_names[i].name, name)) {
-			*bit = 1ull << i;
-			return true;
-		}
-	}
-	return false;
 }
 
 /* ---- other value names ---------------------------------------------------------------- */
@@ -475,6 +447,14 @@ static const struct value_name mode_names[] = {
 	{ 0001, "S_IXOTH" }, { 0002, "S_IWOTH" },  { 0004, "S_IROTH" },	 { 0010, "S_IXGRP" },
 	{ 0020, "S_IWGRP" }, { 0040, "S_IRGRP" },  { 0100, "S_IXUSR" },	 { 0200, "S_IWUSR" },
 	{ 0400, "S_IRUSR" }, { 01000, "S_ISVTX" }, { 02000, "S_ISGID" }, { 04000, "S_ISUID" },
+};
+
+/* Falco's execve exit flags (PPM_EXE_*), derived from the process's exe properties. */
+static const struct value_name exe_flag_names[] = {
+	{ 1, "EXE_WRITABLE" },
+	{ 2, "EXE_UPPER_LAYER" },
+	{ 4, "EXE_FROM_MEMFD" },
+	{ 8, "EXE_LOWER_LAYER" },
 };
 
 static const struct value_name nstype_names[] = {
@@ -789,6 +769,7 @@ enum pslot {
 	P_PATH, /* args.path, resolved against cwd/dirfd */
 	P_RAWNAME, /* args.name, not a path (memfd_create) */
 	P_FLAGS,
+	P_EXE_FLAGS, /* execve's "flags": EXE_WRITABLE|EXE_UPPER_LAYER|... from the process */
 	P_MODE_OCT,
 	P_MODE_NAMES,
 	P_TARGET,
@@ -856,9 +837,10 @@ struct type_params {
 
 /* Falco's exit-event parameter names per type (libscap event table, newest layouts). */
 static const struct type_params type_params[SYSCALL_EVT__COUNT] = {
-	[SYSCALL_EVT_EXECVE] = PARAMS({ "res", P_RES }, PROC_PARAMS, { "filename", P_PATH }),
+	[SYSCALL_EVT_EXECVE] = PARAMS({ "res", P_RES }, PROC_PARAMS, { "flags", P_EXE_FLAGS },
+				      { "filename", P_PATH }),
 	[SYSCALL_EVT_EXECVEAT] = PARAMS({ "res", P_RES }, PROC_PARAMS, { "dirfd", P_DIRFD },
-					{ "pathname", P_PATH }, { "flags", P_FLAGS }),
+					{ "pathname", P_PATH }, { "flags", P_EXE_FLAGS }),
 	[SYSCALL_EVT_CLONE] = PARAMS({ "res", P_RES_PID }, PROC_PARAMS, { "flags", P_FLAGS }),
 	[SYSCALL_EVT_CLONE3] = PARAMS({ "res", P_RES_PID }, PROC_PARAMS, { "flags", P_FLAGS }),
 	[SYSCALL_EVT_FORK] = PARAMS({ "res", P_RES_PID }, PROC_PARAMS),
@@ -1112,6 +1094,17 @@ static bool render_param(const struct syscall_event *e, uint8_t slot, struct sbu
 		sb_printf(raw, "%llu", (unsigned long long)a->flags);
 		sb_flags(res, e->type, a->flags);
 		return true;
+	case P_EXE_FLAGS: {
+		uint32_t v;
+
+		if (!p || !(p->valid & EVENT_PROC_EXE_FLAGS))
+			return false;
+		v = (p->exe_writable ? 1u : 0) | (p->exe_upper_layer ? 2u : 0) |
+		    (p->exe_from_memfd ? 4u : 0) | (p->exe_lower_layer ? 8u : 0);
+		sb_printf(raw, "%u", v);
+		sb_bits(res, NAMES(exe_flag_names), v);
+		return true;
+	}
 	case P_MODE_OCT:
 		if (!av(e, EVENT_ARG_MODE))
 			return false;
@@ -1376,6 +1369,7 @@ EXTRACTOR(x_evt_args)
 	}
 
 ARG_FIELD(fd)
+ARG_FIELD(flags)
 ARG_FIELD(name)
 ARG_FIELD(mode)
 ARG_FIELD(path)
@@ -1427,16 +1421,6 @@ ARG_FIELD(egid)
 ARG_FIELD(sgid)
 ARG_FIELD(option)
 
-/* evt.arg.flags: the normalised flag set (FIELD_FLAGS_VALUE). */
-EXTRACTOR(x_arg_flags)
-{
-	const struct syscall_event *e = EV(event);
-
-	if (!av(e, EVENT_ARG_FLAGS) || !param_by_name(e->type, "flags", 5))
-		return false;
-	return ret_uint(out, FIELD_UINT, flags_normalise(e->type, e->args.flags));
-}
-
 /* evt.rawarg.NAME: the raw value with its type. */
 static bool rawarg(const struct syscall_event *e, const char *name, size_t len,
 		   struct field_scratch *scratch, struct field_value *out)
@@ -1459,6 +1443,14 @@ static bool rawarg(const struct syscall_event *e, const char *name, size_t len,
 		return av(e, EVENT_ARG_NEWDIRFD) && ret_int(out, a->newdirfd);
 	case P_FLAGS:
 		return av(e, EVENT_ARG_FLAGS) && ret_uint(out, FIELD_UINT, a->flags);
+	case P_EXE_FLAGS: {
+		SBUF(raw, 32);
+		SBUF(res, 128);
+
+		if (!render_param(e, prm->slot, &raw, &res))
+			return false;
+		return ret_uint(out, FIELD_UINT, strtoull(raw.p, NULL, 10));
+	}
 	case P_MODE_OCT:
 	case P_MODE_NAMES:
 		return av(e, EVENT_ARG_MODE) && ret_uint(out, FIELD_UINT, a->mode);
@@ -2670,9 +2662,13 @@ static const struct field_def syscall_fields[] = {
 	F("evt.arg", S, FIELD_ARG_INDEX | FIELD_ARG_KEY | FIELD_ARG_REQUIRED,
 	  "one argument by position (evt.arg[0]) or name (evt.arg[name]), rendered", x_evt_arg),
 	F("evt.rawarg", S, KEY, "one argument by name, raw", x_evt_rawarg),
-	{ "evt.arg.flags", U, FIELD_FLAGS_VALUE,
-	  "flags argument (open, unlinkat, memfd_create, unshare, ...): `contains O_TRUNC` tests a flag",
-	  x_arg_flags, flag_bit },
+	/*
+	 * Flags render as Falco renders them, names joined by '|' ("O_WRONLY|O_CREAT|O_TRUNC"),
+	 * and `contains O_TRUNC` is the substring test Falco performs on that text. A numeric
+	 * FIELD_FLAGS_VALUE would print numbers where Falco's outputs print names
+	 * (exe_flags=%evt.arg.flags), so this is a string.
+	 */
+	ARG_DEF(flags, "flags argument by name (O_*, AT_*, MFD_*, CLONE_*, ...; execve: EXE_*)"),
 	ARG_DEF(fd, "fd argument (or returned fd), with <type>name when resolved"),
 	ARG_DEF(name, "name/path argument of open*, creat, unlinkat, memfd_create"),
 	ARG_DEF(mode, "mode argument (octal, or S_I* names for chmod)"),
