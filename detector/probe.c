@@ -23,6 +23,7 @@
 #define TRACEFS "/sys/kernel/tracing"
 #define DEBUGFS_TRACING "/sys/kernel/debug/tracing"
 #define DEFAULT_RINGBUF_BYTES (8u << 20)
+#define DEFAULT_DRAIN_MS 20
 
 /* x86_64 syscall numbers (asm/unistd_64.h), for translating the names rules use. */
 static const char *const syscall_names[PROBE_NR_SYSCALLS] = {
@@ -497,7 +498,8 @@ static const char *const state_names[] = {
 
 struct probe {
 	uv_poll_t poll;
-	bool poll_init;
+	uv_timer_t timer;
+	int handles; /* initialised handles not yet closed */
 	struct lanner_bpf *skel;
 	struct ring_buffer *rb;
 	int *rb_fds;
@@ -655,6 +657,11 @@ static int on_sample(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+static void on_timer(uv_timer_t *t)
+{
+	probe_consume(t->data);
+}
+
 static void on_poll(uv_poll_t *h, int status, int events)
 {
 	struct probe *p = h->data;
@@ -758,6 +765,22 @@ int probe_drops(const struct probe *p, uint64_t out[LANNER_DROP_MAX])
 	return 0;
 }
 
+int probe_prog_stats(const struct probe *p, const char *prog, uint64_t *run_ns, uint64_t *run_cnt)
+{
+	struct bpf_program *bp = bpf_object__find_program_by_name(p->skel->obj, prog);
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info);
+
+	if (!bp)
+		return -ENOENT;
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(bpf_program__fd(bp), &info, &len))
+		return -errno;
+	*run_ns = info.run_time_ns;
+	*run_cnt = info.run_cnt;
+	return 0;
+}
+
 uint64_t probe_bad_records(const struct probe *p)
 {
 	return p->bad;
@@ -781,7 +804,10 @@ static void probe_release(struct probe *p)
 
 static void on_close(uv_handle_t *h)
 {
-	probe_release(h->data);
+	struct probe *p = h->data;
+
+	if (--p->handles == 0)
+		probe_release(p);
 }
 
 void probe_free(struct probe *p)
@@ -796,10 +822,12 @@ void probe_free(struct probe *p)
 		bpf_link__destroy(p->sched_links[i]);
 		p->sched_links[i] = NULL;
 	}
-	if (p->poll_init)
-		uv_close((uv_handle_t *)&p->poll, on_close);
-	else
+	if (!p->handles) {
 		probe_release(p);
+		return;
+	}
+	uv_close((uv_handle_t *)&p->poll, on_close);
+	uv_close((uv_handle_t *)&p->timer, on_close);
 }
 
 static const char *eperm_hint(int err)
@@ -840,12 +868,13 @@ struct probe *probe_new(uv_loop_t *loop, const struct probe_opts *opts, const st
 	struct probe_opts o = { 0 };
 	struct bpf_program *sched[3];
 	struct probe *p;
-	uint32_t bytes;
+	uint32_t bytes, drain_ms;
 	int e;
 
 	if (opts)
 		o = *opts;
 	bytes = o.ringbuf_bytes ? o.ringbuf_bytes : DEFAULT_RINGBUF_BYTES;
+	drain_ms = o.drain_ms ? o.drain_ms : DEFAULT_DRAIN_MS;
 	if (!loop || !set || !cb || bytes < 4096 || (bytes & (bytes - 1))) {
 		set_err(err, errlen, "detector: invalid probe options (ring buffer size %u)",
 			bytes);
@@ -896,6 +925,8 @@ struct probe *probe_new(uv_loop_t *loop, const struct probe_opts *opts, const st
 	p->skel->rodata->lanner_tgid = o.exclude_tgid ? o.exclude_tgid : (uint32_t)getpid();
 	p->skel->rodata->drop_failed = o.drop_failed;
 	p->skel->rodata->capture_args = !o.no_args;
+	/* A quarter of a ring: the consumer is woken well before the ring is full. */
+	p->skel->rodata->wakeup_bytes = bytes / 4;
 	e = create_ringbufs(p, bytes, err, errlen);
 	if (e)
 		goto err_release;
@@ -956,17 +987,25 @@ struct probe *probe_new(uv_loop_t *loop, const struct probe_opts *opts, const st
 		goto err_release;
 	}
 
+	/*
+	 * The poll wakes on the programs' forced wakeups (enough data waiting); the timer drains
+	 * what arrives between them, so a lone record waits at most drain_ms.
+	 */
 	e = uv_poll_init(loop, &p->poll, ring_buffer__epoll_fd(p->rb));
 	if (e) {
 		set_err(err, errlen, "detector: uv_poll_init: %s", uv_strerror(e));
 		e = -EIO;
 		goto err_release;
 	}
-	p->poll_init = true;
 	p->poll.data = p;
+	uv_timer_init(loop, &p->timer);
+	p->timer.data = p;
+	p->handles = 2;
 	e = uv_poll_start(&p->poll, UV_READABLE, on_poll);
+	if (!e)
+		e = uv_timer_start(&p->timer, on_timer, drain_ms, drain_ms);
 	if (e) {
-		set_err(err, errlen, "detector: uv_poll_start: %s", uv_strerror(e));
+		set_err(err, errlen, "detector: starting the ring buffer poll: %s", uv_strerror(e));
 		probe_free(p);
 		errno = EIO;
 		return NULL;

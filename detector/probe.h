@@ -13,8 +13,9 @@
 /*
  * The kernel side's loader: opens, configures, loads and attaches lanner's BPF programs
  * (bpf/lanner.bpf.c, one sys_exit tracepoint program per captured syscall plus
- * sched_process_{exec,exit,fork}), and drains the per-CPU ring buffers from a uv_poll on the
- * caller's loop, handing each raw record (bpf/events.h) to a callback.
+ * sched_process_{exec,exit,fork}), and drains the per-CPU ring buffers from a uv_poll (and a
+ * uv_timer, see probe_opts.drain_ms) on the caller's loop, handing each raw record
+ * (bpf/events.h) to a callback.
  *
  * Threading: a probe belongs to the loop it was created on; call everything from that loop's
  * thread.
@@ -67,6 +68,11 @@ struct probe_opts {
 	bool drop_failed; /* drop syscalls that returned an error (-EINPROGRESS is kept) */
 	bool no_args; /* record headers only: no paths, addresses, argv */
 	uint32_t ringbuf_bytes; /* per CPU, a power of two >= page size; 0 means 8 MiB */
+	/*
+	 * The programs wake the loop only when a quarter of a ring is waiting (a wakeup per record
+	 * costs microseconds); in between the loop drains every drain_ms. 0 means 20 ms.
+	 */
+	uint32_t drain_ms;
 };
 
 struct probe;
@@ -97,11 +103,18 @@ int probe_consume(struct probe *p);
 /* Kernel drop counters summed over CPUs, indexed by enum lanner_drop. Returns 0 or -errno. */
 int probe_drops(const struct probe *p, uint64_t out[LANNER_DROP_MAX]);
 
+/*
+ * Kernel run-time statistics of one program ("sys_exit_openat", "sched_exec", "sched_exit",
+ * "sched_fork"): cumulative run_time_ns and run_cnt, counted only while bpf_stats are enabled
+ * (kernel.bpf_stats_enabled or a BPF_ENABLE_STATS fd). Returns 0, -ENOENT or -errno.
+ */
+int probe_prog_stats(const struct probe *p, const char *prog, uint64_t *run_ns, uint64_t *run_cnt);
+
 /* Records that failed the loader's checks (counted, skipped). */
 uint64_t probe_bad_records(const struct probe *p);
 
 /*
- * Detaches every program at once and closes the poll handle; the memory (BPF objects, ring
+ * Detaches every program at once and closes the loop handles; the memory (BPF objects, ring
  * buffers) is released in the close callback, so the caller runs the loop afterwards
  * (uv_loop_close then returns 0). Accepts NULL.
  */
