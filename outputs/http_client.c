@@ -16,6 +16,7 @@
 #include <time.h>
 #include <curl/curl.h>
 
+#include "config/log.h"
 #include "outputs/http_client.h"
 
 #define HTTP_BODY_KEEP (64 * 1024) /* response bytes kept for diagnostics */
@@ -75,10 +76,9 @@ static void global_init(void)
 	/* Without an asynchronous resolver, name lookups would block the loop. */
 	vi = curl_version_info(CURLVERSION_NOW);
 	if (!(vi->features & CURL_VERSION_ASYNCHDNS))
-		fprintf(stderr,
-			"lanner: warning: libcurl %s has no asynchronous resolver; host names in "
-			"output URLs may stall the event loop (use IP addresses)\n",
-			vi->version);
+		log_warn("libcurl %s has no asynchronous resolver: host names in output URLs may "
+			 "stall the event loop (use IP addresses)",
+			 vi->version);
 }
 
 static void client_maybe_free(struct http_client *c)
@@ -243,8 +243,8 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
 			return -1;
 		err = uv_poll_init_socket(c->loop, &s->poll, fd);
 		if (err < 0) {
-			fprintf(stderr, "lanner: http client: uv_poll_init_socket(%d): %s\n",
-				(int)fd, uv_strerror(err));
+			log_error("http client: uv_poll_init_socket(%d): %s", (int)fd,
+				  uv_strerror(err));
 			free(s);
 			return -1;
 		}

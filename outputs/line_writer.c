@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config/log.h"
 #include "outputs/line_writer.h"
 
 #define LW_BATCH 256 /* lines per writev, well under IOV_MAX */
@@ -140,8 +141,8 @@ static void on_open(uv_fs_t *req)
 
 	uv_fs_req_cleanup(req);
 	if (fd < 0) {
-		fprintf(stderr, "lanner: reopen %s: %s (still writing to the old file)\n", w->path,
-			uv_strerror((int)fd));
+		log_warn("reopen %s: %s (still writing to the old file)", w->path,
+			 uv_strerror((int)fd));
 	} else {
 		close(w->fd);
 		w->fd = (int)fd;

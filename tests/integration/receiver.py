@@ -6,6 +6,7 @@ Usage:
     receiver.py --out FILE [--bind 127.0.0.1] [--port 0]
                 [--fail-first N] [--status-429-first N --retry-after S [--retry-after-date]]
                 [--delay-ms D] [--status CODE] [--response-bytes B]
+                [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]]
 
 Starts an HTTP/1.1 (keep-alive) server on BIND:PORT (port 0 = any free port) and prints
 "PORT <n>" as its first stdout line, flushed, once it accepts connections.
@@ -25,6 +26,9 @@ Behaviour, applied in this order to request number n:
     --delay-ms D            wait D ms before every answer
     --response-bytes B      answer bodies of B bytes ("x" repeated) instead of a short text
 
+TLS: --tls-cert/--tls-key serve HTTPS; --tls-client-ca also requires a client certificate
+signed by that CA (mutual TLS), and each record then has "client_cn", the client's common name.
+
 Control endpoints (not recorded, never delayed):
     GET /__count        -> number of recorded requests, as text
     GET /__connections  -> number of TCP connections accepted so far, as text
@@ -37,6 +41,7 @@ import email.utils
 import http.server
 import json
 import signal
+import ssl
 import sys
 import threading
 import time
@@ -83,7 +88,7 @@ class Server(http.server.ThreadingHTTPServer):
 
     def handle_error(self, request, client_address):
         # A client that gives up (timeout, shutdown) is part of the tests: stay quiet.
-        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError, ssl.SSLError)):
             return
         super().handle_error(request, client_address)
 
@@ -147,6 +152,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except UnicodeDecodeError:
             rec["body"] = None
             rec["body_b64"] = base64.b64encode(body).decode()
+        if isinstance(self.connection, ssl.SSLSocket):
+            cert = self.connection.getpeercert()
+            if cert:
+                rec["client_cn"] = dict(x[0] for x in cert["subject"]).get("commonName")
         st.record(rec)
         if st.args.delay_ms > 0:
             time.sleep(st.args.delay_ms / 1000.0)
@@ -171,10 +180,20 @@ def main():
     p.add_argument("--delay-ms", type=int, default=0)
     p.add_argument("--status", type=int, default=200)
     p.add_argument("--response-bytes", type=int, default=0)
+    p.add_argument("--tls-cert")
+    p.add_argument("--tls-key")
+    p.add_argument("--tls-client-ca")
     args = p.parse_args()
 
     Handler.state = State(args)
     server = Server((args.bind, args.port), Handler)
+    if args.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        if args.tls_client_ca:
+            ctx.load_verify_locations(args.tls_client_ca)
+            ctx.verify_mode = ssl.CERT_REQUIRED
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
 
     def stop(signum, frame):
         threading.Thread(target=server.shutdown, daemon=True).start()
