@@ -925,8 +925,6 @@ struct probe *probe_new(uv_loop_t *loop, const struct probe_opts *opts, const st
 	p->skel->rodata->lanner_tgid = o.exclude_tgid ? o.exclude_tgid : (uint32_t)getpid();
 	p->skel->rodata->drop_failed = o.drop_failed;
 	p->skel->rodata->capture_args = !o.no_args;
-	/* A quarter of a ring: the consumer is woken well before the ring is full. */
-	p->skel->rodata->wakeup_bytes = bytes / 4;
 	e = create_ringbufs(p, bytes, err, errlen);
 	if (e)
 		goto err_release;

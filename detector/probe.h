@@ -69,8 +69,8 @@ struct probe_opts {
 	bool no_args; /* record headers only: no paths, addresses, argv */
 	uint32_t ringbuf_bytes; /* per CPU, a power of two >= page size; 0 means 8 MiB */
 	/*
-	 * The programs wake the loop only when a quarter of a ring is waiting (a wakeup per record
-	 * costs microseconds); in between the loop drains every drain_ms. 0 means 20 ms.
+	 * The programs wake the loop once every 1024 records of a CPU (a wakeup per record costs
+	 * microseconds); in between the loop drains every drain_ms. 0 means 20 ms.
 	 */
 	uint32_t drain_ms;
 };
