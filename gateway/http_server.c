@@ -714,7 +714,8 @@ void http_server_stop(struct http_server *s)
 	if (!s || s->stopping)
 		return;
 	s->stopping = true;
-	uv_close((uv_handle_t *)&s->listener, NULL);
+	if (!uv_is_closing((uv_handle_t *)&s->listener))
+		uv_close((uv_handle_t *)&s->listener, NULL);
 	/* HTTP/1: no more keep-alive; HTTP/2: GOAWAY */
 	h2o_context_request_shutdown(&s->ctx);
 	/*
@@ -740,6 +741,12 @@ void http_server_free(struct http_server *s)
 	if (!h2o_linklist_is_empty(&s->conns)) {
 		/* h2o would abort on its linked timeouts: leaking is the lesser harm */
 		log_error("http: server freed with connections open; run the loop after stop");
+		return;
+	}
+	if (uv_is_closing((uv_handle_t *)&s->ctx.zero_timeout._backend.timer)) {
+		/* h2o would close them again and abort: leak, and say why */
+		log_error("http: h2o's handles were closed before http_server_free (uv_walk?); "
+			  "free the server first");
 		return;
 	}
 	server_dispose(s);

@@ -13,7 +13,7 @@
 #	cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release
 #	cmake --build build-bench --target lanner h2o_baseline -j2
 #
-# Environment: CONNECTIONS (64), THREADS (2), DURATION (10s), ROUNDS (2), ALERTS (100000),
+# Environment: CONNECTIONS (64), THREADS (2), DURATION (10s), ROUNDS (3), ALERTS (100000),
 # LANNER_OPTS (extra lanner arguments, e.g. "-o debug=false"), BASELINE_ONLY=1 (skip lanner).
 set -euo pipefail
 
@@ -21,7 +21,7 @@ build=${1:?usage: $0 BUILD_DIR}
 connections=${CONNECTIONS:-64}
 threads=${THREADS:-2}
 duration=${DURATION:-10s}
-rounds=${ROUNDS:-2}
+rounds=${ROUNDS:-3}
 alerts=${ALERTS:-100000}
 baseline_bin=$build/tests/bench/h2o_baseline
 lanner_bin=$build/gateway/lanner
@@ -65,7 +65,7 @@ cat >"$tmp/alert.json" <<'EOF'
 {"hostname":"node-1","output":"14:50:34.502309868: Warning Sensitive file opened for reading by non-trusted program (file=/etc/shadow gparent=<NA> ggparent=<NA> gggparent=<NA> evt_type=openat user=root user_uid=0 user_loginuid=-1 process=cat proc_exepath=/usr/bin/cat parent=bash command=cat /etc/shadow terminal=34820 container_id=host container_name=host)","output_fields":{"evt.time":1746622234502309868,"fd.name":"/etc/shadow","proc.cmdline":"cat /etc/shadow","proc.name":"cat","proc.tty":34820,"user.name":"root","user.uid":0},"priority":"Warning","rule":"Read sensitive file untrusted","source":"syscall","tags":["T1555","container","filesystem","host","maturity_stable","mitre_credential_access"],"time":"2025-05-07T12:50:34.502309868Z"}
 EOF
 
-# wrk scripts: one for throughput, one that stops each thread after its share of ALERTS.
+# wrk script: POST / with the alert.
 cat >"$tmp/post.lua" <<EOF
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -73,21 +73,8 @@ local f = assert(io.open("$tmp/alert.json", "rb"))
 wrk.body = f:read("*a")
 f:close()
 EOF
-per_thread=$(((alerts + threads - 1) / threads))
-cat "$tmp/post.lua" >"$tmp/count.lua"
-cat >>"$tmp/count.lua" <<EOF
-local done = 0
-function response(status, headers, body)
-	done = done + 1
-	if done >= $per_thread then
-		wrk.thread:stop()
-	end
-end
-EOF
-
 wait_ready() { # URL METHOD
-	local i
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		if [ "$(curl -s -o /dev/null -w '%{http_code}' -X "$2" --data-binary @"$tmp/alert.json" \
 			-H 'Content-Type: application/json' "$1")" = 200 ]; then
 			return 0
@@ -97,8 +84,12 @@ wait_ready() { # URL METHOD
 	return 1
 }
 
-rss_kb() {
-	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
+rss_kb() { # PID [FIELD]: VmRSS, or RssAnon (lanner's own memory, without shared libraries)
+	awk -v f="${2:-VmRSS}:" '$1 == f { print $2 }' "/proc/$1/status"
+}
+
+mb() {
+	awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'
 }
 
 # run_wrk NAME PORT SCRIPT DURATION -> requests/s on stdout, wrk's report in $tmp/NAME.wrk
@@ -110,6 +101,10 @@ run_wrk() {
 		die "$1 answered non-2xx responses: the figures would not measure ingest"
 	fi
 	awk '/^Requests\/sec:/ { print $2 }' "$tmp/$1.wrk"
+}
+
+lanner_alive() {
+	kill -0 "$lanner_pid" 2>/dev/null || die "lanner exited: $(tail -5 "$tmp/lanner.err")"
 }
 
 max() {
@@ -140,11 +135,19 @@ EOF
 		die "lanner did not start: $(cat "$tmp/lanner.err")"
 	sleep 1
 	idle_rss=$(rss_kb "$lanner_pid")
+	idle_anon=$(rss_kb "$lanner_pid" RssAnon)
 
-	run_wrk lanner-count "$lanner_port" "$tmp/count.lua" 600s >/dev/null
-	sent=$(awk '/requests in/ { print $1 }' "$tmp/lanner-count.wrk")
+	# ALERTS alerts (at least: wrk runs for a time, not a count), then RSS.
+	sent=0
+	for _ in $(seq 300); do
+		run_wrk lanner-count "$lanner_port" "$tmp/post.lua" 2s >/dev/null
+		sent=$((sent + $(awk '/requests in/ { print $1 }' "$tmp/lanner-count.wrk")))
+		lanner_alive
+		[ "$sent" -lt "$alerts" ] || break
+	done
 	sleep 1
 	after_rss=$(rss_kb "$lanner_pid")
+	after_anon=$(rss_kb "$lanner_pid" RssAnon)
 fi
 
 # Throughput, rounds alternating so drift on a shared machine hits both alike; best of each.
@@ -157,13 +160,15 @@ for round in $(seq "$rounds"); do
 	best_base=$(max "$best_base" "$rps")
 	if [ "${BASELINE_ONLY:-0}" != 1 ]; then
 		rps=$(run_wrk lanner "$lanner_port" "$tmp/post.lua" "$duration")
+		lanner_alive
 		echo "round $round: lanner   $rps req/s" >&2
 		best_lanner=$(max "$best_lanner" "$rps")
 	fi
 done
 if [ "${BASELINE_ONLY:-0}" != 1 ]; then
-	kill -0 "$lanner_pid" 2>/dev/null || die "lanner exited: $(cat "$tmp/lanner.err")"
+	lanner_alive
 	end_rss=$(rss_kb "$lanner_pid")
+	end_anon=$(rss_kb "$lanner_pid" RssAnon)
 fi
 
 echo
@@ -172,11 +177,9 @@ printf 'h2o baseline:          %10.0f req/s\n' "$best_base"
 if [ "${BASELINE_ONLY:-0}" != 1 ]; then
 	printf 'lanner:                %10.0f req/s\n' "$best_lanner"
 	awk -v l="$best_lanner" -v b="$best_base" \
-		'BEGIN { r = l / b; printf "ratio lanner/baseline: %10.2f  (target >= 0.70: %s)\n", r, r >= 0.7 ? "met" : "MISSED" }'
-	awk -v k="$idle_rss" \
-		'BEGIN { printf "lanner idle RSS:       %10.1f MB (target <= 10 MB: %s)\n", k / 1024, k <= 10240 ? "met" : "MISSED" }'
-	awk -v k="$after_rss" -v n="$sent" \
-		'BEGIN { printf "lanner RSS after %s alerts: %.1f MB\n", n, k / 1024 }'
-	awk -v k="$end_rss" \
-		'BEGIN { printf "lanner RSS after the throughput runs: %.1f MB\n", k / 1024 }'
+		'BEGIN { r = l / b; printf "ratio lanner/baseline: %10.2f  (target >= 0.70: %s)\n", r, (r >= 0.7 ? "met" : "MISSED") }'
+	awk -v k="$idle_rss" -v a="$(mb "$idle_anon")" \
+		'BEGIN { printf "lanner idle RSS:       %10.1f MB (target <= 10 MB: %s; anonymous %s MB)\n", k / 1024, (k <= 10240 ? "met" : "MISSED"), a }'
+	echo "lanner RSS after $sent alerts: $(mb "$after_rss") MB (anonymous $(mb "$after_anon") MB)"
+	echo "lanner RSS after the throughput runs: $(mb "$end_rss") MB (anonymous $(mb "$end_anon") MB)"
 fi
