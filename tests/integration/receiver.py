@@ -85,6 +85,7 @@ class State:
 
 class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 1024  # listen backlog: many clients connect at once
 
     def handle_error(self, request, client_address):
         # A client that gives up (timeout, shutdown) is part of the tests: stay quiet.

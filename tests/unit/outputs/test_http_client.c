@@ -377,6 +377,74 @@ static void test_concurrent(void **state)
 	receiver_stop(&rcv);
 }
 
+/* Far more requests than connections: curl queues them, every one completes once. */
+static void test_many_requests(void **state)
+{
+	enum { N = 300 };
+	struct http_request req = { .method = "POST", .body = "{}", .body_len = 2 };
+	struct result *res = calloc(N, sizeof(*res));
+	struct receiver rcv;
+	struct http_client *c;
+	uv_loop_t loop;
+	json_t *reqs;
+	int i, done, maxconn = 0;
+
+	assert_int_equal(receiver_start(&rcv, NULL), 0);
+	assert_int_equal(uv_loop_init(&loop), 0);
+	c = http_client_new(&loop);
+	req.url = url_of(&rcv, "/");
+	for (i = 0; i < N; i++)
+		assert_int_equal(http_client_request(c, &req, on_done, &res[i]), 0);
+	do {
+		uv_run(&loop, UV_RUN_ONCE);
+		for (done = 0, i = 0; i < N; i++)
+			done += res[i].calls;
+	} while (done < N);
+	for (i = 0; i < N; i++) {
+		assert_int_equal(res[i].calls, 1);
+		if (res[i].st.result != SINK_OK)
+			fail_msg("request %d: %s", i, res[i].st.msg);
+	}
+	finish(&loop, c);
+	reqs = receiver_requests(&rcv);
+	assert_int_equal(json_array_size(reqs), N);
+	for (i = 0; i < N; i++) {
+		int conn = (int)json_integer_value(
+			json_object_get(json_array_get(reqs, (size_t)i), "conn"));
+
+		if (conn > maxconn)
+			maxconn = conn;
+	}
+	/* Connections are capped per host and reused. */
+	assert_in_range(maxconn, 1, 64);
+	json_decref(reqs);
+	receiver_stop(&rcv);
+	free(res);
+}
+
+/* A host name goes through curl's threaded resolver, whose wake-up fd the loop polls too. */
+static void test_resolve_localhost(void **state)
+{
+	struct http_request req = { .method = "GET" };
+	struct result res = { 0 };
+	struct receiver rcv;
+	struct http_client *c;
+	uv_loop_t loop;
+	char url[64];
+
+	assert_int_equal(receiver_start(&rcv, NULL), 0);
+	assert_int_equal(uv_loop_init(&loop), 0);
+	c = http_client_new(&loop);
+	snprintf(url, sizeof(url), "http://localhost:%d/", rcv.port);
+	req.url = url;
+	assert_int_equal(http_client_request(c, &req, on_done, &res), 0);
+	run_until(&loop, &res.calls, 1);
+	/* localhost may resolve to ::1 first: curl falls back to 127.0.0.1 (happy eyeballs). */
+	assert_int_equal(res.st.result, SINK_OK);
+	finish(&loop, c);
+	receiver_stop(&rcv);
+}
+
 static void test_abort_on_free(void **state)
 {
 	const char *const flags[] = { "--delay-ms", "5000", NULL };
@@ -521,6 +589,8 @@ int main(void)
 		cmocka_unit_test(test_response_body_capped),
 		cmocka_unit_test(test_keepalive_reuse),
 		cmocka_unit_test(test_concurrent),
+		cmocka_unit_test(test_many_requests),
+		cmocka_unit_test(test_resolve_localhost),
 		cmocka_unit_test(test_abort_on_free),
 		cmocka_unit_test(test_free_from_callback),
 		cmocka_unit_test(test_parse_retry_after),
