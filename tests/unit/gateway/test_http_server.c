@@ -493,10 +493,14 @@ static void test_disconnect_before_reply(void **state)
 }
 
 /* Idle keep-alive connection at stop: closed by the server, the loop ends. */
+static void tls_client(CURL *h, bool with_cert, bool h2);
+
 static void client_idle(struct fx *f)
 {
 	CURL *h = client_new();
 
+	if (f->opts.tls_cert)
+		tls_client(h, false, true);
 	perform(h, f, "GET", "/hello", NULL, NULL, 0, &f->r[0]);
 	f->done_sent = true;
 	uv_async_send(&f->done);
@@ -674,6 +678,18 @@ static void client_h2_disconnect(struct fx *f)
 	curl_easy_cleanup(h);
 }
 
+/* An idle HTTP/2 connection at stop (GOAWAY, then end-of-file): closed, the loop ends. */
+static void test_h2_stop_idle(void **state)
+{
+	char crt[300], key[300];
+	struct fx f = tls_fx(crt, key, sizeof(crt));
+
+	fx_run(&f, client_idle);
+	assert_resp(&f.r[0], 200, "hello");
+	assert_int_equal(f.r[0].http_version, CURL_HTTP_VERSION_2_0);
+	assert_int_equal(f.r[1].rc, CURLE_COULDNT_CONNECT);
+}
+
 static void test_h2_disconnect_before_reply(void **state)
 {
 	char crt[300], key[300];
@@ -733,6 +749,7 @@ int main(void)
 		cmocka_unit_test(test_bind_errors),
 		cmocka_unit_test(test_tls),
 		cmocka_unit_test(test_mtls),
+		cmocka_unit_test(test_h2_stop_idle),
 		cmocka_unit_test(test_h2_disconnect_before_reply),
 	};
 
