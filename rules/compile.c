@@ -766,6 +766,11 @@ static struct cnode *compile_check(struct cctx *c, const struct cond_node *a)
 		goto out;
 	n->op = (uint8_t)a->op;
 	n->anc = (d->flags & FIELD_ANY_ANCESTOR) && !arg.present;
+	if (n->anc && a->op == OP_NE) {
+		/* proc.aname != x, fd.ip != x: no ancestor (no end) equals x. */
+		n->anc_ne = true;
+		n->op = OP_EQ;
+	}
 	err = rules_slot(c->r, c->src, d, &arg, a->field.xf, a->field.nxf);
 	if (err < 0) {
 		cerr(c, a->off, "out of memory");
@@ -1176,7 +1181,8 @@ static void compile_rule(struct rules *r, struct rule *rule)
 	c.text = &rule->cond;
 	/* As in Falco, a rule sees every macro and list; macros only earlier ones. */
 	c.visibility = UINT_MAX;
-	qsort(rule->tags.v, rule->tags.n, sizeof(char *), cmp_str);
+	if (rule->tags.n)
+		qsort(rule->tags.v, rule->tags.n, sizeof(char *), cmp_str);
 
 	c.src = rules_source_index(r, rule->source);
 	if (c.src < 0) {

@@ -703,15 +703,10 @@ err:
 	return NULL;
 }
 
+/* Depth is counted in parse_not only: one level per `not` and per parenthesis. */
 static struct cond_node *parse_or(struct parser *p)
 {
-	struct cond_node *n;
-
-	if (!depth_push(p))
-		return NULL;
-	n = parse_chain(p, COND_OR);
-	p->depth--;
-	return n;
+	return parse_chain(p, COND_OR);
 }
 
 struct cond_node *cond_parse(const char *s, size_t len, struct cond_error *err)

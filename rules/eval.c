@@ -549,11 +549,11 @@ static bool check_ancestors(struct rules_eval *ev, const struct cnode *n, const 
 		struct field_arg arg = { .present = true, .index = i };
 
 		if (!extract(ev, sd, &arg, event, &v))
-			return false;
+			return i > 1 && n->anc_ne;
 		if (n->op == OP_EXISTS || cmp_value(ev, n, &v))
-			return true;
+			return !n->anc_ne;
 	}
-	return false;
+	return n->anc_ne;
 }
 
 static bool eval_node(struct rules_eval *ev, const struct cnode *n, const void *event,

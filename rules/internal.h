@@ -189,6 +189,7 @@ struct strset {
 struct cnode {
 	uint8_t kind, op, cmp;
 	bool anc; /* any-ancestor field: iterate indexes 1.. */
+	bool anc_ne; /* any-ancestor `!=`: compiled as `=`, true when no ancestor equals */
 	bool text_lhs; /* numeric field under a string operator: render as text */
 	int slot; /* LHS slot */
 	int rhs_slot; /* CMP_FIELD */

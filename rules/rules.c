@@ -99,11 +99,13 @@ int ctext_append(struct ctext *t, const char *sep, const char *s, size_t len,
 
 void exception_clear(struct exception_def *e)
 {
+	size_t n = e->n_vals * (e->fields.n ? e->fields.n : 1);
+
 	free(e->name);
+	for (size_t i = 0; i < n; i++)
+		strvec_clear(&e->vals[i]);
 	strvec_clear(&e->fields);
 	strvec_clear(&e->comps);
-	for (size_t i = 0; i < e->n_vals * (e->fields.n ? e->fields.n : 1); i++)
-		strvec_clear(&e->vals[i]);
 	free(e->vals);
 	memset(e, 0, sizeof(*e));
 }
