@@ -1,0 +1,816 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The `syslog` sink: RFC 5424 (default) or RFC 3164 messages carrying the alert's JSON or its
+ * CEF line, over udp (one datagram per alert), tcp (RFC 6587 octet counting over ONE persistent
+ * connection, reconnected on the next send after an error) or a local unix datagram socket
+ * (/dev/log). All on the gateway loop: DNS through uv_getaddrinfo, connects and writes through
+ * libuv, the unix socket non-blocking under a uv_poll.
+ *
+ * "Delivered" for syslog can only mean "handed to the kernel": a send is SINK_OK in its write
+ * callback. Anything in flight when a connection fails comes back as SINK_RETRY, and the
+ * pipeline's backoff paces the reconnects. The read side of a tcp connection is watched so that
+ * a collector closing it (restart) is noticed before the next write, not after.
+ *
+ * Compatibility with Falcosidekick: same keys (host, port, protocol, format), the same default
+ * protocol (tcp), tag "falco", the same CEF fields and severities. Falcosidekick dials a new
+ * connection per alert and sends facility 0 (kern, it passes a bare severity to Go's
+ * log/syslog); lanner keeps one connection and defaults to facility local0.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config/log.h"
+#include "outputs/syslog_format.h"
+
+/* --- formatting ----------------------------------------------------------------------------- */
+
+const char *const syslog_facility_names[] = {
+	"kern",	   "user",	   "mail",   "daemon",	 "auth",   "syslog", "lpr",
+	"news",	   "uucp",	   "cron",   "authpriv", "ftp",	   "ntp",    "security",
+	"console", "solaris-cron", "local0", "local1",	 "local2", "local3", "local4",
+	"local5",  "local6",	   "local7", NULL,
+};
+
+int syslog_severity(enum priority p)
+{
+	/* Falco's eight priorities are syslog's eight severities, in the same order. */
+	return p >= PRIORITY_EMERGENCY && p <= PRIORITY_DEBUG ? (int)p : 7;
+}
+
+int syslog_cef_severity(enum priority p)
+{
+	static const int sev[] = { 10, 9, 8, 7, 6, 4, 3, 0 };
+
+	return p >= PRIORITY_EMERGENCY && p <= PRIORITY_DEBUG ? sev[p] : 0;
+}
+
+/* CEF escaping: header fields escape '|', extension values '='; both '\' and line breaks. */
+static void put_cef(FILE *f, const char *s, size_t n, bool header)
+{
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (c == '\\')
+			fputs("\\\\", f);
+		else if (header && c == '|')
+			fputs("\\|", f);
+		else if (!header && c == '=')
+			fputs("\\=", f);
+		else if (c == '\n')
+			fputs("\\n", f);
+		else if (c == '\r')
+			fputs("\\r", f);
+		else
+			fputc(c, f);
+	}
+}
+
+static void put_cef_str(FILE *f, const char *s, bool header)
+{
+	put_cef(f, s, strlen(s), header);
+}
+
+/* An output field's value as Falcosidekick prints it with %v (json.Number keeps its digits). */
+static void put_cef_value(FILE *f, const json_t *v)
+{
+	char buf[64];
+
+	if (json_is_string(v)) {
+		put_cef(f, json_string_value(v), json_string_length(v), false);
+	} else if (json_is_integer(v)) {
+		snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		fputs(buf, f);
+	} else if (json_is_real(v)) {
+		snprintf(buf, sizeof(buf), "%.15g", json_real_value(v));
+		if (strtod(buf, NULL) != json_real_value(v))
+			snprintf(buf, sizeof(buf), "%.17g", json_real_value(v));
+		fputs(buf, f);
+	} else if (json_is_boolean(v)) {
+		fputs(json_is_true(v) ? "true" : "false", f);
+	} else if (json_is_null(v) || !v) {
+		fputs("<nil>", f); /* Go's %v of a JSON null */
+	} else {
+		char *s = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+
+		if (s)
+			put_cef_str(f, s, false);
+		free(s);
+	}
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void put_cef_line(FILE *f, const struct alert *a)
+{
+	const json_t *fields = alert_output_fields(a), *tags = alert_tags(a);
+	const char *host = alert_hostname(a);
+	size_t n = json_object_size(fields), i = 0;
+	const char **keys = n ? calloc(n, sizeof(*keys)) : NULL;
+	const char *key;
+	json_t *v;
+
+	fputs("CEF:0|Falcosecurity|Falco|1.0|Falco Event|", f);
+	put_cef_str(f, alert_rule(a), true);
+	fprintf(f, "|%d|uuid=", syslog_cef_severity(alert_priority(a)));
+	put_cef_str(f, alert_uuid(a), false);
+	/* start: RFC 3339 to the second, as Go's time.RFC3339 prints it. */
+	fprintf(f, " start=%.19sZ msg=", alert_time_str(a));
+	put_cef_str(f, alert_output(a), false);
+	fputs(" source=", f);
+	put_cef_str(f, alert_source(a), false);
+	if (*host) {
+		fputs(" hostname=", f);
+		put_cef_str(f, host, false);
+	}
+	fputs(" outputfields=", f);
+	json_object_foreach((json_t *)fields, key, v) {
+		if (keys)
+			keys[i++] = key;
+	}
+	if (keys)
+		qsort(keys, i, sizeof(*keys), cmp_str);
+	for (size_t j = 0; j < i; j++) {
+		if (j)
+			fputc(' ', f);
+		put_cef_str(f, keys[j], false);
+		fputc(':', f);
+		put_cef_value(f, json_object_get(fields, keys[j]));
+	}
+	free(keys);
+	if (json_array_size(tags)) {
+		fputs(" tags=", f);
+		for (size_t j = 0; j < json_array_size(tags); j++) {
+			if (j)
+				fputc(',', f);
+			put_cef_str(f, json_string_value(json_array_get(tags, j)) ?: "", false);
+		}
+	}
+}
+
+char *syslog_cef(const struct alert *a, size_t *len)
+{
+	char *buf = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&buf, &n);
+
+	if (!f)
+		return NULL;
+	put_cef_line(f, a);
+	if (fclose(f)) {
+		free(buf);
+		return NULL;
+	}
+	if (len)
+		*len = n;
+	return buf;
+}
+
+/* A header field: printable US-ASCII without spaces (RFC 5424 PRINTUSASCII), or "-". */
+static void put_header_field(FILE *f, const char *s, size_t max)
+{
+	size_t n = 0;
+
+	for (; s && *s && n < max; s++, n++)
+		fputc(*s > 32 && *s < 127 ? *s : '_', f);
+	if (!n)
+		fputc('-', f);
+}
+
+char *syslog_format(const struct syslog_fmt *fmt, const struct alert *a, size_t *len)
+{
+	static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	const char *host = *alert_hostname(a) ? alert_hostname(a) : fmt->hostname;
+	int pri = fmt->facility * 8 + syslog_severity(alert_priority(a));
+	char *buf = NULL;
+	size_t n = 0, jlen;
+	FILE *f = open_memstream(&buf, &n);
+
+	if (!f)
+		return NULL;
+	if (fmt->rfc == SYSLOG_RFC5424) {
+		/* TIME-SECFRAC has at most 6 digits: the alert's time to the microsecond. */
+		fprintf(f, "<%d>1 %.26sZ ", pri, alert_time_str(a));
+		put_header_field(f, host, 255);
+		fputc(' ', f);
+		put_header_field(f, fmt->appname, 48);
+		fprintf(f, " %d - - ", fmt->pid);
+	} else {
+		time_t t = (time_t)(alert_time_ns(a) / 1000000000);
+		struct tm tm;
+
+		if (alert_time_ns(a) < 0 && alert_time_ns(a) % 1000000000)
+			t--;
+		localtime_r(&t, &tm);
+		fprintf(f, "<%d>%s %2d %02d:%02d:%02d ", pri, months[tm.tm_mon % 12], tm.tm_mday,
+			tm.tm_hour, tm.tm_min, tm.tm_sec);
+		put_header_field(f, host, 255);
+		fputc(' ', f);
+		put_header_field(f, fmt->appname, 32);
+		fprintf(f, "[%d]: ", fmt->pid);
+	}
+	if (fmt->payload == SYSLOG_CEF) {
+		put_cef_line(f, a);
+	} else {
+		const char *json = alert_json(a, &jlen);
+
+		fwrite(json, 1, jlen, f);
+	}
+	if (fclose(f)) {
+		free(buf);
+		return NULL;
+	}
+	if (len)
+		*len = n;
+	return buf;
+}
+
+/* --- the sink ------------------------------------------------------------------------------- */
+
+enum proto { PROTO_UDP, PROTO_TCP, PROTO_UNIX };
+
+static const char *const proto_choices[] = { "udp", "tcp", "unix", NULL };
+static const char *const format_choices[] = { "json", "cef", NULL };
+static const char *const rfc_choices[] = { "5424", "3164", NULL };
+
+struct syslog_settings {
+	const char *host;
+	int64_t port;
+	int protocol;
+	int format;
+	int rfc;
+	int facility;
+	const char *appname;
+	int64_t timeout_ms;
+};
+
+static const struct config_option syslog_options[] = {
+	{ "host", CONFIG_STRING, NULL, offsetof(struct syslog_settings, host), 0, 0, NULL, NULL,
+	  "collector host (or the socket path, /dev/log, with protocol unix); enables the output" },
+	{ "port", CONFIG_INT, "514", offsetof(struct syslog_settings, port), 1, 65535, NULL, NULL,
+	  "collector port (udp and tcp)" },
+	{ "protocol", CONFIG_ENUM, "tcp", offsetof(struct syslog_settings, protocol), 0, 0,
+	  proto_choices, NULL,
+	  "udp (one datagram per alert), tcp (octet-counted, one persistent connection; "
+	  "Falcosidekick's default) or unix (local datagram socket)" },
+	{ "format", CONFIG_ENUM, "json", offsetof(struct syslog_settings, format), 0, 0,
+	  format_choices, NULL, "payload: the alert's JSON, or a CEF line (Falcosidekick's)" },
+	{ "rfc", CONFIG_ENUM, "5424", offsetof(struct syslog_settings, rfc), 0, 0, rfc_choices,
+	  NULL, "message format: 5424, or 3164 (BSD, local time)" },
+	{ "facility", CONFIG_ENUM, "local0", offsetof(struct syslog_settings, facility), 0, 0,
+	  syslog_facility_names, NULL,
+	  "facility (kern, user, daemon, auth, local0..local7, ...); Falcosidekick sends kern" },
+	{ "appname", CONFIG_STRING, "falco", offsetof(struct syslog_settings, appname), 0, 0, NULL,
+	  NULL, "APP-NAME / tag, \"falco\" as Falcosidekick writes it" },
+	{ "timeout", CONFIG_DURATION, "10s", offsetof(struct syslog_settings, timeout_ms), 100,
+	  3600000, NULL, NULL,
+	  "a connect, or a write that makes no progress, failing after this long is retried" },
+	{ NULL },
+};
+
+struct syslog_sink;
+
+/* One transport endpoint: a tcp connection, a connected udp socket, or a unix socket. */
+struct conn {
+	struct syslog_sink *s;
+	union {
+		uv_handle_t handle;
+		uv_tcp_t tcp;
+		uv_udp_t udp;
+		uv_poll_t poll;
+	} h;
+	int fd; /* unix: the socket */
+	bool up; /* connected, writes go straight out */
+	bool dead; /* failed or closing: no new writes */
+	unsigned refs; /* writes in flight + the sink's own pointer */
+	uv_connect_t connect;
+	uv_getaddrinfo_t resolve;
+	bool resolving;
+	bool handle_open;
+	struct wreq *waiting; /* written once connected (tcp, udp) or writable (unix) */
+	struct wreq **waiting_tail;
+	char errmsg[160];
+};
+
+/* One message from send() to its write callback. */
+struct wreq {
+	union {
+		uv_write_t write;
+		uv_udp_send_t udp;
+	} req;
+	struct conn *c;
+	void *token;
+	char *buf;
+	size_t len;
+	struct wreq *next;
+};
+
+struct syslog_sink {
+	struct sink base;
+	struct syslog_settings set;
+	struct syslog_fmt fmt;
+	char port[8];
+	struct conn *conn;
+	uv_timer_t timer; /* connect / write progress timeout */
+	unsigned inflight;
+	bool closed;
+};
+
+static void conn_fail(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void conn_flush(struct conn *c);
+static void on_unix_writable(uv_poll_t *h, int status, int events);
+static void on_timeout(uv_timer_t *t);
+
+static void wreq_done(struct wreq *w, enum sink_result r, const char *msg)
+{
+	struct syslog_sink *s = w->c->s;
+	struct sink_status st;
+	void *token = w->token;
+
+	if (r == SINK_OK)
+		sink_status_set(&st, SINK_OK, "written");
+	else
+		sink_status_set(&st, r, "%s", msg);
+	free(w->buf);
+	free(w);
+	s->inflight--;
+	sink_done(&s->base, token, &st);
+}
+
+static void conn_unref(struct conn *c)
+{
+	if (--c->refs == 0)
+		free(c);
+}
+
+static void on_conn_closed(uv_handle_t *h)
+{
+	struct conn *c = h->data;
+
+	if (c->fd >= 0 && c->s->set.protocol == PROTO_UNIX)
+		close(c->fd);
+	conn_unref(c);
+}
+
+static void timer_update(struct syslog_sink *s)
+{
+	/* Restarted on every completion: it measures time without progress. */
+	if (s->inflight && !s->closed)
+		uv_timer_start(&s->timer, on_timeout, (uint64_t)s->set.timeout_ms,
+			       (uint64_t)s->set.timeout_ms);
+	else
+		uv_timer_stop(&s->timer);
+}
+
+/*
+ * The connection failed: fail what waits for it, close it (writes in flight come back through
+ * their callbacks with UV_ECANCELED), and forget it so the next send starts a new one.
+ */
+static void conn_fail(struct conn *c, const char *fmt, ...)
+{
+	struct syslog_sink *s = c->s;
+	va_list ap;
+
+	if (c->dead)
+		return;
+	c->dead = true;
+	c->up = false;
+	c->refs++; /* hold c until the end */
+	va_start(ap, fmt);
+	vsnprintf(c->errmsg, sizeof(c->errmsg), fmt, ap);
+	va_end(ap);
+	if (s->conn == c) {
+		s->conn = NULL;
+		c->refs--;
+	}
+	while (c->waiting) {
+		struct wreq *w = c->waiting;
+
+		c->waiting = w->next;
+		if (!c->waiting)
+			c->waiting_tail = &c->waiting;
+		wreq_done(w, SINK_RETRY, c->errmsg);
+		c->refs--;
+	}
+	if (c->resolving)
+		uv_cancel((uv_req_t *)&c->resolve);
+	if (c->handle_open && !uv_is_closing(&c->h.handle)) {
+		if (s->set.protocol == PROTO_TCP)
+			uv_read_stop((uv_stream_t *)&c->h.tcp);
+		uv_close(&c->h.handle, on_conn_closed);
+	}
+	conn_unref(c);
+}
+
+static void on_write(uv_write_t *req, int status)
+{
+	struct wreq *w = req->data;
+	struct conn *c = w->c;
+
+	if (status) {
+		char msg[200];
+
+		snprintf(msg, sizeof(msg), "tcp %s:%s: %s", c->s->set.host, c->s->port,
+			 status == UV_ECANCELED && *c->errmsg ? c->errmsg : uv_strerror(status));
+		wreq_done(w, SINK_RETRY, msg);
+		conn_fail(c, "tcp %s:%s: %s", c->s->set.host, c->s->port, uv_strerror(status));
+	} else {
+		wreq_done(w, SINK_OK, NULL);
+	}
+	timer_update(c->s);
+	conn_unref(c);
+}
+
+static void on_udp_send(uv_udp_send_t *req, int status)
+{
+	struct wreq *w = req->data;
+	struct conn *c = w->c;
+
+	if (status) {
+		char msg[200];
+
+		snprintf(msg, sizeof(msg), "udp %s:%s: %s", c->s->set.host, c->s->port,
+			 uv_strerror(status));
+		wreq_done(w, SINK_RETRY, msg);
+		conn_fail(c, "%s", msg);
+	} else {
+		wreq_done(w, SINK_OK, NULL);
+	}
+	timer_update(c->s);
+	conn_unref(c);
+}
+
+/* The collector never talks; EOF or an error on the read side means the connection is gone. */
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	static char sink_buf[512];
+
+	*buf = uv_buf_init(sink_buf, sizeof(sink_buf));
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+	struct conn *c = st->data;
+
+	if (nread < 0)
+		conn_fail(c, "tcp %s:%s: %s", c->s->set.host, c->s->port,
+			  nread == UV_EOF ? "connection closed by the collector" :
+					    uv_strerror((int)nread));
+}
+
+/* Write one message now (tcp, udp) or try to (unix). */
+static void conn_write(struct conn *c, struct wreq *w)
+{
+	struct syslog_sink *s = c->s;
+	uv_buf_t b = uv_buf_init(w->buf, (unsigned)w->len);
+	int err;
+
+	if (s->set.protocol == PROTO_TCP) {
+		w->req.write.data = w;
+		err = uv_write(&w->req.write, (uv_stream_t *)&c->h.tcp, &b, 1, on_write);
+	} else {
+		w->req.udp.data = w;
+		err = uv_udp_send(&w->req.udp, &c->h.udp, &b, 1, NULL, on_udp_send);
+	}
+	if (err) {
+		char msg[200];
+
+		snprintf(msg, sizeof(msg), "%s %s:%s: %s", proto_choices[s->set.protocol],
+			 s->set.host, s->port, uv_strerror(err));
+		wreq_done(w, SINK_RETRY, msg);
+		conn_fail(c, "%s", msg);
+		conn_unref(c);
+	}
+}
+
+/* unix datagram: non-blocking send(); on EAGAIN wait for the socket to be writable. */
+static void unix_pump(struct conn *c)
+{
+	while (c->waiting && !c->dead) {
+		struct wreq *w = c->waiting;
+		ssize_t n = send(c->fd, w->buf, w->len, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			uv_poll_start(&c->h.poll, UV_WRITABLE, on_unix_writable);
+			return;
+		}
+		c->waiting = w->next;
+		if (!c->waiting)
+			c->waiting_tail = &c->waiting;
+		if (n < 0) {
+			int e = errno;
+			char msg[200];
+
+			snprintf(msg, sizeof(msg), "unix %s: %s", c->s->set.host, strerror(e));
+			wreq_done(w, e == EMSGSIZE ? SINK_FAIL : SINK_RETRY, msg);
+			conn_unref(c);
+			if (e != EMSGSIZE)
+				conn_fail(c, "%s", msg);
+			continue;
+		}
+		wreq_done(w, SINK_OK, NULL);
+		conn_unref(c);
+	}
+	if (c->handle_open && !c->dead)
+		uv_poll_stop(&c->h.poll);
+}
+
+static void on_unix_writable(uv_poll_t *h, int status, int events)
+{
+	struct conn *c = h->data;
+
+	if (status < 0) {
+		conn_fail(c, "unix %s: %s", c->s->set.host, uv_strerror(status));
+		return;
+	}
+	c->refs++;
+	unix_pump(c);
+	timer_update(c->s);
+	conn_unref(c);
+}
+
+static void conn_flush(struct conn *c)
+{
+	c->refs++;
+	while (c->waiting && c->up && !c->dead) {
+		struct wreq *w = c->waiting;
+
+		c->waiting = w->next;
+		if (!c->waiting)
+			c->waiting_tail = &c->waiting;
+		conn_write(c, w);
+	}
+	conn_unref(c);
+}
+
+static void on_connect(uv_connect_t *req, int status)
+{
+	struct conn *c = req->data;
+
+	if (c->dead) {
+		conn_unref(c);
+		return;
+	}
+	if (status) {
+		conn_fail(c, "tcp connect %s:%s: %s", c->s->set.host, c->s->port,
+			  uv_strerror(status));
+		conn_unref(c);
+		return;
+	}
+	c->up = true;
+	uv_read_start((uv_stream_t *)&c->h.tcp, on_alloc, on_read);
+	log_info("syslog: connected to %s:%s over tcp", c->s->set.host, c->s->port);
+	conn_flush(c);
+	conn_unref(c);
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+	struct conn *c = req->data;
+	struct syslog_sink *s = c->s;
+	int err;
+
+	c->resolving = false;
+	if (c->dead || status) {
+		if (!c->dead)
+			conn_fail(c, "%s %s: %s", proto_choices[s->set.protocol], s->set.host,
+				  uv_strerror(status));
+		uv_freeaddrinfo(res);
+		conn_unref(c);
+		return;
+	}
+	if (s->set.protocol == PROTO_TCP) {
+		err = uv_tcp_init(s->base.loop, &c->h.tcp);
+		if (!err) {
+			c->handle_open = true;
+			c->refs++; /* released in on_conn_closed */
+			c->h.tcp.data = c;
+			uv_tcp_nodelay(&c->h.tcp, 1);
+			c->connect.data = c;
+			c->refs++;
+			err = uv_tcp_connect(&c->connect, &c->h.tcp, res->ai_addr, on_connect);
+			if (err)
+				c->refs--;
+		}
+	} else {
+		err = uv_udp_init(s->base.loop, &c->h.udp);
+		if (!err) {
+			c->handle_open = true;
+			c->refs++; /* released in on_conn_closed */
+			c->h.udp.data = c;
+			/* Connected: an ICMP port unreachable comes back as ECONNREFUSED. */
+			err = uv_udp_connect(&c->h.udp, res->ai_addr);
+			if (!err)
+				c->up = true;
+		}
+	}
+	uv_freeaddrinfo(res);
+	if (err)
+		conn_fail(c, "%s %s:%s: %s", proto_choices[s->set.protocol], s->set.host, s->port,
+			  uv_strerror(err));
+	else if (c->up)
+		conn_flush(c);
+	conn_unref(c);
+}
+
+static struct conn *conn_open(struct syslog_sink *s)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+	struct addrinfo hints = { .ai_family = AF_UNSPEC };
+	int err;
+
+	if (!c)
+		return NULL;
+	c->s = s;
+	c->fd = -1;
+	c->refs = 1; /* s->conn */
+	c->waiting_tail = &c->waiting;
+	s->conn = c;
+	if (s->set.protocol == PROTO_UNIX) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+		c->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (c->fd < 0) {
+			err = errno;
+			conn_fail(c, "unix %s: %s", s->set.host, strerror(err));
+			return NULL;
+		}
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", s->set.host);
+		if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa))) {
+			err = errno;
+			close(c->fd);
+			c->fd = -1;
+			conn_fail(c, "unix %s: %s", s->set.host, strerror(err));
+			return NULL;
+		}
+		err = uv_poll_init(s->base.loop, &c->h.poll, c->fd);
+		if (err) {
+			close(c->fd);
+			c->fd = -1;
+			conn_fail(c, "unix %s: %s", s->set.host, uv_strerror(err));
+			return NULL;
+		}
+		c->h.poll.data = c;
+		c->handle_open = true;
+		c->refs++; /* released in on_conn_closed */
+		c->up = true;
+		return c;
+	}
+	hints.ai_socktype = s->set.protocol == PROTO_TCP ? SOCK_STREAM : SOCK_DGRAM;
+	c->resolve.data = c;
+	c->resolving = true;
+	c->refs++;
+	err = uv_getaddrinfo(s->base.loop, &c->resolve, on_resolved, s->set.host, s->port, &hints);
+	if (err) {
+		c->resolving = false;
+		c->refs--;
+		conn_fail(c, "%s %s: %s", proto_choices[s->set.protocol], s->set.host,
+			  uv_strerror(err));
+		return NULL;
+	}
+	return c;
+}
+
+static void on_timeout(uv_timer_t *t)
+{
+	struct syslog_sink *s = t->data;
+
+	if (s->conn)
+		conn_fail(s->conn, "%s %s:%s: no progress in %" PRId64 " ms",
+			  proto_choices[s->set.protocol], s->set.host, s->port, s->set.timeout_ms);
+}
+
+static int syslog_send(struct sink *base, struct alert *a, void *token)
+{
+	struct syslog_sink *s = (struct syslog_sink *)base;
+	struct wreq *w = calloc(1, sizeof(*w));
+	struct conn *c;
+	char *msg;
+	size_t len;
+
+	if (!w)
+		return -ENOMEM;
+	msg = syslog_format(&s->fmt, a, &len);
+	if (!msg) {
+		free(w);
+		return -ENOMEM;
+	}
+	w->token = token;
+	if (s->set.protocol == PROTO_TCP) {
+		/* RFC 6587 octet counting: "LEN SP MSG". */
+		int hl = snprintf(NULL, 0, "%zu ", len);
+
+		w->buf = malloc(len + (size_t)hl + 1);
+		if (!w->buf) {
+			free(msg);
+			free(w);
+			return -ENOMEM;
+		}
+		snprintf(w->buf, (size_t)hl + 1, "%zu ", len);
+		memcpy(w->buf + hl, msg, len);
+		w->len = len + (size_t)hl;
+		free(msg);
+	} else {
+		w->buf = msg;
+		w->len = len;
+	}
+	s->inflight++;
+	if (s->set.protocol == PROTO_UDP && w->len > 65507) {
+		w->c = &(struct conn){ .s = s };
+		wreq_done(w, SINK_FAIL, "message too large for one udp datagram");
+		return 0;
+	}
+	c = s->conn ? s->conn : conn_open(s);
+	if (!c) {
+		/* conn_open reported why; fail this one the same way. */
+		w->c = &(struct conn){ .s = s };
+		wreq_done(w, SINK_RETRY, "syslog: cannot open the connection");
+		return 0;
+	}
+	w->c = c;
+	c->refs++;
+	if (!uv_is_active((uv_handle_t *)&s->timer))
+		timer_update(s);
+	if (s->set.protocol == PROTO_UNIX) {
+		*c->waiting_tail = w;
+		c->waiting_tail = &w->next;
+		c->refs++;
+		unix_pump(c);
+		timer_update(s);
+		conn_unref(c);
+	} else if (c->up) {
+		conn_write(c, w);
+	} else {
+		*c->waiting_tail = w;
+		c->waiting_tail = &w->next;
+	}
+	return 0;
+}
+
+static int syslog_init(struct sink *base, struct config *cfg, const struct sink_env *env)
+{
+	struct syslog_sink *s = (struct syslog_sink *)base;
+	int err;
+
+	err = config_bind(cfg, "syslog", syslog_options, &s->set);
+	if (err)
+		return err;
+	if (s->set.protocol == PROTO_UNIX &&
+	    strlen(s->set.host) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		log_error("syslog.host: socket path too long: %s", s->set.host);
+		return -EINVAL;
+	}
+	snprintf(s->port, sizeof(s->port), "%d", (int)s->set.port);
+	s->fmt.rfc = s->set.rfc == 1 ? SYSLOG_RFC3164 : SYSLOG_RFC5424;
+	s->fmt.payload = s->set.format == 1 ? SYSLOG_CEF : SYSLOG_JSON;
+	s->fmt.facility = s->set.facility;
+	s->fmt.appname = s->set.appname ? s->set.appname : "falco";
+	s->fmt.pid = (int)getpid();
+	s->fmt.hostname = env->hostname;
+	uv_timer_init(base->loop, &s->timer);
+	s->timer.data = s;
+	if (s->set.protocol == PROTO_UNIX)
+		log_info("syslog: RFC %s %s messages to unix socket %s", rfc_choices[s->set.rfc],
+			 format_choices[s->set.format], s->set.host);
+	else
+		log_info("syslog: RFC %s %s messages to %s:%s over %s", rfc_choices[s->set.rfc],
+			 format_choices[s->set.format], s->set.host, s->port,
+			 proto_choices[s->set.protocol]);
+	return 0;
+}
+
+static void syslog_close(struct sink *base)
+{
+	struct syslog_sink *s = (struct syslog_sink *)base;
+
+	if (s->closed)
+		return;
+	s->closed = true;
+	/* Writes in flight come back through their callbacks as the handle closes. */
+	if (s->conn)
+		conn_fail(s->conn, "syslog: closed at shutdown");
+	uv_close((uv_handle_t *)&s->timer, NULL);
+}
+
+const struct sink_ops syslog_sink_ops = {
+	.name = "syslog",
+	.size = sizeof(struct syslog_sink),
+	.options = syslog_options,
+	.enable_key = "syslog.host",
+	.init = syslog_init,
+	.send = syslog_send,
+	.close = syslog_close,
+};
