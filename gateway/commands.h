@@ -12,10 +12,10 @@
  * of what was asked (validation errors, ...), 2 usage error.
  */
 
-int cmd_run(int argc, char **argv);	 /* gateway/run.c: the default, no subcommand */
-int cmd_rules(int argc, char **argv);	 /* gateway/cmd_rules.c: rules validate|list */
-int cmd_fields(int argc, char **argv);	 /* gateway/cmd_rules.c: fields [--source NAME] */
-int cmd_replay(int argc, char **argv);	 /* gateway/cmd_replay.c */
+int cmd_run(int argc, char **argv); /* gateway/run.c: the default, no subcommand */
+int cmd_rules(int argc, char **argv); /* gateway/cmd_rules.c: rules validate|list */
+int cmd_fields(int argc, char **argv); /* gateway/cmd_rules.c: fields [--source NAME] */
+int cmd_replay(int argc, char **argv); /* gateway/cmd_replay.c */
 
 /*
  * Every field source lanner ships, NULL-terminated (gateway/sources.c): the syscall source of

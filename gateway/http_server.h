@@ -18,11 +18,11 @@ struct http_server;
 struct http_req; /* one request, valid until http_reply() */
 
 struct http_server_opts {
-	const char *address;	 /* "0.0.0.0", "127.0.0.1", "::" */
-	int port;		 /* 0 = pick a free port (see http_server_port) */
-	size_t max_body;	 /* bytes; 0 = 1 MiB */
+	const char *address; /* "0.0.0.0", "127.0.0.1", "::" */
+	int port; /* 0 = pick a free port (see http_server_port) */
+	size_t max_body; /* bytes; 0 = 1 MiB */
 	const char *bearer_token; /* when set, every route except /healthz and /ping needs it */
-	const char *tls_cert;	 /* PEM files: TLS on when both set */
+	const char *tls_cert; /* PEM files: TLS on when both set */
 	const char *tls_key;
 	const char *tls_client_ca; /* mutual TLS: require a client certificate signed by this CA */
 };

@@ -31,20 +31,20 @@ struct http_request {
 	size_t n_headers;
 	const char *body; /* copied; may be NULL */
 	size_t body_len;
-	long timeout_ms;	  /* whole request; 0 = 10 s */
-	long connect_timeout_ms;  /* 0 = 5 s */
-	bool insecure;		  /* skip certificate verification (checkcert: false) */
-	const char *ca_file;	  /* NULL = system store */
-	const char *cert_file;	  /* mutual TLS client certificate (PEM) */
+	long timeout_ms; /* whole request; 0 = 10 s */
+	long connect_timeout_ms; /* 0 = 5 s */
+	bool insecure; /* skip certificate verification (checkcert: false) */
+	const char *ca_file; /* NULL = system store */
+	const char *cert_file; /* mutual TLS client certificate (PEM) */
 	const char *key_file;
 	const char *bearer_token; /* adds Authorization: Bearer */
 };
 
 struct http_response {
-	long status;	       /* HTTP status, 0 when none was received */
-	int curl_code;	       /* CURLcode */
-	const char *error;     /* curl's message when curl_code != 0; borrowed */
-	const char *body;      /* borrowed for the callback only, NUL-terminated */
+	long status; /* HTTP status, 0 when none was received */
+	int curl_code; /* CURLcode */
+	const char *error; /* curl's message when curl_code != 0; borrowed */
+	const char *body; /* borrowed for the callback only, NUL-terminated */
 	size_t body_len;
 	int64_t retry_after_ms; /* Retry-After (seconds or HTTP date), or -1 */
 };

@@ -13,24 +13,24 @@
  */
 
 enum field_type {
-	FIELD_STRING,	/* text (Falco CHARBUF / FSPATH) */
-	FIELD_INT,	/* int64_t (INT8..INT64, ERRNO, PID, FD) */
-	FIELD_UINT,	/* uint64_t (UINT*, FLAGS, MODE, UID, GID) */
+	FIELD_STRING, /* text (Falco CHARBUF / FSPATH) */
+	FIELD_INT, /* int64_t (INT8..INT64, ERRNO, PID, FD) */
+	FIELD_UINT, /* uint64_t (UINT*, FLAGS, MODE, UID, GID) */
 	FIELD_BOOL,
-	FIELD_ABSTIME,	/* uint64_t ns since the epoch */
-	FIELD_RELTIME,	/* uint64_t ns */
-	FIELD_IPADDR,	/* struct field_ip */
-	FIELD_IPNET,	/* struct field_ip with prefix */
-	FIELD_PORT,	/* uint64_t */
-	FIELD_LIST,	/* list of strings (ka.user.groups, proc.args as list is NOT this) */
+	FIELD_ABSTIME, /* uint64_t ns since the epoch */
+	FIELD_RELTIME, /* uint64_t ns */
+	FIELD_IPADDR, /* struct field_ip */
+	FIELD_IPNET, /* struct field_ip with prefix */
+	FIELD_PORT, /* uint64_t */
+	FIELD_LIST, /* list of strings (ka.user.groups, proc.args as list is NOT this) */
 };
 
 /* Flags of a field definition. */
 #define FIELD_ARG_NONE 0u
-#define FIELD_ARG_INDEX 1u    /* takes [N]: proc.aname[2] */
-#define FIELD_ARG_KEY 2u      /* takes [key]: ka.uri.param[key], k8s.pod.label[app] */
+#define FIELD_ARG_INDEX 1u /* takes [N]: proc.aname[2] */
+#define FIELD_ARG_KEY 2u /* takes [key]: ka.uri.param[key], k8s.pod.label[app] */
 #define FIELD_ARG_REQUIRED 4u /* the argument cannot be omitted */
-#define FIELD_FLAGS_VALUE 8u  /* `contains NAME` tests a flag: evt.arg.flags contains O_TRUNC */
+#define FIELD_FLAGS_VALUE 8u /* `contains NAME` tests a flag: evt.arg.flags contains O_TRUNC */
 #define FIELD_ANY_ANCESTOR 16u /* without an index, compares against every ancestor */
 
 struct field_ip {
