@@ -117,14 +117,18 @@ static uint64_t fnv1a(const char *s)
 	return h;
 }
 
-static char *join_key(const char *const *values, size_t n)
+/*
+ * Label values joined by '\x1f' into buf when they fit (the common case: no allocation per
+ * increment), else into a malloc'd string. Free with key_release().
+ */
+static char *join_key(const char *const *values, size_t n, char *buf, size_t buflen)
 {
 	size_t len = 1;
 	char *key, *p;
 
 	for (size_t i = 0; i < n; i++)
 		len += strlen(values[i] ? values[i] : "") + 1;
-	key = malloc(len);
+	key = len <= buflen ? buf : malloc(len);
 	if (!key)
 		return NULL;
 	p = key;
@@ -138,6 +142,12 @@ static char *join_key(const char *const *values, size_t n)
 	}
 	*p = '\0';
 	return key;
+}
+
+static void key_release(char *key, const char *buf)
+{
+	if (key != buf)
+		free(key);
 }
 
 struct metrics *metrics_new(size_t max_series)
@@ -243,21 +253,22 @@ static struct series *series_get(struct metric *f, const char *const *values, bo
 	static const char *const other[MAX_LABELS] = { "other", "other", "other", "other",
 						       "other", "other", "other", "other" };
 	struct series *s;
+	char buf[512];
 	uint64_t h;
 	char *key;
 
 	*folded = false;
-	key = join_key(values, f->n_labels);
+	key = join_key(values, f->n_labels, buf, sizeof(buf));
 	if (!key)
 		return NULL;
 	h = fnv1a(key);
 	s = series_find(f, key, h);
 	if (s) {
-		free(key);
+		key_release(key, buf);
 		return s;
 	}
 	if (f->n_series >= f->owner->max_series && values != other) {
-		free(key);
+		key_release(key, buf);
 		s = series_get(f, other, folded);
 		*folded = true;
 		return s;
@@ -265,7 +276,10 @@ static struct series *series_get(struct metric *f, const char *const *values, bo
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		goto err;
-	s->key = key;
+	s->key = key == buf ? strdup(buf) : key;
+	key = NULL;
+	if (!s->key)
+		goto err;
 	s->hash = h;
 	for (size_t i = 0; i < f->n_labels; i++) {
 		s->values[i] = strdup(values[i] ? values[i] : "");
@@ -284,8 +298,8 @@ static struct series *series_get(struct metric *f, const char *const *values, bo
 err:
 	if (s)
 		series_free(s, f->n_labels);
-	else
-		free(key);
+	else if (key)
+		key_release(key, buf);
 	return NULL;
 }
 
@@ -305,13 +319,14 @@ void metric_add(struct metric *f, const char *const *label_values, uint64_t by)
 
 uint64_t metric_value(const struct metric *f, const char *const *label_values)
 {
-	char *key = join_key(label_values, f->n_labels);
+	char buf[512];
+	char *key = join_key(label_values, f->n_labels, buf, sizeof(buf));
 	struct series *s;
 
 	if (!key)
 		return 0;
 	s = series_find(f, key, fnv1a(key));
-	free(key);
+	key_release(key, buf);
 	return s ? s->value : 0;
 }
 

@@ -389,7 +389,8 @@ struct alert *alert_parse(const char *buf, size_t len, struct alert_error *err)
 				goto out;
 			}
 		}
-		init.tags = json_copy(tags);
+		/* The parsed document is ours alone: share its nodes instead of copying. */
+		init.tags = json_incref(tags);
 	} else {
 		init.tags = NULL;
 	}
@@ -399,7 +400,7 @@ struct alert *alert_parse(const char *buf, size_t len, struct alert_error *err)
 	init.source = source && *source ? source : "syscalls";
 	init.hostname = hostname;
 	init.uuid = uuid;
-	init.output_fields = json_deep_copy(fields);
+	init.output_fields = json_incref(fields);
 	a = alert_new(&init);
 	if (!a) {
 		snprintf(err->msg, sizeof(err->msg), "out of memory");
@@ -450,10 +451,15 @@ int alert_add_tag(struct alert *a, const char *tag)
 
 int alert_freeze(struct alert *a)
 {
+	a->frozen = true;
+	return 0;
+}
+
+/* The canonical JSON, rendered on first use: an alert no sink serialises never pays for it. */
+static int render_json(struct alert *a)
+{
 	json_t *root;
 
-	if (a->frozen)
-		return 0;
 	root = json_pack("{s:s, s:s, s:O, s:s, s:s, s:s, s:O, s:s, s:s}", "hostname", a->hostname,
 			 "output", a->output, "output_fields", a->output_fields, "priority",
 			 priority_name(a->priority), "rule", a->rule, "source", a->source, "tags",
@@ -465,7 +471,6 @@ int alert_freeze(struct alert *a)
 	if (!a->json)
 		return -ENOMEM;
 	a->json_len = strlen(a->json);
-	a->frozen = true;
 	return 0;
 }
 
@@ -546,7 +551,15 @@ bool alert_is_test(const struct alert *a)
 
 const char *alert_json(const struct alert *a, size_t *len)
 {
+	struct alert *m = (struct alert *)a;
+
 	assert(a->frozen);
+	/* Rendering fills a cache; the alert's content is unchanged (loop thread only). */
+	if (!a->json && render_json(m)) {
+		if (len)
+			*len = 0;
+		return NULL;
+	}
 	if (len)
 		*len = a->json_len;
 	return a->json;

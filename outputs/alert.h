@@ -61,7 +61,7 @@ int alert_add_field(struct alert *a, const char *key, const char *value);
 /* Adds a tag unless present; tags stay sorted. */
 int alert_add_tag(struct alert *a, const char *tag);
 
-/* Freezes the alert and renders its canonical JSON. Returns 0 or -ENOMEM. */
+/* Freezes the alert. Returns 0. */
 int alert_freeze(struct alert *a);
 
 struct alert *alert_ref(struct alert *a);
@@ -86,6 +86,7 @@ bool alert_is_test(const struct alert *a); /* injected by POST /test: bypasses m
  * Canonical JSON (frozen alerts only): Falco's keys in alphabetical order, compact, plus uuid:
  * {"hostname":..,"output":..,"output_fields":{..},"priority":..,"rule":..,"source":..,
  *  "tags":[..],"time":..,"uuid":..}. Borrowed; *len (if non-NULL) gets its length.
+ * Rendered on first call and cached: call it from the gateway loop thread only. NULL on ENOMEM.
  */
 const char *alert_json(const struct alert *a, size_t *len);
 
