@@ -48,3 +48,9 @@ int BPF_PROG(dispatch_tp_btf, struct pt_regs *regs, long ret)
 	__sync_fetch_and_add(&dispatched, 1);
 	return 0;
 }
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(empty_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	return 0;
+}
