@@ -434,6 +434,11 @@ bool rule_has_event_type(const struct rule *rule, unsigned type)
 	return rule->types[type / 64] & (1ull << (type % 64));
 }
 
+bool rule_compiled(const struct rule *rule)
+{
+	return rule->compiled;
+}
+
 const char *rule_file(const struct rule *rule)
 {
 	return rule->file;

@@ -92,6 +92,11 @@ size_t rule_action_count(const struct rule *rule);
 const char *rule_action(const struct rule *rule, size_t i); /* `actions: [...]`, in order */
 /* The compiled event-type set: bitmap over the rule's source's event types. */
 bool rule_has_event_type(const struct rule *rule, unsigned type);
+/*
+ * Whether rules_compile compiled the rule (false before compiling, after errors, and for rules
+ * of an unregistered source or skipped by skip-if-unknown-filter).
+ */
+bool rule_compiled(const struct rule *rule);
 /* Where the rule was defined. */
 const char *rule_file(const struct rule *rule);
 int rule_line(const struct rule *rule);
