@@ -113,7 +113,7 @@ static int get_i64(struct dctx *c, json_t *o, const char *where, const char *key
 static int get_u32(struct dctx *c, json_t *o, const char *where, const char *key, uint32_t *out,
 		   bool *present)
 {
-	int64_t v;
+	int64_t v = 0;
 	int err = get_i64(c, o, where, key, &v, present);
 
 	if (err || !*present)
@@ -883,26 +883,6 @@ static json_t *strv(struct wctx *w, const char *const *v, size_t n)
 	return a;
 }
 
-static json_t *caps_json(struct wctx *w, uint64_t caps)
-{
-	json_t *a = json_array();
-
-	if (!a)
-		return NULL;
-	for (int i = 0; i < 64; i++) {
-		const char *name;
-
-		if (!(caps & (1ull << i)))
-			continue;
-		name = syscall_value_name("cap", i);
-		if (!name)
-			return (json_decref(a), json_integer((json_int_t)caps));
-		if (json_array_append_new(a, json_string(name)))
-			w->oom = true;
-	}
-	return a;
-}
-
 static json_t *sockaddr_json(const struct event_sockaddr *a)
 {
 	char ip[INET6_ADDRSTRLEN];
@@ -1063,9 +1043,10 @@ static json_t *proc_json(struct wctx *w, const struct event_process *p, bool wit
 	put_str(w, o, "homedir", p->homedir);
 	put_str(w, o, "shell", p->shell);
 	if (p->valid & EVENT_PROC_CAPS) {
-		put(w, o, "cap_effective", caps_json(w, p->cap_effective));
-		put(w, o, "cap_permitted", caps_json(w, p->cap_permitted));
-		put(w, o, "cap_inheritable", caps_json(w, p->cap_inheritable));
+		/* masks, not names: captures stay compact (readers accept both) */
+		put_int(w, o, "cap_effective", (int64_t)p->cap_effective);
+		put_int(w, o, "cap_permitted", (int64_t)p->cap_permitted);
+		put_int(w, o, "cap_inheritable", (int64_t)p->cap_inheritable);
 	}
 	if (p->valid & EVENT_PROC_START)
 		put_int(w, o, "start_ts", (int64_t)p->start_ns);

@@ -699,11 +699,42 @@ static void flags_cb(void *ctx, const char *name)
 	c->first = false;
 }
 
+/* On every open event a rule looks at: names appended directly, no printf. */
 static void sb_flags(struct sbuf *b, unsigned type, uint64_t flags)
 {
-	struct flags_ctx c = { b, true };
+	uint8_t fam = type_family(type);
+	uint64_t named = 0;
 
-	syscall_flags_foreach(type, flags, flags_cb, &c);
+	if (fam == FAM_NONE) {
+		struct flags_ctx c = { b, true };
+
+		syscall_flags_foreach(type, flags, flags_cb, &c);
+		return;
+	}
+	for (size_t i = 0; i < N_FLAG_NAMES; i++) {
+		const struct flag_name *f = &flag_names[i];
+
+		if (f->family != fam || !flag_set(f, flags))
+			continue;
+		if (b->len)
+			sb_putn(b, "|", 1);
+		sb_puts(b, f->name);
+		named |= f->match == FM_ACC ? O_ACCMODE : f->raw;
+	}
+	if (flags & ~named)
+		sb_printf(b, "%s0x%llx", b->len ? "|" : "", (unsigned long long)(flags & ~named));
+}
+
+static void sb_u64(struct sbuf *b, uint64_t v)
+{
+	char tmp[24];
+	size_t i = sizeof(tmp);
+
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	sb_putn(b, tmp + i, sizeof(tmp) - i);
 }
 
 static void sb_caps(struct sbuf *b, uint64_t caps)
@@ -1091,7 +1122,7 @@ static bool render_param(const struct syscall_event *e, uint8_t slot, struct sbu
 	case P_FLAGS:
 		if (!av(e, EVENT_ARG_FLAGS))
 			return false;
-		sb_printf(raw, "%llu", (unsigned long long)a->flags);
+		sb_u64(raw, a->flags);
 		sb_flags(res, e->type, a->flags);
 		return true;
 	case P_EXE_FLAGS: {
