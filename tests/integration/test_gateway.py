@@ -16,8 +16,10 @@ from lanner_harness import FALCO_JSON, LANNER, Workspace, free_port, wait_until
 FAST_RETRY = "retry: {initial: 100ms, max: 1s}\n"
 
 
-def webhook_yaml(receiver, extra=""):
-    return "webhook: {address: '%s'}\n%s%s" % (receiver.url("/"), FAST_RETRY, extra)
+def webhook_yaml(receiver, extra="", webhook=""):
+    """Config with the webhook output pointing at receiver; `webhook` adds keys to its section."""
+    return "webhook: {address: '%s'%s}\n%s%s" % (receiver.url("/"), ", " + webhook if webhook else "",
+                                                FAST_RETRY, extra)
 
 
 def alert_body(rule="Some rule", priority="Warning", **fields):
@@ -146,8 +148,8 @@ class GatewayTest(unittest.TestCase):
 
     def test_endpoints_and_metrics_match_what_happened(self):
         rcv = self.ws.receiver()
-        lan = self.ws.lanner(webhook_yaml(rcv, "webhook: {minimumpriority: error}\n"
-                                               "customfields: {env: prod}\n"))
+        lan = self.ws.lanner(webhook_yaml(rcv, "customfields: {env: prod}\n",
+                                          webhook="minimumpriority: error"))
         status, data, _ = lan.request("GET", "/healthz")
         self.assertEqual((status, data), (200, b'{"status": "ok"}'))
         status, data, _ = lan.request("GET", "/ping")
@@ -179,7 +181,7 @@ class GatewayTest(unittest.TestCase):
 
     def test_sigterm_drains_in_flight_deliveries_and_exits_0(self):
         rcv = self.ws.receiver("--delay-ms", "300")
-        lan = self.ws.lanner(webhook_yaml(rcv, "webhook: {maxconcurrentrequests: 2}\n"))
+        lan = self.ws.lanner(webhook_yaml(rcv, webhook="maxconcurrentrequests: 2"))
         for i in range(6):
             self.assertEqual(lan.post_alert(alert_body(n=i))[0], 200)
         self.assertEqual(lan.stop(signal.SIGTERM), 0, lan.output())
