@@ -499,7 +499,8 @@ static const char *const state_names[] = {
 struct probe {
 	uv_poll_t poll;
 	uv_timer_t timer;
-	int handles; /* initialised handles not yet closed */
+	uv_loop_t *loop;
+	int refs; /* open loop handles + detach work in flight; released at 0 */
 	struct lanner_bpf *skel;
 	struct ring_buffer *rb;
 	int *rb_fds;
@@ -507,6 +508,9 @@ struct probe {
 	struct bpf_link *sys_links[PROBE_NR_SYSCALLS];
 	struct bpf_link *sched_links[3];
 	struct probe_set attached;
+	struct probe_set wanted; /* the last set asked for */
+	struct probe_set detaching; /* links being destroyed in the threadpool */
+	bool closing;
 	const char *tracefs;
 	probe_record_fn cb;
 	void *ctx;
@@ -700,26 +704,123 @@ static int attach_sys(struct probe *p, int nr)
 	return 0;
 }
 
-static void detach_sys(struct probe *p, int nr)
+/*
+ * Links waiting to be destroyed off the loop thread: a tracepoint detach waits for an RCU
+ * grace period (~65 ms each, measured here), which would stall the loop for seconds.
+ */
+struct detach_work {
+	uv_work_t req;
+	struct probe *p;
+	int n;
+	struct bpf_link *links[PROBE_NR_SYSCALLS + 3];
+	int nrs[PROBE_NR_SYSCALLS + 3]; /* syscall of each link, -1 for the sched programs */
+};
+
+static int attach_sys(struct probe *p, int nr);
+
+static void probe_release(struct probe *p);
+
+static void probe_unref(struct probe *p)
 {
-	bpf_link__destroy(p->sys_links[nr]);
+	if (--p->refs == 0)
+		probe_release(p);
+}
+
+static void detach_run(uv_work_t *req)
+{
+	struct detach_work *d = req->data;
+
+	for (int i = 0; i < d->n; i++)
+		bpf_link__destroy(d->links[i]);
+}
+
+/*
+ * A program cannot be attached twice to one tracepoint, so a syscall asked for again while its
+ * old link was being destroyed is attached here, once that is done.
+ */
+static void detach_done(uv_work_t *req, int status)
+{
+	struct detach_work *d = req->data;
+	struct probe *p = d->p;
+
+	for (int i = 0; i < d->n; i++) {
+		int nr = d->nrs[i], err;
+
+		if (nr < 0)
+			continue;
+		p->detaching.bits[nr / 64] &= ~(1ull << (nr % 64));
+		if (p->closing || !probe_set_has(&p->wanted, nr) || p->sys_links[nr])
+			continue;
+		err = attach_sys(p, nr);
+		if (err)
+			log_warn("detector: attach sys_exit_%s: %s", syscall_names[nr],
+				 strerror(-err));
+	}
+	free(d);
+	probe_unref(p);
+}
+
+/* Destroys the links of d in libuv's threadpool, or here when that is not possible. */
+static void detach_links(struct probe *p, struct detach_work *d)
+{
+	if (!d)
+		return;
+	d->p = p;
+	d->req.data = d;
+	if (d->n && p->refs && !uv_queue_work(p->loop, &d->req, detach_run, detach_done)) {
+		p->refs++;
+		return;
+	}
+	detach_run(&d->req);
+	for (int i = 0; i < d->n; i++)
+		if (d->nrs[i] >= 0)
+			p->detaching.bits[d->nrs[i] / 64] &= ~(1ull << (d->nrs[i] % 64));
+	free(d);
+}
+
+/* Moves a link into d (allocated on first use) or, without memory, destroys it now. */
+static void detach_link(struct detach_work **d, struct bpf_link *l, int nr)
+{
+	if (!l)
+		return;
+	if (!*d)
+		*d = calloc(1, sizeof(**d));
+	if (!*d) {
+		bpf_link__destroy(l);
+		return;
+	}
+	(*d)->nrs[(*d)->n] = nr;
+	(*d)->links[(*d)->n++] = l;
+}
+
+static void detach_sys(struct probe *p, int nr, struct detach_work **d)
+{
+	if (!p->sys_links[nr])
+		return;
+	detach_link(d, p->sys_links[nr], nr);
+	if (*d)
+		probe_set_add(&p->detaching, nr);
 	p->sys_links[nr] = NULL;
 	p->attached.bits[nr / 64] &= ~(1ull << (nr % 64));
 }
 
 int probe_set_syscalls(struct probe *p, const struct probe_set *set)
 {
+	struct detach_work *d = NULL;
 	int err, ret = 0;
 
+	p->wanted = *set;
 	for (int nr = 0; nr < PROBE_NR_SYSCALLS; nr++) {
 		bool want = probe_set_has(set, nr), have = p->sys_links[nr] != NULL;
 
 		if (want == have)
 			continue;
 		if (!want) {
-			detach_sys(p, nr);
+			detach_sys(p, nr, &d);
 			continue;
 		}
+		if (probe_set_has(&p->detaching, nr))
+			continue; /* attached again when its old link is gone (detach_done) */
 		if (!probe_syscall_supported(nr)) {
 			log_info("detector: no kernel program for syscall %s (%d): not recorded",
 				 syscall_names[nr] ? syscall_names[nr] : "?", nr);
@@ -735,6 +836,7 @@ int probe_set_syscalls(struct probe *p, const struct probe_set *set)
 				ret = err;
 		}
 	}
+	detach_links(p, d);
 	return ret;
 }
 
@@ -804,28 +906,28 @@ static void probe_release(struct probe *p)
 
 static void on_close(uv_handle_t *h)
 {
-	struct probe *p = h->data;
-
-	if (--p->handles == 0)
-		probe_release(p);
+	probe_unref(h->data);
 }
 
 void probe_free(struct probe *p)
 {
 	if (!p)
 		return;
-	/* Stop capturing now; the rest goes when the loop has closed the handle. */
-	for (int nr = 0; nr < PROBE_NR_SYSCALLS; nr++)
-		if (p->sys_links[nr])
-			detach_sys(p, nr);
-	for (int i = 0; i < 3; i++) {
-		bpf_link__destroy(p->sched_links[i]);
-		p->sched_links[i] = NULL;
-	}
-	if (!p->handles) {
+	if (!p->refs) {
 		probe_release(p);
 		return;
 	}
+	/* Detach everything (in the threadpool); the rest goes when the loop is done with it. */
+	p->closing = true;
+	struct detach_work *d = NULL;
+
+	for (int nr = 0; nr < PROBE_NR_SYSCALLS; nr++)
+		detach_sys(p, nr, &d);
+	for (int i = 0; i < 3; i++) {
+		detach_link(&d, p->sched_links[i], -1);
+		p->sched_links[i] = NULL;
+	}
+	detach_links(p, d);
 	uv_close((uv_handle_t *)&p->poll, on_close);
 	uv_close((uv_handle_t *)&p->timer, on_close);
 }
@@ -900,6 +1002,7 @@ struct probe *probe_new(uv_loop_t *loop, const struct probe_opts *opts, const st
 	}
 	p->cb = cb;
 	p->ctx = ctx;
+	p->loop = loop;
 	p->ncpu = libbpf_num_possible_cpus();
 	if (p->ncpu <= 0) {
 		e = p->ncpu ? p->ncpu : -EINVAL;
@@ -998,7 +1101,7 @@ struct probe *probe_new(uv_loop_t *loop, const struct probe_opts *opts, const st
 	p->poll.data = p;
 	uv_timer_init(loop, &p->timer);
 	p->timer.data = p;
-	p->handles = 2;
+	p->refs = 2;
 	e = uv_poll_start(&p->poll, UV_READABLE, on_poll);
 	if (!e)
 		e = uv_timer_start(&p->timer, on_timer, drain_ms, drain_ms);

@@ -88,9 +88,11 @@ struct probe *probe_new(uv_loop_t *loop, const struct probe_opts *opts, const st
 			probe_record_fn cb, void *ctx, char *err, size_t errlen);
 
 /*
- * Changes the recorded syscalls at runtime (rules reload): attaches the programs newly in `set`,
- * detaches those no longer in it. Nothing is reloaded. Returns 0 or -errno (on error the
- * previous attachments that could not be changed stay as they were).
+ * Changes the recorded syscalls at runtime (rules reload): attaches the programs newly in `set`
+ * (about 0.1 ms each), detaches those no longer in it. Nothing is reloaded. A detach waits for
+ * an RCU grace period (tens of ms), so detaches run in libuv's threadpool: records of a removed
+ * syscall may still arrive for a moment. Returns 0 or -errno (attachments that failed stay
+ * off; the others are done).
  */
 int probe_set_syscalls(struct probe *p, const struct probe_set *set);
 
@@ -114,9 +116,10 @@ int probe_prog_stats(const struct probe *p, const char *prog, uint64_t *run_ns, 
 uint64_t probe_bad_records(const struct probe *p);
 
 /*
- * Detaches every program at once and closes the loop handles; the memory (BPF objects, ring
- * buffers) is released in the close callback, so the caller runs the loop afterwards
- * (uv_loop_close then returns 0). Accepts NULL.
+ * Detaches every program (in libuv's threadpool, see probe_set_syscalls) and closes the loop
+ * handles; the memory (BPF objects, ring buffers) is released once both are done, so the caller
+ * runs the loop afterwards (uv_loop_close then returns 0). No callback runs after this call.
+ * Accepts NULL.
  */
 void probe_free(struct probe *p);
 

@@ -279,6 +279,17 @@ static int listen_loopback(uint16_t *port)
 	return fd;
 }
 
+/* Opens arg, then a path that does not exist. */
+static void child_fail_open(void *arg)
+{
+	int fd = open((const char *)arg, O_RDONLY);
+
+	if (fd >= 0)
+		close(fd);
+	if (open("/nonexistent/lanner", O_RDONLY) >= 0)
+		_exit(1);
+}
+
 static void test_live(void **state)
 {
 	struct probe_set set = { 0 }, got;
@@ -405,6 +416,24 @@ static void test_live(void **state)
 	assert_int_equal(rec->ret, 0);
 	assert_string_equal((const char *)blob(rec, LANNER_B_PATH, NULL), ph.path);
 
+	/*
+	 * Asked for again right after removal: the old link is still being destroyed in the
+	 * threadpool, so the loader attaches it once that is done.
+	 */
+	probe_set_add(&set, 257);
+	assert_int_equal(probe_set_syscalls(r.probe, &set), 0);
+	for (int i = 0; i < 1000; i++) {
+		probe_get_syscalls(r.probe, &got);
+		if (probe_set_has(&got, 257))
+			break;
+		uv_run(&r.loop, UV_RUN_ONCE);
+	}
+	assert_true(probe_set_has(&got, 257));
+	pid = run_child(&r, child_fail_open, ph.path);
+	rec = find_sys(&r.seen, pid, 257, 0);
+	assert_non_null(rec);
+	assert_string_equal((const char *)blob(rec, LANNER_B_PATH, NULL), ph.path);
+
 	assert_int_equal(probe_drops(r.probe, drops), 0);
 	assert_int_equal(drops[LANNER_DROP_RINGBUF_FULL], 0);
 	assert_int_equal(drops[LANNER_DROP_NO_RINGBUF], 0);
@@ -416,17 +445,6 @@ static void test_live(void **state)
 	assert_int_equal(uv_loop_close(&r.loop), 0);
 	close(lfd);
 	seen_clear(&r.seen);
-}
-
-/* drop_failed and no_args knobs. */
-static void child_fail_open(void *arg)
-{
-	int fd = open((const char *)arg, O_RDONLY);
-
-	if (fd >= 0)
-		close(fd);
-	if (open("/nonexistent/lanner", O_RDONLY) >= 0)
-		_exit(1);
 }
 
 static void test_knobs(void **state)
