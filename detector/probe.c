@@ -511,6 +511,7 @@ struct probe {
 	struct probe_set wanted; /* the last set asked for */
 	struct probe_set detaching; /* links being destroyed in the threadpool */
 	bool closing;
+	int inflight; /* detach works queued */
 	const char *tracefs;
 	probe_record_fn cb;
 	void *ctx;
@@ -743,6 +744,7 @@ static void detach_done(uv_work_t *req, int status)
 	struct detach_work *d = req->data;
 	struct probe *p = d->p;
 
+	p->inflight--;
 	for (int i = 0; i < d->n; i++) {
 		int nr = d->nrs[i], err;
 
@@ -769,6 +771,7 @@ static void detach_links(struct probe *p, struct detach_work *d)
 	d->req.data = d;
 	if (d->n && p->refs && !uv_queue_work(p->loop, &d->req, detach_run, detach_done)) {
 		p->refs++;
+		p->inflight++;
 		return;
 	}
 	detach_run(&d->req);
@@ -843,6 +846,11 @@ int probe_set_syscalls(struct probe *p, const struct probe_set *set)
 void probe_get_syscalls(const struct probe *p, struct probe_set *out)
 {
 	*out = p->attached;
+}
+
+bool probe_busy(const struct probe *p)
+{
+	return p->inflight > 0;
 }
 
 int probe_drops(const struct probe *p, uint64_t out[LANNER_DROP_MAX])

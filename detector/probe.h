@@ -99,6 +99,12 @@ int probe_set_syscalls(struct probe *p, const struct probe_set *set);
 /* The syscalls currently recorded (attached). */
 void probe_get_syscalls(const struct probe *p, struct probe_set *out);
 
+/*
+ * True while detaches run in the threadpool (and syscalls asked for again wait for them); once
+ * false, the attached set is what the last probe_set_syscalls asked for.
+ */
+bool probe_busy(const struct probe *p);
+
 /* Drains all ring buffers now (also done by the uv_poll). Returns records handled or -errno. */
 int probe_consume(struct probe *p);
 

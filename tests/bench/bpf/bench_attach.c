@@ -225,6 +225,24 @@ static void do_set(struct consumer *c, void *arg)
 	probe_set_syscalls(c->probe, arg);
 }
 
+static void do_busy(struct consumer *c, void *arg)
+{
+	*(bool *)arg = probe_busy(c->probe);
+}
+
+/* Sets lanner's syscalls and waits until the detaches (threadpool) are done. */
+static void lanner_set(const struct probe_set *set)
+{
+	bool busy = true;
+
+	run_on_loop(do_set, (void *)set);
+	while (busy) {
+		run_on_loop(do_busy, &busy);
+		if (busy)
+			usleep(5000);
+	}
+}
+
 static void do_stop(struct consumer *c, void *arg)
 {
 	probe_consume(c->probe);
@@ -282,7 +300,7 @@ static int case_attach(struct attach_case *c)
 			return -1;
 		}
 	} else if (c->lanner) {
-		run_on_loop(do_set, (void *)c->lanner);
+		lanner_set(c->lanner);
 	}
 	return 0;
 }
@@ -295,7 +313,7 @@ static void case_detach(struct attach_case *c)
 		bpf_link__destroy(c->link);
 	c->link = NULL;
 	if (c->lanner)
-		run_on_loop(do_set, (void *)&none);
+		lanner_set(&none);
 }
 
 static int stats_of(struct attach_case *c, unsigned long long *ns, unsigned long long *cnt)
@@ -352,8 +370,8 @@ static void stats_pass(struct attach_case *c, int kind, long n)
 /*
  * Cases are interleaved round by round and each keeps its best round, so a burst of noise from
  * other work on the machine hits one round of every case rather than all rounds of one case
- * (lanner's case re-attaches its ~50 tracepoints each round; each detach waits for an RCU grace
- * period, which makes a round slow but not noisy). Wall time is taken with bpf_stats off (they
+ * (lanner's case re-attaches its ~50 tracepoints each round and waits for the detaches, each of
+ * which waits for an RCU grace period: a round is slow but not noisy). Wall time is taken with bpf_stats off (they
  * add two clock reads per run); program time in a separate pass.
  */
 static int run_cases(const char *sys, int kind, long n, int rounds, struct attach_case *c, int nc,

@@ -429,6 +429,7 @@ static void test_live(void **state)
 		uv_run(&r.loop, UV_RUN_ONCE);
 	}
 	assert_true(probe_set_has(&got, 257));
+	assert_false(probe_busy(r.probe));
 	pid = run_child(&r, child_fail_open, ph.path);
 	rec = find_sys(&r.seen, pid, 257, 0);
 	assert_non_null(rec);
