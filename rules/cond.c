@@ -63,6 +63,9 @@ bool cond_op_is_list(enum cond_op op)
 }
 
 static void fail(struct parser *p, size_t off, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void fail(struct parser *p, size_t off, const char *fmt, ...)
 {
 	va_list ap;
 
