@@ -446,11 +446,30 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *userp)
 	return n;
 }
 
+bool http_header_valid(const char *name, const char *value)
+{
+	const unsigned char *p;
+
+	if (!name || !*name)
+		return false;
+	/* RFC 9110 token characters only in the name. */
+	for (p = (const unsigned char *)name; *p; p++)
+		if (*p <= 0x20 || *p >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}", *p))
+			return false;
+	/* No CR or LF in the value: nothing can smuggle in another header. */
+	for (p = (const unsigned char *)(value ? value : ""); *p; p++)
+		if (*p == '\r' || *p == '\n')
+			return false;
+	return true;
+}
+
 static int add_header(struct curl_slist **list, const char *name, const char *value)
 {
 	struct curl_slist *l;
 	char *line;
 
+	if (!http_header_valid(name, value))
+		return -EINVAL;
 	/* "Name;" is curl's way to send a header with an empty value. */
 	if (asprintf(&line, value && *value ? "%s: %s" : "%s;", name, value) < 0)
 		return -ENOMEM;
@@ -488,10 +507,17 @@ int http_client_request(struct http_client *c, const struct http_request *req, h
 	if (!e)
 		goto err_free;
 
-	for (i = 0; i < req->n_headers; i++)
-		if (add_header(&x->headers, req->headers[i].name, req->headers[i].value))
+	for (i = 0; i < req->n_headers; i++) {
+		err = add_header(&x->headers, req->headers[i].name, req->headers[i].value);
+		if (err)
 			goto err_free;
+	}
+	err = -ENOMEM;
 	if (req->bearer_token && *req->bearer_token) {
+		if (!http_header_valid("Authorization", req->bearer_token)) {
+			err = -EINVAL;
+			goto err_free;
+		}
 		char *line;
 
 		if (asprintf(&line, "Authorization: Bearer %s", req->bearer_token) < 0)

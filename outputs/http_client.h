@@ -59,7 +59,11 @@ struct http_client *http_client_new(uv_loop_t *loop);
  */
 void http_client_free(struct http_client *c);
 
-/* Start a request; cb runs exactly once on the loop thread. 0 or -errno. */
+/*
+ * Start a request; cb runs exactly once on the loop thread, never from inside this call.
+ * 0 or -errno: -EINVAL for a header that fails http_header_valid(), -ESHUTDOWN after
+ * http_client_free().
+ */
 int http_client_request(struct http_client *c, const struct http_request *req, http_done_fn cb,
 			void *data);
 
@@ -71,6 +75,9 @@ unsigned http_client_inflight(const struct http_client *c);
  * RETRY (with Retry-After); any other status FAIL. Fills st with a readable reason.
  */
 void http_response_status(const struct http_response *resp, struct sink_status *st);
+
+/* True when name is an RFC 9110 token and value has no CR or LF (no header injection). */
+bool http_header_valid(const char *name, const char *value);
 
 /*
  * Parse a Retry-After value: delta-seconds or an HTTP-date (RFC 9110 10.2.3), relative to now.

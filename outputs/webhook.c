@@ -122,6 +122,15 @@ static int webhook_init(struct sink *s, struct config *cfg, const struct sink_en
 	if (!w->headers)
 		return -ENOMEM;
 	for (i = 0; i < ch->n; i++) {
+		if (!http_header_valid(ch->keys[i], ch->values[i])) {
+			log_error(
+				"webhook: webhook.customheaders: invalid header '%s' (a name is a "
+				"token, a value has no line break)",
+				ch->keys[i]);
+			free(w->headers);
+			w->headers = NULL;
+			return -EINVAL;
+		}
 		w->headers[w->n_headers].name = ch->keys[i];
 		w->headers[w->n_headers++].value = ch->values[i];
 		if (!strcasecmp(ch->keys[i], "Content-Type"))

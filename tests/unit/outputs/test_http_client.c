@@ -546,6 +546,37 @@ static void test_parse_retry_after(void **state)
 	assert_int_equal(http_parse_retry_after("", t), -1);
 }
 
+static void test_header_validation(void **state)
+{
+	const struct http_header bad[] = { { "X-A", "ok\r\nX-Injected: 1" } };
+	const struct http_header badname[] = { { "X A", "v" } };
+	struct http_request req = { .method = "POST", .url = "http://127.0.0.1:1/" };
+	struct http_client *c;
+	struct result res = { 0 };
+	uv_loop_t loop;
+
+	assert_true(http_header_valid("X-Custom_1", "any value: with colons"));
+	assert_true(http_header_valid("X-Empty", ""));
+	assert_false(http_header_valid("", "v"));
+	assert_false(http_header_valid("X:Y", "v"));
+	assert_false(http_header_valid("X-A", "a\nb"));
+	assert_false(http_header_valid("X-A", "a\rb"));
+
+	assert_int_equal(uv_loop_init(&loop), 0);
+	c = http_client_new(&loop);
+	req.headers = bad;
+	req.n_headers = 1;
+	assert_int_equal(http_client_request(c, &req, on_done, &res), -EINVAL);
+	req.headers = badname;
+	assert_int_equal(http_client_request(c, &req, on_done, &res), -EINVAL);
+	req.n_headers = 0;
+	req.bearer_token = "tok\nX-Injected: 1";
+	assert_int_equal(http_client_request(c, &req, on_done, &res), -EINVAL);
+	assert_int_equal(http_client_inflight(c), 0);
+	assert_int_equal(res.calls, 0);
+	finish(&loop, c);
+}
+
 static void test_status_policy(void **state)
 {
 	struct http_response r = { .retry_after_ms = 2000 };
@@ -594,6 +625,7 @@ int main(void)
 		cmocka_unit_test(test_abort_on_free),
 		cmocka_unit_test(test_free_from_callback),
 		cmocka_unit_test(test_parse_retry_after),
+		cmocka_unit_test(test_header_validation),
 		cmocka_unit_test(test_status_policy),
 	};
 

@@ -204,6 +204,13 @@ static void test_bad_config(void **state)
 			 -EINVAL);
 	t.ops = &(struct sink_ops){ .name = "none" };
 	assert_int_equal(st_stop(&t), 0);
+	/* A header value with a line break would smuggle in another header. */
+	assert_int_equal(st_start(&t, &webhook_sink_ops,
+				  "webhook:\n  address: http://127.0.0.1:1/\n  customheaders:\n"
+				  "    X-A: \"v\\r\\nX-Injected: 1\"\n"),
+			 -EINVAL);
+	t.ops = &(struct sink_ops){ .name = "none" };
+	assert_int_equal(st_stop(&t), 0);
 	/* A method other than POST or PUT is a configuration error. */
 	assert_int_not_equal(st_start(&t, &webhook_sink_ops,
 				      "webhook:\n  address: http://127.0.0.1:1/\n  method: GET\n"),
