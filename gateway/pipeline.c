@@ -6,16 +6,36 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config/log.h"
 #include "gateway/metrics.h"
 #include "gateway/pipeline.h"
+#include "gateway/spool.h"
 #include "outputs/http_client.h"
+
+/* An alert in the durable spool: shared by the queue entries of every sink it is routed to. */
+struct spooled {
+	int64_t id;
+	unsigned refs; /* sinks that still hold it */
+	size_t bytes;
+};
 
 struct pending {
 	struct alert *a;
 	unsigned attempts; /* failed attempts so far */
+	struct spooled *sp; /* NULL in memory mode */
+};
+
+/* A submitted alert waiting for its spool transaction to commit. */
+struct spool_wait {
+	struct pipeline *p;
+	struct alert *a;
+	struct spooled *sp;
+	uint64_t targets; /* bit i: slots[i] */
+	pipeline_done_fn cb;
+	void *data;
 };
 
 /* Per-sink state: the sink, its bounded queue, its concurrency and backoff. */
@@ -65,6 +85,13 @@ struct pipeline {
 	struct metric *m_outputs;
 	struct metric *m_retries;
 	struct metric *m_dropped;
+
+	struct spool *spool;
+	size_t spool_bytes;
+	unsigned spool_waiting; /* inserts not yet committed */
+	uint64_t spool_evicted; /* since the last internal alert */
+	uint64_t spool_alert_ms;
+	bool in_internal;
 };
 
 static int parse_minimumpriority(const char *text, void *dst, char *err, size_t errlen)
@@ -87,6 +114,9 @@ static int parse_minimumpriority(const char *text, void *dst, char *err, size_t 
 	return 0;
 }
 
+static const char *const spool_modes[] = { "disk", "memory", NULL };
+static const char *const spool_syncs[] = { "normal", "full", NULL };
+
 const struct config_option pipeline_options[] = {
 	{ "queue.max_alerts", CONFIG_INT, "10000", offsetof(struct pipeline_settings, queue_max), 1,
 	  10000000, NULL, NULL, "alerts each sink may hold waiting for delivery" },
@@ -107,6 +137,18 @@ const struct config_option pipeline_options[] = {
 	  NULL, NULL, "fields added to every alert's output_fields (k:v,k:v)" },
 	{ "customtags", CONFIG_STRLIST, NULL, offsetof(struct pipeline_settings, customtags), 0, 0,
 	  NULL, NULL, "tags added to every alert" },
+	{ "spool.mode", CONFIG_ENUM, "disk", offsetof(struct pipeline_settings, spool_mode), 0, 0,
+	  spool_modes, NULL,
+	  "disk: keep undelivered alerts in SQLite across crashes; memory: queues only" },
+	{ "spool.path", CONFIG_STRING, "/var/lib/lanner/spool.db",
+	  offsetof(struct pipeline_settings, spool_path), 0, 0, NULL, NULL,
+	  "the spool's SQLite file (WAL)" },
+	{ "spool.max_bytes", CONFIG_SIZE, "256MiB", offsetof(struct pipeline_settings, spool_max),
+	  4096, (int64_t)1 << 50, NULL, NULL,
+	  "spool size bound: past it, the lowest-priority oldest alerts go first" },
+	{ "spool.sync", CONFIG_ENUM, "normal", offsetof(struct pipeline_settings, spool_sync), 0, 0,
+	  spool_syncs, NULL,
+	  "normal: survives a crash of lanner; full: also a power loss (fsync per batch)" },
 	{ "metrics.pod_labels", CONFIG_BOOL, "false",
 	  offsetof(struct pipeline_settings, pod_labels), 0, 0, NULL, NULL,
 	  "add k8s_ns_name and k8s_pod_name labels to events_total (high cardinality)" },
@@ -219,10 +261,32 @@ static void count_drop(struct slot *sl, const char *reason, struct alert *a)
 	}
 }
 
-/* Queue an alert; when full, the oldest alert of the lowest priority goes first. */
-static void slot_enqueue(struct slot *sl, struct alert *a)
+/*
+ * A queue entry leaves its sink for good. `acked`: the sink is done with it (delivered,
+ * refused, dropped), so the spool forgets it for that sink; otherwise (shutdown) it stays in the
+ * spool and is delivered after the next start.
+ */
+static void pending_release(struct slot *sl, struct pending *pd, bool acked)
 {
-	struct pending pd = { alert_ref(a), 0 };
+	struct pipeline *p = sl->p;
+
+	if (pd->sp) {
+		if (acked && p->spool)
+			spool_ack(p->spool, pd->sp->id, sl->sink->name);
+		if (--pd->sp->refs == 0) {
+			p->spool_bytes -= pd->sp->bytes;
+			free(pd->sp);
+		}
+		pd->sp = NULL;
+	}
+	alert_unref(pd->a);
+	pd->a = NULL;
+}
+
+/* Queue an alert; when full, the oldest alert of the lowest priority goes first. */
+static void slot_enqueue(struct slot *sl, struct alert *a, struct spooled *sp)
+{
+	struct pending pd = { alert_ref(a), 0, sp };
 
 	if (sl->len >= (size_t)sl->p->set.queue_max) {
 		size_t victim = 0;
@@ -239,14 +303,15 @@ static void slot_enqueue(struct slot *sl, struct alert *a)
 		if (alert_priority(a) > worst) {
 			/* The newcomer is the least severe of all: it is the one to go. */
 			count_drop(sl, "queue_full", a);
-			alert_unref(a);
+			pending_release(sl, &pd, true);
 			return;
 		}
-		pd = q_remove(sl, victim);
-		count_drop(sl, "queue_full", pd.a);
-		alert_unref(pd.a);
-		pd.a = a;
-		pd.attempts = 0;
+		{
+			struct pending old = q_remove(sl, victim);
+
+			count_drop(sl, "queue_full", old.a);
+			pending_release(sl, &old, true);
+		}
 	}
 	q_push_back(sl, pd);
 }
@@ -299,21 +364,23 @@ static void on_sink_done(struct sink *s, void *token, const struct sink_status *
 		metric_add(p->m_outputs, ok, 1);
 		sl->failures = 0;
 		sl->probing = false;
-		alert_unref(pd.a);
+		pending_release(sl, &pd, true);
 		break;
 	case SINK_FAIL:
 		metric_add(p->m_outputs, error, 1);
 		snprintf(sl->last_error, sizeof(sl->last_error), "%s", st->msg);
 		log_error("sink %s: alert %s (rule '%s') refused, not retried: %s", s->name,
 			  alert_uuid(pd.a), alert_rule(pd.a), st->msg);
-		alert_unref(pd.a);
+		pending_release(sl, &pd, true);
 		break;
 	case SINK_RETRY:
 		metric_add(p->m_outputs, error, 1);
 		snprintf(sl->last_error, sizeof(sl->last_error), "%s", st->msg);
 		if (sl->closed) {
-			count_drop(sl, "shutdown", pd.a);
-			alert_unref(pd.a);
+			/* With the spool on it is delivered after the next start. */
+			if (!pd.sp)
+				count_drop(sl, "shutdown", pd.a);
+			pending_release(sl, &pd, false);
 			break;
 		}
 		pd.attempts++;
@@ -322,7 +389,7 @@ static void on_sink_done(struct sink *s, void *token, const struct sink_status *
 				  s->name, alert_uuid(pd.a), alert_rule(pd.a), pd.attempts,
 				  st->msg);
 			count_drop(sl, "retries_exhausted", pd.a);
-			alert_unref(pd.a);
+			pending_release(sl, &pd, true);
 			break;
 		}
 		metric_add(p->m_retries, retry, 1);
@@ -392,9 +459,143 @@ static const char *field_string(const struct alert *a, const char *key)
 	return v ? v : "";
 }
 
+static void report_spool_full(struct pipeline *p);
+static bool spool_evict_one(struct pipeline *p);
+
+static void enqueue_targets(struct pipeline *p, struct alert *a, uint64_t targets,
+			    struct spooled *sp)
+{
+	for (size_t i = 0; i < p->n_slots; i++) {
+		if (targets & (1ULL << i)) {
+			slot_enqueue(&p->slots[i], a, sp);
+			slot_pump(&p->slots[i]);
+		}
+	}
+}
+
+static void on_spooled(void *data, int err)
+{
+	struct spool_wait *w = data;
+	struct pipeline *p = w->p;
+
+	p->spool_waiting--;
+	if (p->closing) {
+		/* Committed (or not) while closing: the next start delivers what was written. */
+		for (size_t i = 0; i < p->n_slots; i++) {
+			if (w->targets & (1ULL << i)) {
+				struct pending pd = { alert_ref(w->a), 0, w->sp };
+
+				pending_release(&p->slots[i], &pd, false);
+			}
+		}
+	} else {
+		/* A spool write error is logged and counted; the alert still goes out. */
+		enqueue_targets(p, w->a, w->targets, w->sp);
+		/* Inserts of one burst commit together: enforce the bound once they are queued. */
+		while (p->spool_bytes > p->set.spool_max && spool_evict_one(p))
+			;
+	}
+	if (w->cb)
+		w->cb(w->data, 0);
+	alert_unref(w->a);
+	free(w);
+	if (p->shutting_down)
+		maybe_finish_shutdown(p);
+	else
+		report_spool_full(p);
+}
+
+/* Make room in the spool: drop the lowest-priority oldest queued alert, from every sink. */
+static bool spool_evict_one(struct pipeline *p)
+{
+	struct spooled *victim = NULL;
+	enum priority worst = PRIORITY_EMERGENCY;
+
+	for (size_t i = 0; i < p->n_slots; i++) {
+		struct slot *sl = &p->slots[i];
+
+		for (size_t j = 0; j < sl->len; j++) {
+			struct pending *pd = q_at(sl, j);
+			enum priority pr = alert_priority(pd->a);
+
+			if (!pd->sp)
+				continue;
+			if (!victim || pr > worst || (pr == worst && pd->sp->id < victim->id)) {
+				victim = pd->sp;
+				worst = pr;
+			}
+		}
+	}
+	if (!victim)
+		return false;
+	/* Release from every queue holding it; the last release frees victim. */
+	for (size_t i = 0; i < p->n_slots; i++) {
+		struct slot *sl = &p->slots[i];
+
+		for (size_t j = 0; j < sl->len; j++) {
+			if (q_at(sl, j)->sp == victim) {
+				struct pending pd = q_remove(sl, j);
+
+				count_drop(sl, "spool_full", pd.a);
+				pending_release(sl, &pd, true);
+				break;
+			}
+		}
+	}
+	p->spool_evicted++;
+	return true;
+}
+
+/* The internal alert telling that the spool was full, at most once a minute. */
+static void report_spool_full(struct pipeline *p)
+{
+	uint64_t now = uv_now(p->loop);
+	struct alert_init init = { 0 };
+	struct timespec ts;
+	char *out = NULL;
+	struct alert *a;
+
+	if (!p->spool_evicted || p->in_internal ||
+	    (p->spool_alert_ms && now - p->spool_alert_ms < 60000))
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	init.time_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	init.rule = "lanner spool full";
+	init.priority = PRIORITY_ERROR;
+	init.source = "internal";
+	init.output_fields = json_pack("{s:I, s:I}", "spool.max_bytes",
+				       (json_int_t)p->set.spool_max, "spool.dropped",
+				       (json_int_t)p->spool_evicted);
+	if (asprintf(&out,
+		     "lanner: spool full (spool.max_bytes=%llu): dropped %llu alert(s), lowest "
+		     "priority and oldest first",
+		     (unsigned long long)p->set.spool_max,
+		     (unsigned long long)p->spool_evicted) < 0)
+		out = NULL;
+	init.output = out;
+	a = alert_new(&init);
+	free(out);
+	p->spool_evicted = 0;
+	p->spool_alert_ms = now ? now : 1;
+	if (!a)
+		return;
+	p->in_internal = true;
+	pipeline_submit(p, a);
+	p->in_internal = false;
+}
+
 int pipeline_submit(struct pipeline *p, struct alert *a)
 {
-	const char *labels[6];
+	return pipeline_submit_cb(p, a, NULL, NULL);
+}
+
+int pipeline_submit_cb(struct pipeline *p, struct alert *a, pipeline_done_fn cb, void *data)
+{
+	const char *labels[6], *names[64];
+	struct spool_wait *w = NULL;
+	uint64_t targets = 0;
+	size_t n = 0, len = 0;
+	const char *json;
 	int err;
 
 	if (p->shutting_down) {
@@ -423,10 +624,46 @@ int pipeline_submit(struct pipeline *p, struct alert *a)
 		if (!alert_is_test(a) &&
 		    !priority_at_least(alert_priority(a), (enum priority)sl->set.minimumpriority))
 			continue;
-		slot_enqueue(sl, a);
-		slot_pump(sl);
+		targets |= 1ULL << i;
+		names[n++] = sl->sink->name;
 	}
-	alert_unref(a);
+	json = p->spool && n ? alert_json(a, &len) : NULL;
+	if (json)
+		w = calloc(1, sizeof(*w));
+	if (w)
+		w->sp = calloc(1, sizeof(*w->sp));
+	if (!w || !w->sp) {
+		/* Memory mode, no sink, or no memory for the spool's bookkeeping: straight on. */
+		if (w)
+			free(w);
+		enqueue_targets(p, a, targets, NULL);
+		alert_unref(a);
+		if (cb)
+			cb(data, 0);
+		return 0;
+	}
+	w->p = p;
+	w->a = a;
+	w->targets = targets;
+	w->cb = cb;
+	w->data = data;
+	w->sp->id = spool_next_id(p->spool);
+	w->sp->refs = (unsigned)n;
+	w->sp->bytes = len;
+	while (p->spool_bytes + len > p->set.spool_max && spool_evict_one(p))
+		;
+	p->spool_bytes += len;
+	err = spool_insert(p->spool, w->sp->id, alert_priority(a), json, len, names, n, on_spooled,
+			   w);
+	if (err) {
+		log_error("spool: alert %s not written (%s): delivering from memory", alert_uuid(a),
+			  strerror(-err));
+		p->spool_waiting++;
+		on_spooled(w, err);
+	} else {
+		p->spool_waiting++;
+	}
+	report_spool_full(p);
 	return 0;
 }
 
@@ -438,7 +675,7 @@ int pipeline_deliver_to(struct pipeline *p, struct alert *a, const char *sink_na
 		struct slot *sl = &p->slots[i];
 
 		if (sl->sink && !strcmp(sl->sink->name, sink_name)) {
-			slot_enqueue(sl, a);
+			slot_enqueue(sl, a, NULL);
 			slot_pump(sl);
 			return 0;
 		}
@@ -491,8 +728,19 @@ static void gauge_backoff(void *data, metrics_emit_fn emit, void *ctx)
 	}
 }
 
+static void gauge_spool(void *data, metrics_emit_fn emit, void *ctx)
+{
+	struct pipeline *p = data;
+	const char *bytes[] = { "bytes" }, *errors[] = { "write_errors" };
+
+	emit(ctx, bytes, (double)p->spool_bytes);
+	emit(ctx, errors, p->spool ? (double)spool_errors(p->spool) : 0.0);
+}
+
 static int declare_metrics(struct pipeline *p)
 {
+	static const char *const what[] = { "what" };
+
 	static const char *const ev4[] = { "rule", "priority", "source", "hostname" };
 	static const char *const ev6[] = { "rule",     "priority",    "source",
 					   "hostname", "k8s_ns_name", "k8s_pod_name" };
@@ -518,8 +766,102 @@ static int declare_metrics(struct pipeline *p)
 	    metrics_gauge(m, "lanner_inflight", "Deliveries in flight per sink", sink, 1,
 			  gauge_inflight, p) ||
 	    metrics_gauge(m, "lanner_sink_backoff", "1 while a sink waits before retrying", sink, 1,
-			  gauge_backoff, p))
+			  gauge_backoff, p) ||
+	    metrics_gauge(m, "lanner_spool", "Spool: bytes of undelivered alerts, write errors",
+			  what, 1, gauge_spool, p))
 		return -ENOMEM;
+	return 0;
+}
+
+/* --- spool at startup --------------------------------------------------------------------- */
+
+struct spool_loader {
+	struct pipeline *p;
+	int64_t id;
+	struct alert *a;
+	struct spooled *sp;
+	size_t alerts, deliveries;
+};
+
+static void loader_release(struct spool_loader *l)
+{
+	/* The loader's own hold on the record (refs started at 1). */
+	if (l->sp && --l->sp->refs == 0) {
+		l->p->spool_bytes -= l->sp->bytes;
+		free(l->sp);
+	}
+	l->sp = NULL;
+	alert_unref(l->a);
+	l->a = NULL;
+}
+
+static void on_spooled_row(void *ctx, int64_t id, int priority, const char *json, size_t len,
+			   const char *sink)
+{
+	struct spool_loader *l = ctx;
+	struct pipeline *p = l->p;
+	struct slot *sl = NULL;
+
+	if (id != l->id) {
+		struct alert_error err;
+
+		loader_release(l);
+		l->id = id;
+		l->a = alert_parse(json, len, &err);
+		if (!l->a) {
+			log_error("spool: alert %lld unreadable (%s): dropped", (long long)id,
+				  err.msg);
+		} else {
+			alert_freeze(l->a);
+			l->sp = calloc(1, sizeof(*l->sp));
+			if (!l->sp) {
+				log_error("spool: out of memory loading alert %lld", (long long)id);
+				alert_unref(l->a);
+				l->a = NULL;
+			} else {
+				l->sp->id = id;
+				l->sp->refs = 1;
+				l->sp->bytes = len;
+				p->spool_bytes += len;
+				l->alerts++;
+			}
+		}
+	}
+	for (size_t i = 0; i < p->n_slots; i++)
+		if (!strcmp(p->slots[i].sink->name, sink))
+			sl = &p->slots[i];
+	if (!l->a || !sl) {
+		if (l->a)
+			log_warn("spool: alert %lld waits for output '%s', which is not configured "
+				 "any more: dropped for it",
+				 (long long)id, sink);
+		spool_ack(p->spool, id, sink);
+		return;
+	}
+	(void)priority;
+	l->sp->refs++;
+	slot_enqueue(sl, l->a, l->sp);
+	l->deliveries++;
+}
+
+static int open_spool(struct pipeline *p)
+{
+	struct spool_loader l = { .p = p, .id = -1 };
+	int err;
+
+	p->spool = spool_open(p->loop, p->set.spool_path, p->set.spool_sync == 1);
+	if (!p->spool)
+		return -errno;
+	err = spool_load(p->spool, on_spooled_row, &l);
+	loader_release(&l);
+	if (err)
+		return err;
+	if (l.alerts)
+		log_info("spool %s: delivering %zu alert(s) (%zu deliveries) left from a previous "
+			 "run",
+			 p->set.spool_path, l.alerts, l.deliveries);
+	for (size_t i = 0; i < p->n_slots; i++)
+		slot_pump(&p->slots[i]);
 	return 0;
 }
 
@@ -633,7 +975,17 @@ struct pipeline *pipeline_new_with(uv_loop_t *loop, struct config *cfg, struct m
 	for (size_t i = 0; registry[i]; i++) {
 		if (!sink_wanted(cfg, registry[i]))
 			continue;
+		if (p->n_slots == 64) {
+			log_error("more than 64 outputs configured");
+			err = -E2BIG;
+			goto err_close;
+		}
 		err = slot_init(p, &p->slots[p->n_slots++], cfg, registry[i]);
+		if (err)
+			goto err_close;
+	}
+	if (p->set.spool_mode == 0) {
+		err = open_spool(p);
 		if (err)
 			goto err_close;
 	}
@@ -664,6 +1016,8 @@ static void on_handle_closed(uv_handle_t *h)
 
 static void finish_shutdown(struct pipeline *p)
 {
+	size_t left_in_spool = 0;
+
 	if (p->closing)
 		return;
 	p->closing = true;
@@ -676,8 +1030,11 @@ static void finish_shutdown(struct pipeline *p)
 		while (sl->sink && sl->len) {
 			struct pending pd = q_pop_front(sl);
 
-			count_drop(sl, "shutdown", pd.a);
-			alert_unref(pd.a);
+			if (pd.sp)
+				left_in_spool++;
+			else
+				count_drop(sl, "shutdown", pd.a);
+			pending_release(sl, &pd, false);
 		}
 		/* Abandoned in-flight sends come back through on_sink_done as drops. */
 		if (sl->sink && sl->sink->ops->close)
@@ -685,6 +1042,12 @@ static void finish_shutdown(struct pipeline *p)
 	}
 	http_client_free(p->http);
 	p->http = NULL;
+	if (left_in_spool)
+		log_info("%zu undelivered alert deliveries stay in the spool for the next start",
+			 left_in_spool);
+	/* Joins the writer: what is queued is written; late commits find the sinks closed. */
+	spool_close(p->spool);
+	p->spool = NULL;
 	for (size_t i = 0; i < p->n_slots; i++)
 		uv_close((uv_handle_t *)&p->slots[i].timer, on_handle_closed);
 	uv_close((uv_handle_t *)&p->shutdown_timer, on_handle_closed);
@@ -755,7 +1118,7 @@ size_t pipeline_pending(const struct pipeline *p)
 
 	for (size_t i = 0; i < p->n_slots; i++)
 		n += p->slots[i].len + p->slots[i].inflight;
-	return n;
+	return n + p->spool_waiting;
 }
 
 struct http_client *pipeline_http(const struct pipeline *p)

@@ -41,6 +41,10 @@ struct pipeline_settings {
 	struct config_map customfields;
 	struct config_strlist customtags;
 	bool pod_labels; /* metrics.pod_labels: k8s_ns_name/k8s_pod_name on events_total */
+	int spool_mode; /* spool.mode: 0 disk, 1 memory */
+	const char *spool_path;
+	uint64_t spool_max; /* spool.max_bytes */
+	int spool_sync; /* spool.sync: 0 normal, 1 full */
 };
 
 /* Options every sink section gets from the pipeline: "<sink>.minimumpriority", ... */
@@ -72,6 +76,16 @@ struct pipeline *pipeline_new(uv_loop_t *loop, struct config *cfg, struct metric
  * shutting down, or -ENOMEM (the alert is released either way).
  */
 int pipeline_submit(struct pipeline *p, struct alert *a);
+
+/* Runs when a submitted alert is safely accepted (written to the spool when it is on). */
+typedef void (*pipeline_done_fn)(void *data, int err);
+
+/*
+ * pipeline_submit, telling cb (on the loop) once the alert is durable: in disk spool mode after
+ * its spool transaction committed, else at once (possibly before this returns). cb is not
+ * called when this returns an error. The ingest route answers 200 from cb.
+ */
+int pipeline_submit_cb(struct pipeline *p, struct alert *a, pipeline_done_fn cb, void *data);
 
 /*
  * Queue a frozen alert (borrowed) for the sink named sink_name only, bypassing its

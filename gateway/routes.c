@@ -24,27 +24,51 @@ static void reply_text(struct http_req *req, int status, const char *msg)
 	http_reply(req, status, "text/plain; charset=utf-8", msg, strlen(msg));
 }
 
-/* Hand a parsed alert to the pipeline and answer with its uuid. */
+struct accept_ctx {
+	struct gateway *g;
+	struct http_req *req;
+	const char *source;
+	char uuid[ALERT_UUID_LEN + 1];
+};
+
+/* The alert is durable (spooled, or queued in memory mode): answer 200 with its uuid. */
+static void on_accepted(void *data, int err)
+{
+	struct accept_ctx *c = data;
+	char body[64];
+	int n = snprintf(body, sizeof(body), "{\"uuid\":\"%s\"}\n", c->uuid);
+
+	count_input(c->g, c->source, "accepted");
+	http_reply(c->req, 200, "application/json", body, (size_t)n);
+	free(c);
+}
+
+/* Hand a parsed alert to the pipeline; the answer comes once it is safely accepted. */
 static void accept_alert(struct gateway *g, struct http_req *req, struct alert *a,
 			 const char *source)
 {
-	char body[64];
-	int err, n;
+	struct accept_ctx *c = malloc(sizeof(*c));
+	int err;
 
-	n = snprintf(body, sizeof(body), "{\"uuid\":\"%s\"}\n", alert_uuid(a));
-	err = pipeline_submit(g->pipeline, a);
-	if (err == -ESHUTDOWN) {
-		count_input(g, source, "rejected");
-		reply_text(req, 503, "lanner is shutting down\n");
-		return;
-	}
-	if (err) {
+	if (!c) {
+		alert_unref(a);
 		count_input(g, source, "rejected");
 		reply_text(req, 500, "alert not accepted: out of memory\n");
 		return;
 	}
-	count_input(g, source, "accepted");
-	http_reply(req, 200, "application/json", body, (size_t)n);
+	c->g = g;
+	c->req = req;
+	c->source = source;
+	memcpy(c->uuid, alert_uuid(a), sizeof(c->uuid));
+	err = pipeline_submit_cb(g->pipeline, a, on_accepted, c);
+	if (err) {
+		free(c);
+		count_input(g, source, "rejected");
+		if (err == -ESHUTDOWN)
+			reply_text(req, 503, "lanner is shutting down\n");
+		else
+			reply_text(req, 500, "alert not accepted: out of memory\n");
+	}
 }
 
 /* POST /: one Falco JSON alert, validated as Falcosidekick does. */

@@ -88,12 +88,16 @@ class Receiver:
 class Lanner:
     """lanner with a YAML config written to a temp dir; listens on a free loopback port."""
 
-    def __init__(self, tmp, yaml="", args=(), wait=True, env=None):
-        self.port = free_port()
+    def __init__(self, tmp, yaml="", args=(), wait=True, env=None, port=None, spool=None):
+        self.port = port or free_port()
         self.cfg = os.path.join(tmp, "lanner-%d.yaml" % time.monotonic_ns())
+        # The durable spool lives in the test's temp dir (disk mode, as shipped).
+        self.spool = spool or os.path.join(tmp, "spool-%d.db" % time.monotonic_ns())
         with open(self.cfg, "w") as f:
             f.write("listenaddress: 127.0.0.1\nlistenport: %d\n" % self.port)
             f.write("stdout: {enabled: false}\n")
+            if "spool:" not in yaml:
+                f.write("spool: {path: '%s'}\n" % self.spool)
             f.write(yaml)
         self.log = open(os.path.join(tmp, "lanner-%d.log" % time.monotonic_ns()), "w+")
         e = dict(os.environ)
@@ -169,8 +173,8 @@ class Workspace:
         self.started.append(r)
         return r
 
-    def lanner(self, yaml="", args=(), wait=True, env=None):
-        lan = Lanner(self.tmp.name, yaml, args, wait, env)
+    def lanner(self, yaml="", args=(), wait=True, env=None, port=None, spool=None):
+        lan = Lanner(self.tmp.name, yaml, args, wait, env, port, spool)
         self.started.append(lan)
         return lan
 

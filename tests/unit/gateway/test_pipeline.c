@@ -116,6 +116,11 @@ static struct fixture *fixture_new(const char *yaml)
 	f->cfg = config_new();
 	assert_non_null(f->cfg);
 	assert_int_equal(pipeline_declare_with(f->cfg, test_registry), 0);
+	/* Queues only, unless the test is about the spool. */
+	if (!strstr(yaml, "spool"))
+		assert_int_equal(config_load_buffer(f->cfg, "mem.yaml", "spool: {mode: memory}\n",
+						    strlen("spool: {mode: memory}\n")),
+				 0);
 	assert_int_equal(config_load_buffer(f->cfg, "test.yaml", yaml, strlen(yaml)), 0);
 	assert_int_equal(config_check(f->cfg), 0);
 	f->m = metrics_new(0);
@@ -414,6 +419,105 @@ static void test_shutdown_drains(void **state)
 	free(f);
 }
 
+static void submitted(void *data, int err)
+{
+	(*(int *)data)++;
+	assert_int_equal(err, 0);
+}
+
+/* Disk spool: what is not delivered at shutdown is delivered by the next start, once. */
+static void test_spool_redelivers_after_restart(void **state)
+{
+	char dir[] = "/tmp/lanner-spool-XXXXXX", yaml[256], uuids[3][ALERT_UUID_LEN + 1];
+	struct fixture *f;
+	int accepted = 0;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(yaml, sizeof(yaml), "spool: {path: '%s/spool.db'}\n", dir);
+
+	f = fixture_new(yaml);
+	sc.hold = true;
+	for (int i = 0; i < 3; i++) {
+		struct alert *a = make_alert("spooled", PRIORITY_WARNING);
+
+		memcpy(uuids[i], alert_uuid(a), sizeof(uuids[i]));
+		assert_int_equal(pipeline_submit_cb(f->p, a, submitted, &accepted), 0);
+	}
+	/* Accepted only once the transaction committed. */
+	run_for(&f->loop, 200);
+	assert_int_equal(accepted, 3);
+	assert_int_equal(sc.sends, 3);
+	/* Shut down without waiting: the held deliveries stay in the spool. */
+	fixture_free(f);
+
+	f = fixture_new(yaml);
+	run_for(&f->loop, 100);
+	assert_int_equal(sc.sends, 3);
+	for (int i = 0; i < 3; i++)
+		assert_non_null(strstr(sc.json[i], uuids[i]));
+	fixture_free(f);
+
+	/* Delivered means forgotten: a third start has nothing to send. */
+	f = fixture_new(yaml);
+	run_for(&f->loop, 100);
+	assert_int_equal(sc.sends, 0);
+	fixture_free(f);
+
+	snprintf(yaml, sizeof(yaml), "rm -rf '%s'", dir);
+	assert_int_equal(system(yaml), 0);
+}
+
+/* Spool bound: past spool.max_bytes the lowest-priority oldest alert goes, and it is told. */
+static void test_spool_full_drops_lowest_priority(void **state)
+{
+	char dir[] = "/tmp/lanner-spool-XXXXXX", yaml[256];
+	struct fixture *f;
+	size_t one;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(yaml, sizeof(yaml),
+		 "spool: {path: '%s/spool.db', max_bytes: 4096}\n"
+		 "script: {maxconcurrentrequests: 1}\n",
+		 dir);
+	f = fixture_new(yaml);
+	sc.hold = true;
+	/* One in flight (not evictable), then more alerts than the bound holds. */
+	assert_int_equal(pipeline_submit(f->p, make_alert("first", PRIORITY_CRITICAL)), 0);
+	run_for(&f->loop, 50);
+	one = strlen(sc.json[0]);
+	assert_true(one > 150);
+	for (int i = 0; i < 40; i++)
+		assert_int_equal(pipeline_submit(f->p, make_alert(i == 3 ? "notice" : "warning",
+								  i == 3 ? PRIORITY_NOTICE :
+									   PRIORITY_WARNING)),
+				 0);
+	run_for(&f->loop, 200);
+	assert_true(counter(f, "lanner_dropped_total{sink=\"script\",reason=\"spool_full\"}") >=
+		    40 - 4096 / one);
+	/* Let everything left through: the Notice was the first to go; the loss was reported. */
+	sc.hold = false;
+	{
+		struct sink_status ok = { .result = SINK_OK, .retry_after_ms = -1 };
+
+		sink_done(sc.held_sink, sc.held[0], &ok);
+		sc.n_held = 0;
+	}
+	run_for(&f->loop, 200);
+	{
+		bool internal = false;
+
+		for (size_t i = 1; i < sc.sends; i++) {
+			assert_null(strstr(sc.json[i], "\"rule\":\"notice\""));
+			if (strstr(sc.json[i], "\"rule\":\"lanner spool full\""))
+				internal = true;
+		}
+		assert_true(internal);
+	}
+	fixture_free(f);
+	snprintf(yaml, sizeof(yaml), "rm -rf '%s'", dir);
+	assert_int_equal(system(yaml), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -427,6 +531,8 @@ int main(void)
 		cmocka_unit_test(test_concurrency_limit),
 		cmocka_unit_test(test_enrichment),
 		cmocka_unit_test(test_shutdown_drains),
+		cmocka_unit_test(test_spool_redelivers_after_restart),
+		cmocka_unit_test(test_spool_full_drops_lowest_priority),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

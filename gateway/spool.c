@@ -1,0 +1,469 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <libgen.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "config/log.h"
+#include "gateway/spool.h"
+
+enum op_kind { OP_INSERT, OP_ACK };
+
+struct op {
+	struct op *next;
+	enum op_kind kind;
+	int64_t id;
+	int priority;
+	char *json;
+	size_t len;
+	char **sinks;
+	size_t n_sinks;
+	spool_done_fn done;
+	void *data;
+	int err;
+};
+
+struct op_list {
+	struct op *head, *tail;
+};
+
+struct spool {
+	uv_loop_t *loop;
+	uv_async_t async; /* the thread -> loop: inserts committed */
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct op_list todo; /* loop -> thread */
+	struct op_list done; /* thread -> loop */
+	bool stop;
+	bool thread_started;
+	sqlite3 *db;
+	sqlite3_stmt *ins_alert, *ins_pending, *del_pending, *del_alert;
+	int64_t next_id;
+	uint64_t errors;
+};
+
+static void list_push(struct op_list *l, struct op *o)
+{
+	o->next = NULL;
+	if (l->tail)
+		l->tail->next = o;
+	else
+		l->head = o;
+	l->tail = o;
+}
+
+static void op_free(struct op *o)
+{
+	for (size_t i = 0; i < o->n_sinks; i++)
+		free(o->sinks[i]);
+	free(o->sinks);
+	free(o->json);
+	free(o);
+}
+
+static int exec(sqlite3 *db, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		log_error("spool: %s: %s", sql, msg ? msg : sqlite3_errmsg(db));
+		sqlite3_free(msg);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int apply(struct spool *s, struct op *o)
+{
+	int rc = SQLITE_OK;
+
+	if (o->kind == OP_INSERT) {
+		sqlite3_bind_int64(s->ins_alert, 1, o->id);
+		sqlite3_bind_int(s->ins_alert, 2, o->priority);
+		sqlite3_bind_text(s->ins_alert, 3, o->json, (int)o->len, SQLITE_STATIC);
+		rc = sqlite3_step(s->ins_alert);
+		sqlite3_reset(s->ins_alert);
+		for (size_t i = 0; rc == SQLITE_DONE && i < o->n_sinks; i++) {
+			sqlite3_bind_int64(s->ins_pending, 1, o->id);
+			sqlite3_bind_text(s->ins_pending, 2, o->sinks[i], -1, SQLITE_STATIC);
+			rc = sqlite3_step(s->ins_pending);
+			sqlite3_reset(s->ins_pending);
+		}
+	} else {
+		sqlite3_bind_int64(s->del_pending, 1, o->id);
+		sqlite3_bind_text(s->del_pending, 2, o->sinks[0], -1, SQLITE_STATIC);
+		rc = sqlite3_step(s->del_pending);
+		sqlite3_reset(s->del_pending);
+		if (rc == SQLITE_DONE) {
+			sqlite3_bind_int64(s->del_alert, 1, o->id);
+			rc = sqlite3_step(s->del_alert);
+			sqlite3_reset(s->del_alert);
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		log_error("spool: %s of alert %lld: %s", o->kind == OP_INSERT ? "insert" : "ack",
+			  (long long)o->id, sqlite3_errmsg(s->db));
+		return -EIO;
+	}
+	return 0;
+}
+
+/* One transaction per batch: one commit (and with FULL sync one fsync) for many alerts. */
+static void apply_batch(struct spool *s, struct op *batch)
+{
+	int err = exec(s->db, "BEGIN IMMEDIATE");
+	struct op_list finished = { 0 };
+	struct op *o, *next;
+
+	for (o = batch; o; o = o->next)
+		o->err = err ? err : apply(s, o);
+	if (!err && exec(s->db, "COMMIT")) {
+		exec(s->db, "ROLLBACK");
+		for (o = batch; o; o = o->next)
+			o->err = -EIO;
+	}
+	for (o = batch; o; o = next) {
+		next = o->next;
+		if (o->err)
+			__atomic_add_fetch(&s->errors, 1, __ATOMIC_RELAXED);
+		if (o->kind == OP_INSERT && o->done)
+			list_push(&finished, o);
+		else
+			op_free(o);
+	}
+	if (finished.head) {
+		pthread_mutex_lock(&s->lock);
+		if (s->done.tail)
+			s->done.tail->next = finished.head;
+		else
+			s->done.head = finished.head;
+		s->done.tail = finished.tail;
+		pthread_mutex_unlock(&s->lock);
+		uv_async_send(&s->async);
+	}
+}
+
+static void *writer(void *arg)
+{
+	struct spool *s = arg;
+
+	for (;;) {
+		struct op *batch;
+		bool stop;
+
+		pthread_mutex_lock(&s->lock);
+		while (!s->todo.head && !s->stop)
+			pthread_cond_wait(&s->cond, &s->lock);
+		batch = s->todo.head;
+		s->todo.head = s->todo.tail = NULL;
+		stop = s->stop;
+		pthread_mutex_unlock(&s->lock);
+		if (batch)
+			apply_batch(s, batch);
+		if (stop && !batch)
+			break;
+	}
+	return NULL;
+}
+
+/* On the loop: run the callbacks of committed inserts. */
+static void on_async(uv_async_t *h)
+{
+	struct spool *s = h->data;
+	struct op *o, *next;
+
+	pthread_mutex_lock(&s->lock);
+	o = s->done.head;
+	s->done.head = s->done.tail = NULL;
+	pthread_mutex_unlock(&s->lock);
+	for (; o; o = next) {
+		next = o->next;
+		o->done(o->data, o->err);
+		op_free(o);
+	}
+}
+
+static int mkdir_parent(const char *path)
+{
+	char *copy = strdup(path), *dir;
+	int err = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	dir = dirname(copy);
+	if (mkdir(dir, 0750) && errno != EEXIST)
+		err = -errno;
+	free(copy);
+	return err;
+}
+
+static int prepare(struct spool *s)
+{
+	static const char *const sql[] = {
+		"INSERT INTO alerts(id, priority, json) VALUES (?1, ?2, ?3)",
+		"INSERT OR IGNORE INTO pending(id, sink) VALUES (?1, ?2)",
+		"DELETE FROM pending WHERE id = ?1 AND sink = ?2",
+		"DELETE FROM alerts WHERE id = ?1 AND NOT EXISTS "
+		"(SELECT 1 FROM pending WHERE id = ?1)",
+	};
+	sqlite3_stmt **stmts[] = { &s->ins_alert, &s->ins_pending, &s->del_pending, &s->del_alert };
+
+	for (size_t i = 0; i < 4; i++) {
+		if (sqlite3_prepare_v2(s->db, sql[i], -1, stmts[i], NULL) != SQLITE_OK) {
+			log_error("spool: %s", sqlite3_errmsg(s->db));
+			return -EIO;
+		}
+	}
+	return 0;
+}
+
+struct spool *spool_open(uv_loop_t *loop, const char *path, bool full_sync)
+{
+	struct spool *s = calloc(1, sizeof(*s));
+	sqlite3_stmt *st;
+	int err;
+
+	if (!s)
+		return NULL;
+	s->loop = loop;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	err = mkdir_parent(path);
+	if (err) {
+		log_error("spool: cannot create the folder of %s: %s", path, strerror(-err));
+		goto err_free;
+	}
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+	    SQLITE_OK) {
+		log_error("spool: cannot open %s: %s", path,
+			  s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		err = -EIO;
+		goto err_close;
+	}
+	sqlite3_busy_timeout(s->db, 5000);
+	err = exec(s->db, "PRAGMA journal_mode=WAL");
+	if (!err)
+		err = exec(s->db,
+			   full_sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+	if (!err)
+		err = exec(s->db, "CREATE TABLE IF NOT EXISTS alerts(id INTEGER PRIMARY KEY, "
+				  "priority INTEGER NOT NULL, json TEXT NOT NULL)");
+	if (!err)
+		err = exec(s->db, "CREATE TABLE IF NOT EXISTS pending(id INTEGER NOT NULL, "
+				  "sink TEXT NOT NULL, PRIMARY KEY(id, sink)) WITHOUT ROWID");
+	/* Alerts whose every sink acknowledged but whose row survived a crash mid-batch. */
+	if (!err)
+		err = exec(s->db, "DELETE FROM alerts WHERE id NOT IN (SELECT id FROM pending)");
+	if (!err)
+		err = prepare(s);
+	if (err)
+		goto err_close;
+	s->next_id = 1;
+	if (sqlite3_prepare_v2(s->db, "SELECT MAX(id) FROM alerts", -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+			s->next_id = sqlite3_column_int64(st, 0) + 1;
+		sqlite3_finalize(st);
+	}
+	uv_async_init(loop, &s->async, on_async);
+	s->async.data = s;
+	if (pthread_create(&s->thread, NULL, writer, s)) {
+		log_error("spool: cannot start its thread");
+		uv_close((uv_handle_t *)&s->async, NULL);
+		err = -EAGAIN;
+		goto err_close;
+	}
+	s->thread_started = true;
+	return s;
+
+err_close:
+	sqlite3_finalize(s->ins_alert);
+	sqlite3_finalize(s->ins_pending);
+	sqlite3_finalize(s->del_pending);
+	sqlite3_finalize(s->del_alert);
+	sqlite3_close(s->db);
+err_free:
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->cond);
+	/* The async handle (if initialised) is closed; its memory must outlive the close. */
+	if (uv_is_closing((uv_handle_t *)&s->async))
+		uv_run(loop, UV_RUN_NOWAIT);
+	free(s);
+	errno = -err;
+	return NULL;
+}
+
+int64_t spool_next_id(const struct spool *s)
+{
+	return s->next_id;
+}
+
+int spool_load(struct spool *s,
+	       void (*fn)(void *ctx, int64_t id, int priority, const char *json, size_t len,
+			  const char *sink),
+	       void *ctx)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	/* The writer thread has nothing queued yet, so the connection is ours for a moment. */
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT a.id, a.priority, a.json, p.sink FROM pending p "
+			       "JOIN alerts a ON a.id = p.id ORDER BY a.id, p.sink",
+			       -1, &st, NULL) != SQLITE_OK) {
+		log_error("spool: %s", sqlite3_errmsg(s->db));
+		return -EIO;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		fn(ctx, sqlite3_column_int64(st, 0), sqlite3_column_int(st, 1),
+		   (const char *)sqlite3_column_text(st, 2), (size_t)sqlite3_column_bytes(st, 2),
+		   (const char *)sqlite3_column_text(st, 3));
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		log_error("spool: reading pending alerts: %s", sqlite3_errmsg(s->db));
+		return -EIO;
+	}
+	return 0;
+}
+
+static void enqueue(struct spool *s, struct op *o)
+{
+	pthread_mutex_lock(&s->lock);
+	list_push(&s->todo, o);
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+}
+
+int spool_insert(struct spool *s, int64_t id, int priority, const char *json, size_t len,
+		 const char *const *sinks, size_t n, spool_done_fn done, void *data)
+{
+	struct op *o = calloc(1, sizeof(*o));
+
+	if (!o)
+		return -ENOMEM;
+	o->kind = OP_INSERT;
+	o->id = id;
+	o->priority = priority;
+	o->json = malloc(len + 1);
+	o->sinks = calloc(n ? n : 1, sizeof(*o->sinks));
+	if (!o->json || !o->sinks)
+		goto err;
+	memcpy(o->json, json, len);
+	o->json[len] = '\0';
+	o->len = len;
+	for (; o->n_sinks < n; o->n_sinks++) {
+		o->sinks[o->n_sinks] = strdup(sinks[o->n_sinks]);
+		if (!o->sinks[o->n_sinks])
+			goto err;
+	}
+	o->done = done;
+	o->data = data;
+	if (id >= s->next_id)
+		s->next_id = id + 1;
+	enqueue(s, o);
+	return 0;
+err:
+	op_free(o);
+	return -ENOMEM;
+}
+
+void spool_ack(struct spool *s, int64_t id, const char *sink)
+{
+	struct op *o = calloc(1, sizeof(*o));
+
+	if (o) {
+		o->sinks = calloc(1, sizeof(*o->sinks));
+		if (o->sinks)
+			o->sinks[0] = strdup(sink);
+	}
+	if (!o || !o->sinks || !o->sinks[0]) {
+		/* The row stays: the alert is delivered again after a restart, never lost. */
+		log_error("spool: out of memory acknowledging alert %lld for %s", (long long)id,
+			  sink);
+		if (o)
+			op_free(o);
+		return;
+	}
+	o->n_sinks = 1;
+	o->kind = OP_ACK;
+	o->id = id;
+	enqueue(s, o);
+}
+
+uint64_t spool_errors(const struct spool *s)
+{
+	return __atomic_load_n(&s->errors, __ATOMIC_RELAXED);
+}
+
+static void on_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+void spool_close(struct spool *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->stop = true;
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	if (s->thread_started)
+		pthread_join(s->thread, NULL);
+	/* Inserts committed in the last batch still get their callbacks. */
+	on_async(&s->async);
+	sqlite3_finalize(s->ins_alert);
+	sqlite3_finalize(s->ins_pending);
+	sqlite3_finalize(s->del_pending);
+	sqlite3_finalize(s->del_alert);
+	sqlite3_close(s->db);
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->cond);
+	uv_close((uv_handle_t *)&s->async, on_closed);
+}
+
+int spool_print_stats(const char *path, void *stream)
+{
+	FILE *f = stream;
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int rc, rows = 0;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		fprintf(stderr, "lanner: spool %s: %s\n", path,
+			db ? sqlite3_errmsg(db) : "out of memory");
+		sqlite3_close(db);
+		return 1;
+	}
+	if (sqlite3_prepare_v2(db,
+			       "SELECT p.sink, COUNT(*), SUM(LENGTH(a.json)), MIN(a.id), "
+			       "MAX(a.id) FROM pending p JOIN alerts a ON a.id = p.id "
+			       "GROUP BY p.sink ORDER BY p.sink",
+			       -1, &st, NULL) != SQLITE_OK) {
+		fprintf(stderr, "lanner: spool %s: %s\n", path, sqlite3_errmsg(db));
+		sqlite3_close(db);
+		return 1;
+	}
+	fprintf(f, "%-16s %10s %12s\n", "sink", "alerts", "bytes");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		fprintf(f, "%-16s %10lld %12lld\n", (const char *)sqlite3_column_text(st, 0),
+			(long long)sqlite3_column_int64(st, 1),
+			(long long)sqlite3_column_int64(st, 2));
+		rows++;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		fprintf(stderr, "lanner: spool %s: %s\n", path, sqlite3_errmsg(db));
+		sqlite3_close(db);
+		return 1;
+	}
+	if (!rows)
+		fprintf(f, "(nothing waiting)\n");
+	sqlite3_close(db);
+	return 0;
+}

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef LANNER_GATEWAY_SPOOL_H
+#define LANNER_GATEWAY_SPOOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+/*
+ * The durable spool: what the pipeline accepted and some sink has not yet acknowledged, in a
+ * SQLite database (WAL), so that a crash or a restart redelivers instead of losing.
+ *
+ * SQLite calls run on the spool's own thread, never on the loop: the loop queues inserts and
+ * acknowledgements, the thread applies them in batches (one transaction per wake-up, so one
+ * commit covers many alerts), and each insert's callback runs on the loop once its transaction
+ * has committed. Synchronous mode NORMAL survives a crash of lanner (kill -9); FULL also a
+ * power loss, at the cost of an fsync per batch.
+ *
+ *	CREATE TABLE alerts(id INTEGER PRIMARY KEY, priority INTEGER, json TEXT);
+ *	CREATE TABLE pending(id INTEGER, sink TEXT, PRIMARY KEY(id, sink));
+ */
+
+struct spool;
+
+/* Runs on the loop when the insert is durable (err 0) or failed (-EIO: reported already). */
+typedef void (*spool_done_fn)(void *data, int err);
+
+/*
+ * Open (creating the file and its folder when missing) and start the writer thread. Blocking:
+ * call before the loop runs. NULL with errno set, after logging why.
+ */
+struct spool *spool_open(uv_loop_t *loop, const char *path, bool full_sync);
+
+/* The id after the largest one stored (ids grow across restarts). */
+int64_t spool_next_id(const struct spool *s);
+
+/*
+ * Startup, before any insert: calls fn for every (alert, sink) still pending, in id order.
+ * Blocking. 0 or -EIO.
+ */
+int spool_load(struct spool *s,
+	       void (*fn)(void *ctx, int64_t id, int priority, const char *json, size_t len,
+			  const char *sink),
+	       void *ctx);
+
+/*
+ * Queue the insert of one alert (json copied) pending for sinks[0..n). done runs later on the
+ * loop. 0 or -ENOMEM.
+ */
+int spool_insert(struct spool *s, int64_t id, int priority, const char *json, size_t len,
+		 const char *const *sinks, size_t n, spool_done_fn done, void *data);
+
+/* Queue "sink is done with alert id" (delivered, refused or dropped). */
+void spool_ack(struct spool *s, int64_t id, const char *sink);
+
+/* Inserts and acks applied so far, and failures (for metrics). */
+uint64_t spool_errors(const struct spool *s);
+
+/*
+ * Apply what is queued, stop the thread, close the database and the loop handle; the memory is
+ * freed in the handle's close callback. Blocking for at most one batch. Accepts NULL.
+ */
+void spool_close(struct spool *s);
+
+/* `lanner spool stats`: print what waits per sink in the database at path. 0, or 1 on error. */
+int spool_print_stats(const char *path, void *stream /* FILE * */);
+
+#endif
