@@ -424,7 +424,7 @@ int main(int argc, char **argv)
 	long n_fast = argc > 1 ? atol(argv[1]) : 200000;
 	long n_open = n_fast / 10, n_exec = n_fast / 1000;
 	char tmpl[] = "/tmp/lanner-bench-XXXXXX";
-	struct probe_set full = { 0 };
+	struct probe_set full = { 0 }, only_openat = { 0 };
 	struct bench_floor_bpf *skel;
 	struct drops_req dr = { { 0 } };
 	double none_exec = 0, none_u = 0, none_t = 0;
@@ -452,6 +452,7 @@ int main(int argc, char **argv)
 	CPU_ZERO(&set);
 	CPU_SET(1, &set);
 	sched_setaffinity(0, sizeof(set), &set);
+	probe_set_add(&only_openat, SYS_openat);
 	probe_set_add_state(&full);
 	for (size_t i = 0; i < sizeof(rule_syscalls) / sizeof(rule_syscalls[0]); i++)
 		probe_set_add(&full, probe_syscall_nr(rule_syscalls[i]));
@@ -495,6 +496,7 @@ int main(int argc, char **argv)
 		{ "empty raw_tp/sys_exit", skel->progs.empty_raw_tp },
 		{ "dispatcher tp_btf, early return", skel->progs.dispatch_tp_btf },
 		{ "empty tracepoint sys_exit_openat only", skel->progs.empty_tp_openat },
+		{ "lanner, openat only", NULL, &only_openat },
 		{ "lanner, all rule + state syscalls", NULL, &full },
 	};
 	struct attach_case traced[] = {
@@ -504,12 +506,12 @@ int main(int argc, char **argv)
 		{ "lanner, all rule + state syscalls", NULL, &full, "sys_exit_openat" },
 	};
 	if (run_cases("fork+exec", LOOP_EXEC, n_exec, 5, exec_lanner, 1, NULL) ||
-	    run_cases("getppid", LOOP_GETPPID, n_fast, ROUNDS, uninteresting, 6, &none_u) ||
+	    run_cases("getppid", LOOP_GETPPID, n_fast, ROUNDS, uninteresting, 7, &none_u) ||
 	    run_cases("openat+close", LOOP_OPENAT, n_open, ROUNDS, traced, 4, &none_t))
 		goto out_stop;
 
 	/* Targets (issue 4): the cheapest attached floor is the per-syscall tracepoint row. */
-	double floor_u = uninteresting[4].r.ns, lanner_u = uninteresting[5].r.ns;
+	double floor_u = uninteresting[4].r.ns, lanner_u = uninteresting[6].r.ns;
 
 	run_on_loop(do_drops, &dr);
 	printf("\nfork+exec: lanner %+.1f us per fork+exec vs no program (%.1f%%)\n",
