@@ -69,6 +69,7 @@ static void submit(struct line_writer *w);
 
 static void on_retry_timer(uv_timer_t *t)
 {
+	uv_unref((uv_handle_t *)t);
 	submit(t->data);
 }
 
@@ -80,6 +81,8 @@ static void on_write(uv_fs_t *req)
 
 	uv_fs_req_cleanup(req);
 	if (res == UV_EAGAIN || res == UV_EINTR) {
+		/* The timer is unreferenced while idle; a pending retry must keep the loop alive. */
+		uv_ref((uv_handle_t *)&w->timer);
 		uv_timer_start(&w->timer, on_retry_timer, LW_EAGAIN_MS, 0);
 		return;
 	}
