@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <linux/sched.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -643,6 +644,64 @@ static void test_arg_renderings(void **state)
 	assert_str(&e, "evt.args", NULL, "fd=3 name=payload flags=1(MFD_CLOEXEC)");
 }
 
+static const char *const env[] = { "HOME=/root", "LD_PRELOAD=/tmp/x.so", "TERM=xterm" };
+
+static void test_more_process_fields(void **state)
+{
+	struct syscall_event e = open_event();
+	struct field_value v;
+
+	setenv("TZ", "UTC", 1);
+	tzset();
+	e.ts = 1746622234502309868ull;
+	assert_str(&e, "evt.time.s", NULL, "12:50:34");
+	assert_str(&e, "evt.datetime", NULL, "2025-05-07 12:50:34.502309868");
+	assert_str(&e, "evt.time.iso8601", NULL, "2025-05-07T12:50:34.502309868Z");
+	assert_int_equal(get_int(&e, "evt.rawtime.s", FIELD_UINT), 1746622234);
+	assert_int_equal(get_int(&e, "evt.rawtime.ns", FIELD_UINT), 502309868);
+	assert_true(get(&e, "evt.hostname", &v) && v.str.len > 0);
+
+	cat.env = env;
+	cat.n_env = 3;
+	assert_str(&e, "proc.env", NULL, "HOME=/root LD_PRELOAD=/tmp/x.so TERM=xterm");
+	assert_str(&e, "proc.env", "LD_PRELOAD", "/tmp/x.so");
+	assert_missing(&e, "proc.env", "PATH");
+	assert_int_equal(get_int(&e, "proc.cmdnargs", FIELD_UINT), 1);
+	assert_int_equal(get_int(&e, "proc.cmdlenargs", FIELD_UINT), strlen("/etc/shadow"));
+
+	/* process groups: bash leads the group cat is in */
+	bash.valid |= EVENT_PROC_VPGID;
+	bash.vpgid = 200;
+	cat.valid |= EVENT_PROC_VPGID;
+	cat.vpgid = 200;
+	assert_str(&e, "proc.vpgid.name", NULL, "bash");
+	assert_str(&e, "proc.vpgid.exepath", NULL, "/usr/bin/bash");
+	assert_false(get_bool(&e, "proc.is_vpgid_leader"));
+	assert_str(&e, "proc.sid.exe", NULL, "-bash");
+
+	/* the session leader is the eldest ancestor of the same session */
+	bash.sid = 100;
+	cat.sid = 100;
+	assert_str(&e, "proc.sname", NULL, "sshd");
+	assert_int_equal(get_int(&e, "proc.loginshellid", FIELD_INT), 200);
+
+	/* thread and user details */
+	assert_missing(&e, "thread.vtid", NULL);
+	cat.valid |= EVENT_PROC_TID;
+	cat.vtid = 7;
+	assert_int_equal(get_int(&e, "thread.vtid", FIELD_INT), 7);
+	assert_missing(&e, "user.homedir", NULL);
+	cat.homedir = "/root";
+	assert_str(&e, "user.homedir", NULL, "/root");
+	assert_str(&e, "thread.cap_permitted", NULL, "");
+	cat.cap_permitted = ~0ull >> (64 - 41);
+	assert_true(get(&e, "thread.cap_permitted", &v));
+	assert_non_null(memmem(v.str.p, v.str.len, "CAP_CHECKPOINT_RESTORE", 22));
+
+	/* the parent's start time is unknown */
+	assert_missing(&e, "proc.ppid.duration", NULL);
+}
+
 static void test_container_k8s(void **state)
 {
 	struct syscall_event e = open_event();
@@ -715,6 +774,7 @@ int main(void)
 		cmocka_unit_test_setup(test_event_fields, setup),
 		cmocka_unit_test_setup(test_fd_fields, setup),
 		cmocka_unit_test_setup(test_arg_renderings, setup),
+		cmocka_unit_test_setup(test_more_process_fields, setup),
 		cmocka_unit_test_setup(test_container_k8s, setup),
 		cmocka_unit_test_setup(test_flag_names, setup),
 	};
