@@ -49,6 +49,9 @@ struct gateway {
 	bool stopping;
 };
 
+/* Declare every configuration table lanner has (gateway, pipeline, every sink). 0 or -errno. */
+int gateway_declare(struct config *cfg);
+
 /* Register the HTTP routes (gateway/routes.c): POST /, /test, GET /healthz, /ping, /metrics. */
 int routes_register(struct gateway *g);
 

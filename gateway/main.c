@@ -11,6 +11,7 @@ static const struct command {
 	{ "rules", cmd_rules },
 	{ "fields", cmd_fields },
 	{ "replay", cmd_replay },
+	{ "spool", cmd_spool },
 };
 
 int main(int argc, char **argv)

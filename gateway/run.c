@@ -163,16 +163,23 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 	return 0;
 }
 
+int gateway_declare(struct config *cfg)
+{
+	int err = config_declare(cfg, "", gateway_options);
+
+	if (!err)
+		err = config_declare(cfg, "", mtls_client_options);
+	if (!err)
+		err = pipeline_declare(cfg);
+	return err;
+}
+
 /* Load configuration: defaults < file < environment < -o. 0 or -EINVAL (reported). */
 static int load_config(struct gateway *g, const struct run_args *a)
 {
 	int err;
 
-	err = config_declare(g->cfg, "", gateway_options);
-	if (!err)
-		err = config_declare(g->cfg, "", mtls_client_options);
-	if (!err)
-		err = pipeline_declare(g->cfg);
+	err = gateway_declare(g->cfg);
 	if (err) {
 		log_error("configuration tables: %s", strerror(-err));
 		return err;
