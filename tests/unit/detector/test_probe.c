@@ -20,10 +20,12 @@
 #include <sys/wait.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "detector/decode.h"
 #include "detector/probe.h"
 #include "lanner.skel.h"
 
@@ -340,6 +342,21 @@ static void test_live(void **state)
 	assert_int_equal((int)rec->args[0], AT_FDCWD);
 	assert_string_equal((const char *)blob(rec, LANNER_B_PATH, NULL), ph.path);
 	assert_int_equal(rec->size, sizeof(*rec) + 4 + strlen(ph.path) + 1);
+	{
+		/* The decoder on a live record: type, path, flags, a timestamp of now. */
+		struct syscall_event ev;
+		struct timespec now;
+
+		assert_int_equal(decode_event(rec, rec->size, decode_boot_to_epoch(), &ev), 0);
+		assert_int_equal(ev.type, SYSCALL_EVT_OPENAT);
+		assert_int_equal(ev.tid, pid);
+		assert_string_equal(ev.args.name, ph.path);
+		assert_int_equal(ev.args.flags, O_RDONLY);
+		assert_int_equal(ev.args.dirfd, AT_FDCWD);
+		clock_gettime(CLOCK_REALTIME, &now);
+		assert_true(ev.ts <= (uint64_t)now.tv_sec * 1000000000 + now.tv_nsec);
+		assert_true(ev.ts + 30ull * 1000000000 > (uint64_t)now.tv_sec * 1000000000);
+	}
 
 	/* Failed syscalls are kept by default. */
 	rec = find_sys(&r.seen, pid, 257, 1);
@@ -386,6 +403,18 @@ static void test_live(void **state)
 		assert_int_equal(len, sizeof(struct lanner_exec_info));
 	}
 	assert_string_equal(rec->comm, "true");
+	{
+		struct decode_exec de;
+
+		assert_int_equal(decode_exec(rec, rec->size, &de), 0);
+		assert_string_equal(de.filename, "/bin/true");
+		assert_int_equal(de.argv_len, sizeof("true\0lanner-arg"));
+		assert_false(de.argv_truncated);
+		assert_true(de.info.exe_ino != 0);
+		assert_int_equal(de.info.exe_flags & LANNER_EXE_MEMFD, 0);
+		if (geteuid() == 0)
+			assert_true(de.info.cap_effective != 0);
+	}
 	/* A successful execve is not recorded twice (sys_exit_execve keeps only failures). */
 	assert_null(find_sys(&r.seen, pid, 59, 0));
 
