@@ -589,20 +589,21 @@ SYS_EXIT(delete_module)
 
 /* Process state. */
 
+/* Direct loads through BTF pointers throughout: an exec record reads ~30 fields. */
 static __always_inline __u32 exe_flags(struct file *f)
 {
-	struct inode *ino = BPF_CORE_READ(f, f_inode);
+	struct inode *ino = f->f_inode;
 	char name[8] = {};
 	__u32 flags = 0;
 
-	bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(f, f_path.dentry, d_name.name));
+	bpf_probe_read_kernel_str(name, sizeof(name), f->f_path.dentry->d_name.name);
 	if (name[0] == 'm' && name[1] == 'e' && name[2] == 'm' && name[3] == 'f' &&
 	    name[4] == 'd' && name[5] == ':')
 		flags |= LANNER_EXE_MEMFD;
-	if (BPF_CORE_READ(ino, i_mode) & 0200)
+	if (ino->i_mode & 0200)
 		flags |= LANNER_EXE_WRITABLE;
-	if (bpf_core_type_exists(struct ovl_inode) &&
-	    BPF_CORE_READ(ino, i_sb, s_magic) == OVERLAYFS_SUPER_MAGIC) {
+	if (bpf_core_type_exists(struct ovl_inode) && ino->i_sb->s_magic == OVERLAYFS_SUPER_MAGIC) {
+		/* container_of: not expressible as a direct load, so a probe read. */
 		struct ovl_inode *oi =
 			(void *)((__u8 *)ino - bpf_core_field_offset(struct ovl_inode, vfs_inode));
 
@@ -615,10 +616,11 @@ static __always_inline __u32 exe_flags(struct file *f)
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
-	struct task_struct *t = (void *)bpf_get_current_task();
+	struct task_struct *t = bpf_get_current_task_btf();
 	struct lanner_exec_info *ei;
 	const struct cred *cred;
 	struct tty_struct *tty;
+	struct signal_struct *sig;
 	struct pt_regs *regs;
 	struct file *f;
 	struct inode *ino;
@@ -626,38 +628,46 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	struct rctx c;
 	__u32 o, n;
 
-	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	if (!rec_begin(&c, LANNER_REC_PROC_EXEC, BPF_CORE_READ(regs, orig_ax), 0))
+	regs = (struct pt_regs *)bpf_task_pt_regs(t);
+	if (!rec_begin(&c, LANNER_REC_PROC_EXEC, regs->orig_ax, 0))
 		return 0;
 
 	ei = blob_reserve(&c, LANNER_B_EXEC, sizeof(*ei));
 	__builtin_memset(ei, 0, sizeof(*ei));
-	cred = BPF_CORE_READ(t, cred);
-	bpf_core_read(&ei->cap_effective, 8, &cred->cap_effective);
-	bpf_core_read(&ei->cap_permitted, 8, &cred->cap_permitted);
-	bpf_core_read(&ei->cap_inheritable, 8, &cred->cap_inheritable);
-	ei->start_ns = BPF_CORE_READ(t, start_boottime);
+	cred = t->cred;
+	if (bpf_core_field_exists(cred->cap_effective.val)) {
+		ei->cap_effective = cred->cap_effective.val;
+		ei->cap_permitted = cred->cap_permitted.val;
+		ei->cap_inheritable = cred->cap_inheritable.val;
+	} else {
+		/* Before 6.3 kernel_cap_t was two u32 words: the same 8 bytes. */
+		bpf_core_read(&ei->cap_effective, 8, &cred->cap_effective);
+		bpf_core_read(&ei->cap_permitted, 8, &cred->cap_permitted);
+		bpf_core_read(&ei->cap_inheritable, 8, &cred->cap_inheritable);
+	}
+	ei->start_ns = t->start_boottime;
 	ei->old_pid = old_pid;
-	ei->sid = BPF_CORE_READ(t, signal, pids[PIDTYPE_SID], numbers[0].nr);
-	ei->pgid = BPF_CORE_READ(t, signal, pids[PIDTYPE_PGID], numbers[0].nr);
-	tty = BPF_CORE_READ(t, signal, tty);
+	sig = t->signal;
+	ei->sid = sig->pids[PIDTYPE_SID]->numbers[0].nr;
+	ei->pgid = sig->pids[PIDTYPE_PGID]->numbers[0].nr;
+	tty = sig->tty;
 	if (tty)
-		ei->tty = ((__u32)BPF_CORE_READ(tty, driver, major) << 20) |
-			  (BPF_CORE_READ(tty, driver, minor_start) + BPF_CORE_READ(tty, index));
-	f = BPF_CORE_READ(bprm, file);
-	ino = BPF_CORE_READ(f, f_inode);
-	ei->exe_ino = BPF_CORE_READ(ino, i_ino);
-	ei->exe_dev = BPF_CORE_READ(ino, i_sb, s_dev);
-	ei->exe_nlink = BPF_CORE_READ(ino, i_nlink);
-	ei->exe_mode = BPF_CORE_READ(ino, i_mode);
+		ei->tty = ((__u32)tty->driver->major << 20) |
+			  (tty->driver->minor_start + tty->index);
+	f = bprm->file;
+	ino = f->f_inode;
+	ei->exe_ino = ino->i_ino;
+	ei->exe_dev = ino->i_sb->s_dev;
+	ei->exe_nlink = ino->i_nlink;
+	ei->exe_mode = ino->i_mode;
 	ei->exe_flags = exe_flags(f);
 
-	blob_str(&c, LANNER_B_FILENAME, (__u64)BPF_CORE_READ(bprm, filename), false);
+	blob_str(&c, LANNER_B_FILENAME, (__u64)bprm->filename, false);
 
 	/* argv as the new image sees it: NUL-separated, between mm->arg_start and arg_end. */
 	if (capture_args) {
-		as = BPF_CORE_READ(t, mm, arg_start);
-		ae = BPF_CORE_READ(t, mm, arg_end);
+		as = t->mm->arg_start;
+		ae = t->mm->arg_end;
 		n = ae > as ? ae - as : 0;
 		o = c.off & OFF_MASK;
 		struct lanner_blob *b = (void *)(c.buf + o);
