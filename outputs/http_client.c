@@ -19,7 +19,7 @@
 #include "config/log.h"
 #include "outputs/http_client.h"
 
-#define HTTP_BODY_KEEP (64 * 1024) /* response bytes kept for diagnostics */
+#define HTTP_BODY_KEEP (64 * 1024) /* response bytes kept by default */
 #define HTTP_MAX_HOST_CONNECTIONS 64L /* per host: above what any sink runs concurrently */
 #define HTTP_MAX_TOTAL_CONNECTIONS 256L
 #define HTTP_MAX_CACHED_CONNECTIONS 128L
@@ -56,7 +56,9 @@ struct http_xfer {
 	struct curl_slist *headers;
 	http_done_fn cb;
 	void *data;
-	char *body; /* response, at most HTTP_BODY_KEEP bytes + NUL */
+	char *body; /* response, at most keep bytes + NUL */
+	size_t keep;
+	bool truncated, truncated_by_oom;
 	size_t body_len, body_cap;
 	int64_t retry_after_ms;
 	struct http_xfer *prev, *next;
@@ -159,6 +161,7 @@ static void xfer_finish(struct http_xfer *x, CURLcode code)
 		resp.error = x->errbuf[0] ? x->errbuf : curl_easy_strerror(code);
 	resp.body = x->body ? x->body : "";
 	resp.body_len = x->body_len;
+	resp.body_truncated = x->truncated;
 
 	c->dispatching++;
 	x->cb(x->data, &resp);
@@ -368,28 +371,33 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userp)
 	struct http_xfer *x = userp;
 	size_t n = size * nmemb, room, keep;
 
-	/* Keep the first HTTP_BODY_KEEP bytes, swallow the rest. */
-	if (x->body_len < HTTP_BODY_KEEP) {
-		room = HTTP_BODY_KEEP - x->body_len;
-		keep = n < room ? n : room;
-		if (x->body_len + keep + 1 > x->body_cap) {
-			size_t cap = x->body_cap ? x->body_cap : 1024;
-			char *p;
+	/* Keep the first x->keep bytes, swallow (and flag) the rest. */
+	room = x->keep - x->body_len;
+	keep = n < room ? n : room;
+	if (keep < n)
+		x->truncated = true;
+	if (!keep || x->truncated_by_oom)
+		return n;
+	if (x->body_len + keep + 1 > x->body_cap) {
+		size_t cap = x->body_cap ? x->body_cap : 1024;
+		char *p;
 
-			while (cap < x->body_len + keep + 1)
-				cap *= 2;
-			if (cap > HTTP_BODY_KEEP + 1)
-				cap = HTTP_BODY_KEEP + 1;
-			p = realloc(x->body, cap);
-			if (!p)
-				return n; /* diagnostics only: drop them rather than fail */
-			x->body = p;
-			x->body_cap = cap;
+		while (cap < x->body_len + keep + 1)
+			cap *= 2;
+		if (cap > x->keep + 1)
+			cap = x->keep + 1;
+		p = realloc(x->body, cap);
+		if (!p) {
+			/* Finish the transfer (the status still counts) with what we have. */
+			x->truncated = x->truncated_by_oom = true;
+			return n;
 		}
-		memcpy(x->body + x->body_len, ptr, keep);
-		x->body_len += keep;
-		x->body[x->body_len] = '\0';
+		x->body = p;
+		x->body_cap = cap;
 	}
+	memcpy(x->body + x->body_len, ptr, keep);
+	x->body_len += keep;
+	x->body[x->body_len] = '\0';
 	return n;
 }
 
@@ -503,6 +511,7 @@ int http_client_request(struct http_client *c, const struct http_request *req, h
 	x->cb = cb;
 	x->data = data;
 	x->retry_after_ms = -1;
+	x->keep = req->max_response_bytes ? req->max_response_bytes : HTTP_BODY_KEEP;
 	x->easy = e = curl_easy_init();
 	if (!e)
 		goto err_free;
@@ -571,6 +580,10 @@ int http_client_request(struct http_client *c, const struct http_request *req, h
 		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
 	} else if (strcmp(method, "HEAD") == 0) {
 		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+	} else if (!req->body && strcmp(method, "POST") && strcmp(method, "PUT") &&
+		   strcmp(method, "PATCH")) {
+		/* DELETE and friends without a body: no Content-Length, no form Content-Type. */
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
 	} else {
 		if (strcmp(method, "POST") != 0)
 			curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);

@@ -38,6 +38,7 @@ struct http_request {
 	const char *cert_file; /* mutual TLS client certificate (PEM) */
 	const char *key_file;
 	const char *bearer_token; /* adds Authorization: Bearer */
+	size_t max_response_bytes; /* response body bytes kept (rest discarded); 0 = 64 KiB */
 };
 
 struct http_response {
@@ -46,6 +47,7 @@ struct http_response {
 	const char *error; /* curl's message when curl_code != 0; borrowed */
 	const char *body; /* borrowed for the callback only, NUL-terminated */
 	size_t body_len;
+	bool body_truncated;    /* more than max_response_bytes came; body has the start */
 	int64_t retry_after_ms; /* Retry-After (seconds or HTTP date), or -1 */
 };
 

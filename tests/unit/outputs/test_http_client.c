@@ -19,6 +19,7 @@ struct result {
 	long status;
 	int curl_code;
 	size_t body_len;
+	bool truncated;
 	char body_head[64];
 	struct sink_status st;
 };
@@ -31,6 +32,7 @@ static void on_done(void *data, const struct http_response *resp)
 	r->status = resp->status;
 	r->curl_code = resp->curl_code;
 	r->body_len = resp->body_len;
+	r->truncated = resp->body_truncated;
 	snprintf(r->body_head, sizeof(r->body_head), "%s", resp->body);
 	assert_int_equal(strlen(resp->body), resp->body_len); /* NUL-terminated */
 	http_response_status(resp, &r->st);
@@ -101,6 +103,7 @@ static void test_post_200(void **state)
 	assert_int_equal(res.curl_code, 0);
 	assert_int_equal(res.st.result, SINK_OK);
 	assert_string_equal(res.body_head, "ok\n");
+	assert_false(res.truncated);
 
 	reqs = receiver_requests(&rcv);
 	assert_int_equal(json_array_size(reqs), 1);
@@ -144,6 +147,24 @@ static void test_put_and_body_copied(void **state)
 			    "PUT");
 	assert_string_equal(json_string_value(json_object_get(json_array_get(reqs, 0), "body")),
 			    "{\"k\":\"v\"}");
+	json_decref(reqs);
+	receiver_stop(&rcv);
+}
+
+static void test_delete_without_body(void **state)
+{
+	const struct http_request req = { .method = "DELETE" };
+	struct receiver rcv;
+	struct result res;
+	json_t *reqs, *r0;
+
+	one_request(NULL, &req, &res, &rcv);
+	assert_int_equal(res.st.result, SINK_OK);
+	reqs = receiver_requests(&rcv);
+	r0 = json_array_get(reqs, 0);
+	assert_string_equal(json_string_value(json_object_get(r0, "method")), "DELETE");
+	assert_null(receiver_header(r0, "Content-Type"));
+	assert_null(receiver_header(r0, "Content-Length"));
 	json_decref(reqs);
 	receiver_stop(&rcv);
 }
@@ -293,7 +314,19 @@ static void test_response_body_capped(void **state)
 	one_request(flags, &req, &res, &rcv);
 	assert_int_equal(res.st.result, SINK_OK);
 	assert_int_equal(res.body_len, 64 * 1024);
+	assert_true(res.truncated);
 	receiver_stop(&rcv);
+
+	/* A caller that needs whole documents asks for more. */
+	{
+		struct http_request big = req;
+
+		big.max_response_bytes = 1 << 20;
+		one_request(flags, &big, &res, &rcv);
+		assert_int_equal(res.body_len, 200000);
+		assert_false(res.truncated);
+		receiver_stop(&rcv);
+	}
 }
 
 /* Sequential requests: each started from the previous one's callback, on one connection. */
@@ -610,6 +643,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_post_200),
 		cmocka_unit_test(test_put_and_body_copied),
+		cmocka_unit_test(test_delete_without_body),
 		cmocka_unit_test(test_500_retry),
 		cmocka_unit_test(test_429_retry_after_seconds),
 		cmocka_unit_test(test_429_retry_after_date),
