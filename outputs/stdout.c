@@ -5,6 +5,7 @@
  * lines keep their order. stdout's flags are left alone (no O_NONBLOCK behind anyone's back).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,13 @@ static int stdout_init(struct sink *s, struct config *cfg, const struct sink_env
 	err = config_bind(cfg, s->ops->name, stdout_options, &so->set);
 	if (err)
 		return err;
+	/* A daemon started with fd 1 closed would retry every alert forever: say so now. */
+	if (fcntl(STDOUT_FILENO, F_GETFL) < 0 ||
+	    (fcntl(STDOUT_FILENO, F_GETFL) & O_ACCMODE) == O_RDONLY) {
+		log_error("stdout: standard output is closed or not writable; set stdout.enabled: "
+			  "false");
+		return -EBADF;
+	}
 	so->w = line_writer_new(s->loop, STDOUT_FILENO, NULL, on_line_done, s);
 	if (!so->w) {
 		err = -errno;

@@ -147,6 +147,21 @@ static void test_broken_pipe_retry(void **state)
 	alert_unref(a);
 }
 
+static void test_unwritable_stdout(void **state)
+{
+	int saved = dup(STDOUT_FILENO), ro = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	struct st t;
+
+	/* fd 1 read-only (closing it outright would let the loop's own fds take number 1). */
+	assert_int_equal(dup2(ro, STDOUT_FILENO), STDOUT_FILENO);
+	close(ro);
+	assert_int_equal(st_start(&t, &stdout_sink_ops, "stdout: {}\n"), -EBADF);
+	assert_int_equal(dup2(saved, STDOUT_FILENO), STDOUT_FILENO);
+	close(saved);
+	t.ops = &(struct sink_ops){ .name = "none" };
+	assert_int_equal(st_stop(&t), 0);
+}
+
 static void test_bad_format(void **state)
 {
 	struct st t;
@@ -163,6 +178,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_text_format, capture, restore),
 		cmocka_unit_test_setup_teardown(test_flags_untouched, capture, restore),
 		cmocka_unit_test_setup_teardown(test_broken_pipe_retry, capture, restore),
+		cmocka_unit_test(test_unwritable_stdout),
 		cmocka_unit_test(test_bad_format),
 	};
 
