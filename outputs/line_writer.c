@@ -86,6 +86,9 @@ static void on_write(uv_fs_t *req)
 		uv_timer_start(&w->timer, on_retry_timer, LW_EAGAIN_MS, 0);
 		return;
 	}
+	/* No progress at all would resubmit forever. */
+	if (res == 0 && w->batch)
+		res = UV_EIO;
 	/* Report every line the kernel took completely, in order. */
 	n = res < 0 ? 0 : (size_t)res;
 	while (w->batch && w->batch_off + n >= w->batch->len) {
