@@ -908,6 +908,13 @@ static int slot_init(struct pipeline *p, struct slot *sl, struct config *cfg,
 	err = config_bind(cfg, ops->name, pipeline_sink_options, &sl->set);
 	if (err)
 		return err;
+	if (ops->default_concurrency) {
+		char key[96];
+
+		snprintf(key, sizeof(key), "%s.maxconcurrentrequests", ops->name);
+		if (!config_is_set(cfg, key))
+			sl->set.maxconcurrentrequests = ops->default_concurrency;
+	}
 	sl->cap = (size_t)p->set.queue_max + (size_t)sl->set.maxconcurrentrequests;
 	sl->q = calloc(sl->cap, sizeof(*sl->q));
 	s = calloc(1, ops->size);

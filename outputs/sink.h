@@ -84,6 +84,8 @@ struct sink_ops {
 	void (*close)(struct sink *s);
 	/* Optional, SIGHUP: reopen files (logrotate). */
 	void (*reopen)(struct sink *s);
+	/* Default of <name>.maxconcurrentrequests when unset; 0 = the pipeline's (4). */
+	unsigned default_concurrency;
 };
 
 typedef void (*sink_done_fn)(struct sink *s, void *token, const struct sink_status *st);
