@@ -34,6 +34,7 @@
 #define ROUNDS 9
 
 struct result {
+	double runs_per_call; /* lanner programs run per loop iteration (all of them), or -1 */
 	double ns; /* wall ns per loop iteration, best round */
 	double prog_ns; /* bpf_stats run_time_ns / run_cnt, or -1 */
 };
@@ -257,6 +258,29 @@ struct stats_req {
 	int err;
 };
 
+/* Runs of every lanner program, summed: proof that an unneeded syscall runs none. */
+static void do_runs_all(struct consumer *c, void *arg)
+{
+	unsigned long long *total = arg;
+	static const char *const sched[] = { "sched_exec", "sched_exit", "sched_fork" };
+	uint64_t ns, cnt;
+	char name[64];
+
+	*total = 0;
+	for (int nr = 0; nr < PROBE_NR_SYSCALLS; nr++) {
+		if (!probe_syscall_supported(nr))
+			continue;
+		snprintf(name, sizeof(name), "sys_exit_%s",
+			 strcmp(probe_syscall_name(nr), "umount2") ? probe_syscall_name(nr) :
+								     "umount");
+		if (!probe_prog_stats(c->probe, name, &ns, &cnt))
+			*total += cnt;
+	}
+	for (int i = 0; i < 3; i++)
+		if (!probe_prog_stats(c->probe, sched[i], &ns, &cnt))
+			*total += cnt;
+}
+
 static void do_stats(struct consumer *c, void *arg)
 {
 	struct stats_req *r = arg;
@@ -345,6 +369,9 @@ static void print_case(const char *sys, struct attach_case *c, double none)
 	printf("%-13s %-44s %9.1f ns %+8.1f", sys, c->how, c->r.ns, c->r.ns - none);
 	if (c->r.prog_ns >= 0)
 		printf("   prog %6.1f ns/run", c->r.prog_ns);
+	if (c->r.runs_per_call >= 0)
+		printf("   lanner programs run %.4f per call (all, any process)",
+		       c->r.runs_per_call);
 	printf("\n");
 }
 
@@ -358,7 +385,14 @@ static void stats_pass(struct attach_case *c, int kind, long n)
 		fprintf(stderr, "BPF_ENABLE_STATS: %s\n", strerror(errno));
 		return;
 	}
-	if (!stats_of(c, &t0, &c0)) {
+	if (c->lanner && !c->stat_prog) {
+		unsigned long long r0, r1;
+
+		run_on_loop(do_runs_all, &r0);
+		run_loop(kind, n);
+		run_on_loop(do_runs_all, &r1);
+		c->r.runs_per_call = (double)(r1 - r0) / (double)n;
+	} else if (!stats_of(c, &t0, &c0)) {
 		run_loop(kind, n);
 		/* Only the loop's own calls count; a few stray runs from others are noise. */
 		if (!stats_of(c, &t1, &c1) && c1 - c0 >= (unsigned long long)n)
@@ -378,7 +412,7 @@ static int run_cases(const char *sys, int kind, long n, int rounds, struct attac
 		     double *none)
 {
 	for (int i = 0; i < nc; i++)
-		c[i].r = (struct result){ .ns = 1e18, .prog_ns = -1 };
+		c[i].r = (struct result){ .ns = 1e18, .prog_ns = -1, .runs_per_call = -1 };
 	run_loop(kind, n / 10 + 1); /* warm caches and the dentry */
 	for (int round = 0; round < rounds; round++) {
 		for (int i = 0; i < nc; i++) {
