@@ -14,7 +14,7 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 
 echo "== build (ASan+UBSan, -Werror)"
-cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DSANITIZE=address,undefined \
+cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSANITIZE=address,undefined \
 	-DLANNER_WERROR=ON >/dev/null
 cmake --build "$build" -j"$jobs"
 
