@@ -130,4 +130,12 @@ enum lanner_drop {
 	LANNER_DROP_MAX = 4,
 };
 
+/* The ABI is these exact sizes on both sides (BPF and x86_64 userspace). */
+_Static_assert(sizeof(struct lanner_rec) == 136, "lanner_rec layout");
+_Static_assert(sizeof(struct lanner_blob) == 4, "lanner_blob layout");
+_Static_assert(sizeof(struct lanner_sock_tuple) == 44, "lanner_sock_tuple layout");
+_Static_assert(sizeof(struct lanner_exec_info) == 72, "lanner_exec_info layout");
+_Static_assert(sizeof(struct lanner_fork_info) == 24, "lanner_fork_info layout");
+_Static_assert(sizeof(struct lanner_exit_info) == 8, "lanner_exit_info layout");
+
 #endif /* LANNER_BPF_EVENTS_H */
