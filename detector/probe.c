@@ -617,6 +617,8 @@ static const char *find_tracefs(void)
 {
 	if (!access(TRACEFS "/events/syscalls", F_OK))
 		return TRACEFS;
+	if (errno == EACCES)
+		return NULL;
 	if (!access(DEBUGFS_TRACING "/events/syscalls", F_OK))
 		return DEBUGFS_TRACING;
 	if (mount("tracefs", TRACEFS, "tracefs", 0, NULL) && errno != EBUSY)
@@ -1017,15 +1019,6 @@ struct probe *probe_new(uv_loop_t *loop, const struct probe_opts *opts, const st
 		set_err(err, errlen, "detector: cannot count CPUs: %s", strerror(-e));
 		goto err_release;
 	}
-	p->tracefs = find_tracefs();
-	if (!p->tracefs) {
-		e = -errno;
-		set_err(err, errlen,
-			"detector: tracefs is not mounted and mounting it on %s failed: %s%s",
-			TRACEFS, strerror(-e), eperm_hint(e));
-		goto err_release;
-	}
-
 	/* Open, set the knobs and the ring-buffer layout, then load (the verifier runs here). */
 	p->skel = lanner_bpf__open();
 	if (!p->skel) {
@@ -1036,9 +1029,19 @@ struct probe *probe_new(uv_loop_t *loop, const struct probe_opts *opts, const st
 	p->skel->rodata->lanner_tgid = o.exclude_tgid ? o.exclude_tgid : (uint32_t)getpid();
 	p->skel->rodata->drop_failed = o.drop_failed;
 	p->skel->rodata->capture_args = !o.no_args;
+	/* The first bpf() call: a refusal here is about rights, and says so. */
 	e = create_ringbufs(p, bytes, err, errlen);
 	if (e)
 		goto err_release;
+	p->tracefs = find_tracefs();
+	if (!p->tracefs) {
+		e = -errno;
+		set_err(err, errlen, "detector: tracefs (needed to attach tracepoints) %s %s: %s%s",
+			e == -EACCES ? "is not readable at" :
+				       "is not mounted and cannot be mounted on",
+			TRACEFS, strerror(-e), eperm_hint(e == -EACCES ? -EPERM : e));
+		goto err_release;
+	}
 	e = bpf_map__set_inner_map_fd(p->skel->maps.lanner_rbs, p->rb_fds[0]);
 	if (!e)
 		e = bpf_map__set_max_entries(p->skel->maps.lanner_rbs, p->ncpu);

@@ -525,12 +525,61 @@ static void test_bad_options(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* Without BPF rights, probe_new refuses with the reason and what is needed. */
+static void check_unprivileged(void)
+{
+	struct probe_set set = { 0 };
+	uv_loop_t loop;
+	char err[512] = "";
+	struct probe *p;
+
+	assert_int_equal(uv_loop_init(&loop), 0);
+	p = probe_new(&loop, NULL, &set, on_record, NULL, err, sizeof(err));
+	assert_null(p);
+	assert_int_equal(errno, EPERM);
+	assert_non_null(strstr(err, "EPERM"));
+	assert_non_null(strstr(err, "CAP_BPF and CAP_PERFMON"));
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static void test_unprivileged(void **state)
+{
+	int status;
+	pid_t pid;
+
+	if (geteuid() != 0) {
+		check_unprivileged();
+		return;
+	}
+	/* As root, drop to nobody in a child (the parent keeps its rights). */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct probe_set set = { 0 };
+		char err[512] = "";
+		uv_loop_t loop;
+		struct probe *p;
+
+		if (setgid(65534) || setuid(65534) || uv_loop_init(&loop))
+			_exit(2);
+		p = probe_new(&loop, NULL, &set, on_record, NULL, err, sizeof(err));
+		if (p || errno != EPERM || !strstr(err, "CAP_BPF and CAP_PERFMON")) {
+			fprintf(stderr, "unprivileged probe_new: %s (errno %d)\n", err, errno);
+			_exit(1);
+		}
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_syscall_names), cmocka_unit_test(test_programs_match_table),
-		cmocka_unit_test(test_bad_options),   cmocka_unit_test(test_live),
-		cmocka_unit_test(test_knobs),
+		cmocka_unit_test(test_bad_options),   cmocka_unit_test(test_unprivileged),
+		cmocka_unit_test(test_live),	      cmocka_unit_test(test_knobs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
