@@ -570,6 +570,9 @@ static const char *tp_name(int nr)
 #define LOG_TAIL 4096
 
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	const char *msg;
 	va_list aq;
