@@ -282,6 +282,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "k8s-standin/1"
 
+    def setup(self):
+        self.request.settimeout(30)
+        try:
+            self.request.do_handshake()
+        except (OSError, ssl.SSLError):
+            pass  # handle() then sees the broken connection and ends
+        super().setup()
+
     def log_message(self, *args):
         pass
 
@@ -621,7 +629,9 @@ def main():
     srv.token = args.token
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(args.cert, args.key)
-    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    # The handshake runs in the connection's thread (Handler.setup), not in the accept loop, so
+    # one slow client cannot hold up every other connection.
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)
 
     def stop(*_):
         threading.Thread(target=srv.shutdown, daemon=True).start()
