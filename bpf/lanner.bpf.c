@@ -64,6 +64,7 @@ struct {
 } lanner_rbs SEC(".maps");
 
 struct rctx {
+	struct task_struct *task; /* current, as a BTF pointer */
 	struct lanner_rec *rec;
 	__u8 *buf;
 	__u64 *nrec;
@@ -126,6 +127,7 @@ static __always_inline bool rec_begin(struct rctx *c, __u16 type, __u16 nr, long
 	/* comm as two loads: bpf_get_current_comm() alone costs ~100 ns here. */
 	*(__u64 *)&r->comm[0] = *(__u64 *)&t->comm[0];
 	*(__u64 *)&r->comm[8] = *(__u64 *)&t->comm[8];
+	c->task = t;
 	c->rec = r;
 	c->buf = s->buf;
 	c->off = sizeof(*r);
@@ -257,7 +259,7 @@ static __always_inline struct file *fd_file(struct task_struct *t, __s64 fd)
 /* The socket behind fd, as the kernel holds it (both ends, after connect/accept/bind). */
 static __always_inline void blob_tuple(struct rctx *c, __s64 fd)
 {
-	struct task_struct *t = (void *)bpf_get_current_task();
+	struct task_struct *t = c->task;
 	struct lanner_sock_tuple *tp;
 	struct socket *sock;
 	struct file *f;
@@ -298,7 +300,7 @@ static __always_inline bool sys_begin(struct rctx *c, struct trace_event_raw_sys
 
 	if (!rec_begin(c, LANNER_REC_SYSCALL, ctx->id, ctx->ret))
 		return false;
-	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	regs = (struct pt_regs *)bpf_task_pt_regs(c->task);
 	c->rec->args[0] = regs->di;
 	c->rec->args[1] = regs->si;
 	c->rec->args[2] = regs->dx;
