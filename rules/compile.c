@@ -70,7 +70,7 @@ uint64_t strset_hash(const char *p, size_t len)
 	return h | 1; /* 0 marks an empty bucket */
 }
 
-static int strset_add(struct strset *s, const char *p, size_t len)
+static int strset_add(struct strset *s, const char *p, size_t len, size_t idx)
 {
 	uint64_t h = strset_hash(p, len);
 
@@ -100,7 +100,8 @@ static int strset_add(struct strset *s, const char *p, size_t len)
 		;
 	s->ent[j].h = h;
 	s->ent[j].s = p;
-	s->ent[j].len = len;
+	s->ent[j].len = (uint32_t)len;
+	s->ent[j].idx = (uint32_t)idx;
 	s->n++;
 	return 0;
 }
@@ -342,6 +343,7 @@ int rules_slot(struct rules *r, int src_index, const struct field_def *def,
 	memset(s, 0, sizeof(*s));
 	s->def = def;
 	s->src_index = src_index;
+	s->anc = -1;
 	s->arg = *arg;
 	if (arg->present && arg->key) {
 		char *k = malloc(arg->key_len + 1);
@@ -777,6 +779,8 @@ static struct cnode *compile_check(struct cctx *c, const struct cond_node *a)
 		goto err;
 	}
 	n->slot = err;
+	if (n->anc && c->r->slots[n->slot].anc < 0)
+		c->r->slots[n->slot].anc = (int)c->r->n_anc++;
 	if (a->op == OP_EXISTS)
 		goto out;
 	if (a->rhs == RHS_FIELD) {
@@ -861,7 +865,8 @@ static struct cnode *compile_check(struct cctx *c, const struct cond_node *a)
 		if (!compile_const(c, n, d, &vals[i], &n->vals[i]))
 			goto err;
 		if (n->cmp == CMP_STR && cond_op_is_list(a->op) &&
-		    strset_add(&n->set, n->vals[i].s, n->vals[i].len)) {
+		    (n->vals[i].len > UINT32_MAX ||
+		     strset_add(&n->set, n->vals[i].s, n->vals[i].len, i))) {
 			cerr(c, a->off, "out of memory");
 			goto err;
 		}
@@ -926,6 +931,21 @@ static struct cnode *compile_macro(struct cctx *c, const struct cond_node *a)
 	m->expanding = true;
 	n = compile_node(c, m->ast);
 	m->expanding = false;
+	if (n) {
+		/* The body compiles the same wherever it is used (the macro's own visibility), so
+		 * its value is memoised per event and source. */
+		struct cnode *w = cnode_new(c, CN_MACRO);
+
+		if (!w || cnode_add(w, n)) {
+			cnode_free(w);
+			cnode_free(n);
+			n = NULL;
+		} else {
+			w->slot = (int)((size_t)(m - c->r->macros) * c->r->n_sources +
+					(size_t)c->src);
+			n = w;
+		}
+	}
 	c->text = save_text;
 	c->item = save_item;
 	c->in_macro = save_macro;
@@ -998,6 +1018,9 @@ static void node_types(const struct cnode *n, bool neg, uint64_t *out, size_t w,
 	case CN_NOT:
 		node_types(n->kids[0], !neg, out, w, ntypes, tmp_pool);
 		break;
+	case CN_MACRO:
+		node_types(n->kids[0], neg, out, w, ntypes, tmp_pool);
+		break;
 	default: {
 		bool inter = (n->kind == CN_AND) != neg;
 
@@ -1013,6 +1036,210 @@ static void node_types(const struct cnode *n, bool neg, uint64_t *out, size_t w,
 	}
 	if (ntypes % 64)
 		out[w - 1] &= (1ull << (ntypes % 64)) - 1;
+}
+
+/*
+ * Constant folding after the event-type algebra: `not never_true`, `x and always_true`, the
+ * folded evt.dir / evt.num checks and disabled-by-macro branches disappear from the hot path.
+ * Returns the node to use instead of n (n itself, a child, or n turned into a constant).
+ */
+static struct cnode *fold(struct cnode *n)
+{
+	size_t w = 0;
+
+	for (size_t i = 0; i < n->n; i++)
+		n->kids[i] = fold(n->kids[i]);
+	switch (n->kind) {
+	case CN_NOT:
+	case CN_MACRO: {
+		struct cnode *k = n->kids[0];
+
+		if (k->kind != CN_TRUE && k->kind != CN_FALSE)
+			return n;
+		n->kind = (k->kind == CN_TRUE) != (n->kind == CN_NOT) ? CN_TRUE : CN_FALSE;
+		cnode_free(k);
+		n->n = 0;
+		return n;
+	}
+	case CN_AND:
+	case CN_OR: {
+		enum cn_kind absorb = n->kind == CN_AND ? CN_FALSE : CN_TRUE;
+		enum cn_kind neutral = n->kind == CN_AND ? CN_TRUE : CN_FALSE;
+		bool absorbed = false;
+
+		for (size_t i = 0; i < n->n; i++) {
+			struct cnode *k = n->kids[i];
+
+			if (k->kind == absorb)
+				absorbed = true;
+			if (absorbed || k->kind == neutral)
+				cnode_free(k);
+			else
+				n->kids[w++] = k;
+		}
+		if (absorbed) {
+			for (size_t i = 0; i < w; i++)
+				cnode_free(n->kids[i]);
+			w = 0;
+		}
+		n->n = w;
+		if (absorbed || !w) {
+			n->kind = absorbed ? absorb : neutral;
+			n->n = 0;
+			return n;
+		}
+		if (w == 1) {
+			struct cnode *k = n->kids[0];
+
+			n->n = 0;
+			cnode_free(n);
+			return k;
+		}
+		return n;
+	}
+	default:
+		return n;
+	}
+}
+
+/*
+ * A rule's evaluation data in one block, in the order evaluation visits it: the linear nodes,
+ * then each leaf with its constants, sets and type bitmap. An event touches few cache lines.
+ * blk.p == NULL is the sizing pass.
+ */
+struct blk {
+	char *p;
+	size_t off;
+};
+
+static void *balloc(struct blk *b, size_t n)
+{
+	void *r = b->p ? b->p + b->off : NULL;
+
+	b->off += (n + 15) & ~(size_t)15;
+	return r;
+}
+
+static const struct cnode *copy_leaf(struct blk *b, struct cnode *src, size_t words)
+{
+	struct cnode *d = balloc(b, sizeof(*d));
+
+	if (d) {
+		*d = *src;
+		d->kids = NULL;
+		d->n = 0;
+		/* the block owns the regex from now on */
+		src->re = NULL;
+	}
+	if (src->types) {
+		uint64_t *t = balloc(b, words * sizeof(*t));
+
+		if (t) {
+			memcpy(t, src->types, words * sizeof(*t));
+			d->types = t;
+		}
+	}
+	if (src->nvals) {
+		struct cval *v = balloc(b, src->nvals * sizeof(*v));
+
+		for (size_t i = 0; i < src->nvals; i++) {
+			char *str = src->vals[i].s ? balloc(b, src->vals[i].len + 1) : NULL;
+
+			if (!v)
+				continue;
+			v[i] = src->vals[i];
+			if (str) {
+				memcpy(str, src->vals[i].s, src->vals[i].len + 1);
+				v[i].s = str;
+			}
+		}
+		if (d)
+			d->vals = v;
+	}
+	if (src->set.cap) {
+		struct strset_ent *e = balloc(b, src->set.cap * sizeof(*e));
+
+		if (e) {
+			for (size_t i = 0; i < src->set.cap; i++) {
+				e[i] = src->set.ent[i];
+				if (e[i].h)
+					e[i].s = d->vals[e[i].idx].s;
+			}
+			d->set.ent = e;
+		}
+	}
+	return d;
+}
+
+static size_t linearize(struct blk *b, struct cnode *n, struct fnode *out, size_t words)
+{
+	size_t pos = 1;
+
+	for (size_t i = 0; i < n->n; i++)
+		pos += linearize(b, n->kids[i], out ? out + pos : NULL, words);
+	if (out) {
+		out->kind = n->kind;
+		out->memo = n->kind == CN_MACRO ? n->slot : -1;
+		out->size = (uint32_t)pos;
+		out->leaf = NULL;
+	}
+	return pos;
+}
+
+static void place_leaves_size(struct blk *b, struct cnode *n, size_t words)
+{
+	if (n->kind == CN_CHECK || n->kind == CN_TYPE) {
+		struct cnode keep_re = *n;
+
+		copy_leaf(b, n, words);
+		n->re = keep_re.re; /* the sizing pass takes nothing */
+	}
+	for (size_t i = 0; i < n->n; i++)
+		place_leaves_size(b, n->kids[i], words);
+}
+
+/* Leaves after the nodes, in node order (a second walk keeps both in visiting order). */
+static void place_leaves(struct blk *b, struct cnode *n, struct fnode **out, size_t words)
+{
+	struct fnode *me = *out;
+
+	(*out)++;
+	if (n->kind == CN_CHECK || n->kind == CN_TYPE) {
+		const struct cnode *l = copy_leaf(b, n, words);
+
+		if (b->p)
+			me->leaf = l;
+	}
+	for (size_t i = 0; i < n->n; i++)
+		place_leaves(b, n->kids[i], out, words);
+}
+
+static struct fnode *build_flat(struct cnode *root, size_t words)
+{
+	struct blk b = { 0 };
+	struct fnode *f, *cur;
+	size_t nodes = linearize(&b, root, NULL, words);
+
+	/* sizing pass */
+	b.off = nodes * sizeof(struct fnode);
+	b.off = (b.off + 15) & ~(size_t)15;
+	{
+		struct fnode *dummy = NULL;
+		struct blk sz = b;
+
+		(void)dummy;
+		place_leaves_size(&sz, root, words);
+		b.off = sz.off;
+	}
+	b.p = aligned_alloc(64, (b.off + 63) & ~(size_t)63);
+	if (!b.p)
+		return NULL;
+	f = (struct fnode *)b.p;
+	linearize(&b, root, f, words);
+	b.off = (nodes * sizeof(struct fnode) + 15) & ~(size_t)15;
+	cur = f;
+	place_leaves(&b, root, &cur, words);
+	return f;
 }
 
 static size_t tree_depth(const struct cnode *n)
@@ -1253,7 +1480,16 @@ static void compile_rule(struct rules *r, struct rule *rule)
 				   "Rule matches too many evt.type values. This has a significant "
 				   "performance penalty.");
 	}
+	root = fold(root);
 	rule->root = root;
+	rule->flat = build_flat(root, w ? w : 1);
+	if (!rule->flat) {
+		rules_diag(r, RULES_ERROR, &rule->loc, c.item, "out of memory");
+		return;
+	}
+	/* The tree served the type algebra and folding; evaluation uses the block. */
+	cnode_free(root);
+	root = rule->root = NULL;
 	rule->fmt = fmt_compile(r, rule);
 	if (!rule->fmt) {
 		cnode_free(rule->root);
@@ -1286,14 +1522,16 @@ static int build_index(struct rules *r)
 					    rule->src_index != (int)s ||
 					    !rule_has_event_type(rule, (unsigned)t))
 						continue;
-					if (pass)
-						b->rules[b->n++] = rule;
-					else
+					if (pass) {
+						b->ents[b->n].flat = rule->flat;
+						b->ents[b->n++].rule = rule;
+					} else {
 						n++;
+					}
 				}
 				if (!n)
 					break;
-				if (!pass && !(b->rules = malloc(n * sizeof(*b->rules))))
+				if (!pass && !(b->ents = malloc(n * sizeof(*b->ents))))
 					return -ENOMEM;
 			}
 		}
@@ -1304,6 +1542,8 @@ static int build_index(struct rules *r)
 int rules_compile_all(struct rules *r)
 {
 	unsigned errs = r->n_err;
+
+	r->n_memo = r->n_macros * r->n_sources;
 
 	for (size_t i = 0; i < r->n_rules; i++)
 		compile_rule(r, r->rules[i]);

@@ -31,17 +31,32 @@ struct field_scratch {
 	size_t extra_total;
 };
 
+/*
+ * One extraction slot of this evaluator: what to call and the cached value, in one cache line
+ * (the shared slot_def is only read for arguments and transformers).
+ */
 struct cache_ent {
-	uint64_t gen;
-	bool present;
+	uint32_t gen;
+	uint8_t present;
+	uint8_t simple; /* no argument, no transformer */
+	uint8_t type;
+	field_extract_fn fn;
+	const struct slot_def *sd;
 	struct field_value v;
+} __attribute__((aligned(64)));
+
+struct memo_ent {
+	uint32_t gen;
+	uint8_t val;
 };
 
 struct rules_eval {
 	const struct rules *r;
-	uint64_t gen;
+	uint32_t gen; /* wraps: every cache is cleared then (eval_begin) */
 	const void *event;
 	struct cache_ent *cache;
+	struct memo_ent *memo; /* [n_memo] */
+	struct cache_ent *anc; /* [n_anc][MAX_ANCESTORS]: index i at [.. + i - 1] */
 	struct field_scratch scratch;
 	pcre2_match_data *md;
 	char numbuf[2][64];
@@ -94,6 +109,15 @@ static void scratch_reset(struct field_scratch *s)
 	s->used = 0;
 }
 
+static void cache_init(struct cache_ent *c, const struct slot_def *sd)
+{
+	memset(c, 0, sizeof(*c));
+	c->fn = sd->def->extract;
+	c->sd = sd;
+	c->type = (uint8_t)sd->def->type;
+	c->simple = !sd->arg.present && !sd->nxf;
+}
+
 struct rules_eval *rules_eval_new(const struct rules *r)
 {
 	struct rules_eval *ev;
@@ -107,14 +131,24 @@ struct rules_eval *rules_eval_new(const struct rules *r)
 		return NULL;
 	ev->r = r;
 	ev->gen = 1;
-	ev->cache = calloc(r->n_slots ? r->n_slots : 1, sizeof(*ev->cache));
+	ev->cache = aligned_alloc(64, (r->n_slots ? r->n_slots : 1) * sizeof(*ev->cache));
+	ev->memo = calloc(r->n_memo ? r->n_memo : 1, sizeof(*ev->memo));
+	ev->anc = aligned_alloc(64, (r->n_anc ? r->n_anc * MAX_ANCESTORS : 1) * sizeof(*ev->anc));
 	ev->scratch.buf = malloc(SCRATCH_MIN);
 	ev->scratch.cap = SCRATCH_MIN;
 	ev->md = pcre2_match_data_create(1, NULL);
-	if (!ev->cache || !ev->scratch.buf || !ev->md) {
+	if (!ev->cache || !ev->memo || !ev->anc || !ev->scratch.buf || !ev->md) {
 		rules_eval_free(ev);
 		errno = ENOMEM;
 		return NULL;
+	}
+	for (size_t i = 0; i < r->n_slots; i++)
+		cache_init(&ev->cache[i], &r->slots[i]);
+	for (size_t i = 0; i < r->n_slots; i++) {
+		const struct slot_def *sd = &r->slots[i];
+
+		for (size_t k = 0; sd->anc >= 0 && k < MAX_ANCESTORS; k++)
+			cache_init(&ev->anc[(size_t)sd->anc * MAX_ANCESTORS + k], sd);
 	}
 	return ev;
 }
@@ -126,6 +160,8 @@ void rules_eval_free(struct rules_eval *ev)
 	scratch_reset(&ev->scratch);
 	free(ev->scratch.buf);
 	free(ev->cache);
+	free(ev->anc);
+	free(ev->memo);
 	if (ev->md)
 		pcre2_match_data_free(ev->md);
 	free(ev);
@@ -133,7 +169,16 @@ void rules_eval_free(struct rules_eval *ev)
 
 void eval_begin(struct rules_eval *ev, const void *event)
 {
-	ev->gen++;
+	if (++ev->gen == 0) {
+		/* 2^32 events: forget every cached generation before reusing the numbers */
+		for (size_t i = 0; i < ev->r->n_slots; i++)
+			ev->cache[i].gen = 0;
+		for (size_t i = 0; i < ev->r->n_anc * MAX_ANCESTORS; i++)
+			ev->anc[i].gen = 0;
+		for (size_t i = 0; i < ev->r->n_memo; i++)
+			ev->memo[i].gen = 0;
+		ev->gen = 1;
+	}
 	ev->event = event;
 	scratch_reset(&ev->scratch);
 }
@@ -226,14 +271,24 @@ static bool transform(struct rules_eval *ev, const uint8_t *xf, uint8_t nxf, str
 	return true;
 }
 
-static bool extract(struct rules_eval *ev, const struct slot_def *sd, const struct field_arg *arg,
-		    const void *event, struct field_value *out)
+static const struct field_arg no_arg;
+
+/* Fill c for the current event; arg overrides the slot's (ancestor iteration). */
+static void extract(struct rules_eval *ev, struct cache_ent *c, const struct field_arg *arg,
+		    const void *event)
 {
-	memset(out, 0, sizeof(*out));
-	out->type = sd->def->type;
-	if (!sd->def->extract || !sd->def->extract(event, arg, &ev->scratch, out))
-		return false;
-	return !sd->nxf || transform(ev, sd->xf, sd->nxf, out);
+	const struct slot_def *sd;
+
+	c->gen = ev->gen;
+	memset(&c->v, 0, sizeof(c->v));
+	c->v.type = (enum field_type)c->type;
+	if (c->simple && !arg) {
+		c->present = c->fn && c->fn(event, &no_arg, &ev->scratch, &c->v);
+		return;
+	}
+	sd = c->sd;
+	c->present = c->fn && c->fn(event, arg ? arg : &sd->arg, &ev->scratch, &c->v) &&
+		     (!sd->nxf || transform(ev, sd->xf, sd->nxf, &c->v));
 }
 
 const struct field_value *eval_slot(struct rules_eval *ev, int slot, const void *event)
@@ -242,12 +297,8 @@ const struct field_value *eval_slot(struct rules_eval *ev, int slot, const void 
 
 	if (ev->event != event)
 		eval_begin(ev, event);
-	if (c->gen != ev->gen) {
-		const struct slot_def *sd = &ev->r->slots[slot];
-
-		c->gen = ev->gen;
-		c->present = extract(ev, sd, &sd->arg, event, &c->v);
-	}
+	if (c->gen != ev->gen)
+		extract(ev, c, NULL, event);
 	return c->present ? &c->v : NULL;
 }
 
@@ -540,49 +591,41 @@ static bool cmp_fields(struct rules_eval *ev, const struct cnode *n, const struc
 	}
 }
 
+/* Ancestor i (1-based) of an any-ancestor slot, cached per event like plain slots. */
+static const struct field_value *anc_slot(struct rules_eval *ev, const struct slot_def *sd,
+					  int64_t i, const void *event)
+{
+	struct cache_ent *c = &ev->anc[(size_t)sd->anc * MAX_ANCESTORS + (size_t)(i - 1)];
+
+	if (c->gen != ev->gen) {
+		struct field_arg arg = { .present = true, .index = i };
+
+		extract(ev, c, &arg, event);
+	}
+	return c->present ? &c->v : NULL;
+}
+
 static bool check_ancestors(struct rules_eval *ev, const struct cnode *n, const void *event)
 {
 	const struct slot_def *sd = &ev->r->slots[n->slot];
-	struct field_value v;
 
 	for (int64_t i = 1; i <= MAX_ANCESTORS; i++) {
-		struct field_arg arg = { .present = true, .index = i };
+		const struct field_value *v = anc_slot(ev, sd, i, event);
 
-		if (!extract(ev, sd, &arg, event, &v))
+		if (!v)
 			return i > 1 && n->anc_ne;
-		if (n->op == OP_EXISTS || cmp_value(ev, n, &v))
+		if (n->op == OP_EXISTS || cmp_value(ev, n, v))
 			return !n->anc_ne;
 	}
 	return n->anc_ne;
 }
 
-static bool eval_node(struct rules_eval *ev, const struct cnode *n, const void *event,
-		      unsigned type)
+/* Leaves stay out of line so the recursive walker keeps a small frame. */
+static __attribute__((noinline)) bool eval_leaf(struct rules_eval *ev, const struct cnode *n,
+						const void *event)
 {
 	const struct field_value *v, *w;
 
-	switch (n->kind) {
-	case CN_AND:
-		for (size_t i = 0; i < n->n; i++)
-			if (!eval_node(ev, n->kids[i], event, type))
-				return false;
-		return true;
-	case CN_OR:
-		for (size_t i = 0; i < n->n; i++)
-			if (eval_node(ev, n->kids[i], event, type))
-				return true;
-		return false;
-	case CN_NOT:
-		return !eval_node(ev, n->kids[0], event, type);
-	case CN_TRUE:
-		return true;
-	case CN_FALSE:
-		return false;
-	case CN_TYPE:
-		return n->types[type / 64] & (1ull << (type % 64));
-	default:
-		break;
-	}
 	if (n->anc)
 		return check_ancestors(ev, n, event);
 	v = eval_slot(ev, n->slot, event);
@@ -597,12 +640,67 @@ static bool eval_node(struct rules_eval *ev, const struct cnode *n, const void *
 	return cmp_value(ev, n, v);
 }
 
+static bool eval_node(struct rules_eval *ev, const struct fnode *n, const void *event,
+		      unsigned type);
+
+/* One node; leaves and memo hits without a recursive call. */
+static inline bool eval_one(struct rules_eval *ev, const struct fnode *n, const void *event,
+			    unsigned type)
+{
+	if (n->kind == CN_CHECK)
+		return eval_leaf(ev, n->leaf, event);
+	if (n->kind == CN_TYPE)
+		return n->leaf->types[type / 64] & (1ull << (type % 64));
+	if (n->kind == CN_MACRO && ev->memo[n->memo].gen == ev->gen)
+		return ev->memo[n->memo].val;
+	return eval_node(ev, n, event, type);
+}
+
+static bool eval_node(struct rules_eval *ev, const struct fnode *n, const void *event,
+		      unsigned type)
+{
+	const struct fnode *k, *end = n + n->size;
+	struct memo_ent *m;
+	bool val;
+
+	switch (n->kind) {
+	case CN_AND:
+		for (k = n + 1; k < end; k += k->size)
+			if (!eval_one(ev, k, event, type))
+				return false;
+		return true;
+	case CN_OR:
+		for (k = n + 1; k < end; k += k->size)
+			if (eval_one(ev, k, event, type))
+				return true;
+		return false;
+	case CN_NOT:
+		return !eval_one(ev, n + 1, event, type);
+	case CN_MACRO:
+		m = &ev->memo[n->memo];
+		if (m->gen == ev->gen)
+			return m->val;
+		val = eval_one(ev, n + 1, event, type);
+		m->gen = ev->gen;
+		m->val = val;
+		return val;
+	case CN_TRUE:
+		return true;
+	case CN_FALSE:
+		return false;
+	case CN_TYPE:
+		return n->leaf->types[type / 64] & (1ull << (type % 64));
+	default:
+		return eval_leaf(ev, n->leaf, event);
+	}
+}
+
 int rules_eval(struct rules_eval *ev, int source_index, const void *event, rules_match_fn on_match,
 	       void *ctx)
 {
 	const struct rules *r = ev->r;
 	const struct field_source *fs;
-	struct rule *const *list;
+	const struct bucket_ent *list;
 	unsigned type = 0;
 	size_t n;
 	int matches = 0;
@@ -617,14 +715,14 @@ int rules_eval(struct rules_eval *ev, int source_index, const void *event, rules
 	n = r->index[source_index][type].n;
 	if (!n)
 		return 0;
-	list = r->index[source_index][type].rules;
+	list = r->index[source_index][type].ents;
 	eval_begin(ev, event);
 	for (size_t i = 0; i < n; i++) {
-		if (!eval_node(ev, list[i]->root, event, type))
+		if (!eval_one(ev, list[i].flat, event, type))
 			continue;
 		matches++;
 		if (on_match)
-			on_match(ctx, list[i], event);
+			on_match(ctx, list[i].rule, event);
 		if (r->matching == RULES_MATCH_FIRST)
 			break;
 	}

@@ -98,6 +98,7 @@ struct rule {
 	/* compiled */
 	int src_index; /* -1 when the source is not registered */
 	struct cnode *root;
+	struct fnode *flat;
 	uint64_t *types; /* bitmap over the source's event types */
 	struct fmt *fmt;
 	bool compiled;
@@ -112,10 +113,18 @@ struct slot_def {
 	uint8_t xf[COND_MAX_XFORM];
 	uint8_t nxf;
 	int src_index;
+	int anc; /* index into the evaluator's ancestor cache, -1 when not iterated */
+};
+
+struct fnode;
+
+struct bucket_ent {
+	const struct fnode *flat;
+	const struct rule *rule;
 };
 
 struct type_bucket {
-	struct rule **rules;
+	struct bucket_ent *ents;
 	size_t n;
 };
 
@@ -144,6 +153,8 @@ struct rules {
 	/* compiled state */
 	struct slot_def *slots;
 	size_t n_slots;
+	size_t n_memo; /* macro memo slots: n_macros * n_sources */
+	size_t n_anc; /* slots iterated over ancestors (FIELD_ANY_ANCESTOR without index) */
 	/* per source, per event type: the rules to evaluate, in definition order */
 	struct type_bucket **index; /* [src][type] */
 	size_t max_regex_ovec;
@@ -152,7 +163,19 @@ struct rules {
 };
 
 /* Compiled condition tree (compile.c builds it, eval.c walks it). */
-enum cn_kind { CN_AND, CN_OR, CN_NOT, CN_TRUE, CN_FALSE, CN_TYPE, CN_CHECK };
+enum cn_kind { CN_AND, CN_OR, CN_NOT, CN_TRUE, CN_FALSE, CN_TYPE, CN_CHECK, CN_MACRO };
+
+/*
+ * The tree, linearised per rule in depth-first order for evaluation: a node's children follow
+ * it, each child's subtree spans child->size nodes. Sequential memory instead of pointer
+ * chasing; leaves point back to their cnode for constants.
+ */
+struct fnode {
+	uint8_t kind;
+	uint32_t size; /* nodes in this subtree, itself included */
+	int32_t memo; /* CN_MACRO: per-event memo slot of the macro */
+	const struct cnode *leaf; /* CN_TYPE, CN_CHECK */
+};
 
 /* How a check compares: chosen at compile time from the field type and operator. */
 enum cn_cmp {
@@ -177,7 +200,8 @@ struct cval {
 struct strset_ent {
 	uint64_t h;
 	const char *s;
-	size_t len;
+	uint32_t len;
+	uint32_t idx; /* index of the value in its node's vals */
 };
 
 struct strset {

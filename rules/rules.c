@@ -114,6 +114,14 @@ void rule_free_compiled(struct rule *rule)
 {
 	cnode_free(rule->root);
 	rule->root = NULL;
+	if (rule->flat) {
+		/* the block owns the leaves' compiled regexes */
+		for (size_t i = 0; i < rule->flat->size; i++)
+			if (rule->flat[i].leaf && rule->flat[i].leaf->re)
+				pcre2_code_free(rule->flat[i].leaf->re);
+	}
+	free(rule->flat);
+	rule->flat = NULL;
 	free(rule->types);
 	rule->types = NULL;
 	fmt_free(rule->fmt);
@@ -168,7 +176,7 @@ void rules_free(struct rules *r)
 	free(r->slots);
 	for (size_t s = 0; r->index && s < r->n_sources; s++) {
 		for (size_t t = 0; r->index[s] && t < r->sources[s]->n_event_types; t++)
-			free(r->index[s][t].rules);
+			free(r->index[s][t].ents);
 		free(r->index[s]);
 	}
 	free(r->index);
