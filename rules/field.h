@@ -33,6 +33,14 @@ enum field_type {
 #define FIELD_FLAGS_VALUE 8u /* `contains NAME` tests a flag: evt.arg.flags contains O_TRUNC */
 #define FIELD_ANY_ANCESTOR 16u /* without an index, compares against every ancestor */
 
+/*
+ * How the engine uses FIELD_ANY_ANCESTOR (with FIELD_ARG_INDEX): a condition on the field
+ * without an index calls the extractor with index 1, 2, ... (arg->present, arg->index = i) until
+ * it returns false (at most 64 levels), and the check holds when any of those values satisfies
+ * it; `!=` holds when none is equal (and at least one exists). Values are cached per index per
+ * event. Outputs (%proc.aname) call the extractor once without an index.
+ */
+
 struct field_ip {
 	uint8_t family; /* 4 or 6 */
 	uint8_t prefix; /* IPNET only */
