@@ -255,6 +255,7 @@ struct syslog_settings {
 	int facility;
 	const char *appname;
 	int64_t timeout_ms;
+	int64_t replay_ms;
 };
 
 static const struct config_option syslog_options[] = {
@@ -278,6 +279,10 @@ static const struct config_option syslog_options[] = {
 	{ "timeout", CONFIG_DURATION, "10s", offsetof(struct syslog_settings, timeout_ms), 100,
 	  3600000, NULL, NULL,
 	  "a connect, or a write that makes no progress, failing after this long is retried" },
+	{ "tcpreplay", CONFIG_DURATION, "1s", offsetof(struct syslog_settings, replay_ms), 0, 60000,
+	  NULL, NULL,
+	  "tcp: when the collector resets the connection (it closed with our data unread), "
+	  "write again what was written this long before; duplicates possible, 0: off" },
 	{ NULL },
 };
 
@@ -295,6 +300,7 @@ struct conn {
 	int fd; /* unix: the socket */
 	bool up; /* connected, writes go straight out */
 	bool dead; /* failed or closing: no new writes */
+	bool reset; /* failed in a way that may have lost written data */
 	unsigned refs; /* writes in flight + the sink's own pointer */
 	uv_connect_t connect;
 	uv_getaddrinfo_t resolve;
@@ -315,7 +321,14 @@ struct wreq {
 	void *token;
 	char *buf;
 	size_t len;
+	uint64_t written_at; /* in the replay window: when its write completed */
 	struct wreq *next;
+};
+
+/* A FIFO of written messages (token NULL). */
+struct wlist {
+	struct wreq *head, *tail;
+	size_t n;
 };
 
 struct syslog_sink {
@@ -327,27 +340,93 @@ struct syslog_sink {
 	uv_timer_t timer; /* connect / write progress timeout */
 	unsigned inflight;
 	bool closed;
+	struct wlist recent; /* tcp: written within the replay window */
+	struct wlist resend; /* tcp: to write again on the next connection */
 };
+
+/* Bound on what the replay window keeps, whatever the rate. */
+#define REPLAY_MAX 10000
 
 static void conn_fail(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void conn_flush(struct conn *c);
 static void on_unix_writable(uv_poll_t *h, int status, int events);
 static void on_timeout(uv_timer_t *t);
+static struct conn *conn_open(struct syslog_sink *s);
 
+static void wlist_push(struct wlist *l, struct wreq *w)
+{
+	w->next = NULL;
+	if (l->tail)
+		l->tail->next = w;
+	else
+		l->head = w;
+	l->tail = w;
+	l->n++;
+}
+
+static struct wreq *wlist_pop(struct wlist *l)
+{
+	struct wreq *w = l->head;
+
+	if (w) {
+		l->head = w->next;
+		if (!l->head)
+			l->tail = NULL;
+		l->n--;
+	}
+	return w;
+}
+
+static void wreq_free(struct wreq *w)
+{
+	free(w->buf);
+	free(w);
+}
+
+static void wlist_clear(struct wlist *l)
+{
+	struct wreq *w;
+
+	while ((w = wlist_pop(l)))
+		wreq_free(w);
+}
+
+/*
+ * A write finished. Messages of a send are reported to the pipeline; a written tcp message is
+ * then kept for the replay window, and a replayed one that failed waits for the next connection.
+ */
 static void wreq_done(struct wreq *w, enum sink_result r, const char *msg)
 {
 	struct syslog_sink *s = w->c->s;
-	struct sink_status st;
+	bool keep = s->set.protocol == PROTO_TCP && s->set.replay_ms > 0 && !s->closed &&
+		    r != SINK_FAIL;
 	void *token = w->token;
 
-	if (r == SINK_OK)
-		sink_status_set(&st, SINK_OK, "written");
-	else
-		sink_status_set(&st, r, "%s", msg);
-	free(w->buf);
-	free(w);
-	s->inflight--;
-	sink_done(&s->base, token, &st);
+	w->token = NULL;
+	if (r == SINK_OK && keep) {
+		uint64_t now = uv_now(s->base.loop);
+
+		w->written_at = now;
+		wlist_push(&s->recent, w);
+		while (s->recent.head &&
+		       (now - s->recent.head->written_at > (uint64_t)s->set.replay_ms ||
+			s->recent.n > REPLAY_MAX))
+			wreq_free(wlist_pop(&s->recent));
+	} else if (r == SINK_RETRY && keep && !token && s->resend.n < REPLAY_MAX) {
+		wlist_push(&s->resend, w);
+	} else {
+		wreq_free(w);
+	}
+	if (token) {
+		struct sink_status st;
+
+		if (r == SINK_OK)
+			sink_status_set(&st, SINK_OK, "written");
+		else
+			sink_status_set(&st, r, "%s", msg);
+		s->inflight--;
+		sink_done(&s->base, token, &st);
+	}
 }
 
 static void conn_unref(struct conn *c)
@@ -384,6 +463,8 @@ static void conn_fail(struct conn *c, const char *fmt, ...)
 	struct syslog_sink *s = c->s;
 	va_list ap;
 
+	bool was_up = c->up;
+
 	if (c->dead)
 		return;
 	c->dead = true;
@@ -392,6 +473,20 @@ static void conn_fail(struct conn *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(c->errmsg, sizeof(c->errmsg), fmt, ap);
 	va_end(ap);
+	if (was_up && !s->closed)
+		log_warn("syslog: connection lost: %s", c->errmsg);
+	/*
+	 * A clean EOF means the collector read everything before closing. A reset means it closed
+	 * with our data unread: what was written in the replay window goes out again.
+	 */
+	if (was_up && c->reset && s->recent.n && !s->closed) {
+		log_warn("syslog: writing the last %zu message(s) again on the next connection",
+			 s->recent.n);
+		while (s->recent.head)
+			wlist_push(&s->resend, wlist_pop(&s->recent));
+	} else if (was_up) {
+		wlist_clear(&s->recent);
+	}
 	if (s->conn == c) {
 		s->conn = NULL;
 		c->refs--;
@@ -413,6 +508,10 @@ static void conn_fail(struct conn *c, const char *fmt, ...)
 		uv_close(&c->h.handle, on_conn_closed);
 	}
 	conn_unref(c);
+	/* Replay without waiting for the next alert; if the collector is still down, the next
+	 * send tries again. */
+	if (s->resend.n && was_up && !s->closed && !s->conn)
+		conn_open(s);
 }
 
 static void on_write(uv_write_t *req, int status)
@@ -425,6 +524,8 @@ static void on_write(uv_write_t *req, int status)
 
 		snprintf(msg, sizeof(msg), "tcp %s:%s: %s", c->s->set.host, c->s->port,
 			 status == UV_ECANCELED && *c->errmsg ? c->errmsg : uv_strerror(status));
+		if (status != UV_ECANCELED)
+			c->reset = true;
 		wreq_done(w, SINK_RETRY, msg);
 		conn_fail(c, "tcp %s:%s: %s", c->s->set.host, c->s->port, uv_strerror(status));
 	} else {
@@ -465,10 +566,12 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
 	struct conn *c = st->data;
 
-	if (nread < 0)
+	if (nread < 0) {
+		c->reset = nread != UV_EOF;
 		conn_fail(c, "tcp %s:%s: %s", c->s->set.host, c->s->port,
 			  nread == UV_EOF ? "connection closed by the collector" :
 					    uv_strerror((int)nread));
+	}
 }
 
 /* Write one message now (tcp, udp) or try to (unix). */
@@ -544,7 +647,17 @@ static void on_unix_writable(uv_poll_t *h, int status, int events)
 
 static void conn_flush(struct conn *c)
 {
+	struct syslog_sink *s = c->s;
+
 	c->refs++;
+	/* What a reset may have lost goes first, in its order. */
+	while (s->resend.head && c->up && !c->dead) {
+		struct wreq *w = wlist_pop(&s->resend);
+
+		w->c = c;
+		c->refs++;
+		conn_write(c, w);
+	}
 	while (c->waiting && c->up && !c->dead) {
 		struct wreq *w = c->waiting;
 
@@ -688,9 +801,11 @@ static void on_timeout(uv_timer_t *t)
 {
 	struct syslog_sink *s = t->data;
 
-	if (s->conn)
-		conn_fail(s->conn, "%s %s:%s: no progress in %" PRId64 " ms",
-			  proto_choices[s->set.protocol], s->set.host, s->port, s->set.timeout_ms);
+	if (!s->conn)
+		return;
+	s->conn->reset = true; /* what was written may be stuck, or lost */
+	conn_fail(s->conn, "%s %s:%s: no progress in %" PRId64 " ms",
+		  proto_choices[s->set.protocol], s->set.host, s->port, s->set.timeout_ms);
 }
 
 static int syslog_send(struct sink *base, struct alert *a, void *token)
@@ -802,6 +917,12 @@ static void syslog_close(struct sink *base)
 	/* Writes in flight come back through their callbacks as the handle closes. */
 	if (s->conn)
 		conn_fail(s->conn, "syslog: closed at shutdown");
+	if (s->resend.n)
+		log_warn(
+			"syslog: %zu message(s) to write again after a reset abandoned at shutdown",
+			s->resend.n);
+	wlist_clear(&s->resend);
+	wlist_clear(&s->recent);
 	uv_close((uv_handle_t *)&s->timer, NULL);
 }
 

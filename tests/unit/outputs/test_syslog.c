@@ -394,6 +394,54 @@ static void test_tcp_octet_counting_and_reconnect(void **state)
 	alert_unref(a);
 }
 
+static bool second_conn_has_3(struct harness *h)
+{
+	return h->n_clients == 2 && h->rx_len > 0 && h->rx[h->rx_len - 1] == '}' &&
+	       h->rx_len >= 3 * 10;
+}
+
+static void test_tcp_reset_replays_the_window(void **state)
+{
+	struct harness h;
+	struct syslog_fmt f = { SYSLOG_RFC5424, SYSLOG_JSON, 16, "falco", (int)getpid(), NULL };
+	struct alert *a = parse(tricky);
+	char *want;
+	size_t wlen;
+	int port;
+
+	harness_init(&h);
+	port = tcp_listen(&h);
+	set(&h, "syslog.host=127.0.0.1");
+	set(&h, "syslog.port=%d", port);
+	harness_start(&h);
+	want = syslog_format(&f, a, &wlen);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(syslog_sink_ops.send(h.s, a, &h), 0);
+	n_done = 3;
+	run_until(&h, rx_frames_3, 5000);
+	assert_int_equal(h.ok, 3);
+
+	/*
+	 * The collector resets the connection (as rsyslogd does when it exits with data unread):
+	 * what was written in the replay window is written again on a new connection, unasked.
+	 */
+	h.rx_len = 0;
+	uv_read_stop((uv_stream_t *)h.clients[0]);
+	assert_int_equal(uv_tcp_close_reset(h.clients[0], free_handle), 0);
+	run_until(&h, second_conn_has_3, 5000);
+	for (int i = 0; i < 20; i++)
+		uv_run(&h.loop, UV_RUN_NOWAIT);
+	assert_int_equal(h.n_clients, 2);
+	assert_frames(&h, 3, want, wlen);
+	assert_int_equal(h.ok, 3); /* the pipeline saw each alert once */
+
+	uv_close((uv_handle_t *)h.clients[1], free_handle);
+	uv_close((uv_handle_t *)&h.server, NULL);
+	harness_close(&h);
+	free(want);
+	alert_unref(a);
+}
+
 static void test_tcp_refused_is_retry(void **state)
 {
 	struct harness h;
@@ -532,6 +580,7 @@ int main(void)
 		cmocka_unit_test(test_rfc3164),
 		cmocka_unit_test(test_header_fields_are_sanitised),
 		cmocka_unit_test(test_tcp_octet_counting_and_reconnect),
+		cmocka_unit_test(test_tcp_reset_replays_the_window),
 		cmocka_unit_test(test_tcp_refused_is_retry),
 		cmocka_unit_test(test_udp_one_datagram_per_alert),
 		cmocka_unit_test(test_unix_datagram),
