@@ -49,6 +49,11 @@ struct gateway {
 	bool stopping;
 };
 
+struct sink_ops;
+
+/* Every sink backend the gateway runs (outputs, then the responder), NULL-terminated. */
+const struct sink_ops *const *gateway_sinks(void);
+
 /* Declare every configuration table lanner has (gateway, pipeline, every sink). 0 or -errno. */
 int gateway_declare(struct config *cfg);
 

@@ -34,6 +34,7 @@ struct metric {
 	/* gauges */
 	metrics_gauge_fn gauge;
 	void *gauge_data;
+	bool gauge_is_counter;
 };
 
 struct metrics {
@@ -240,6 +241,16 @@ int metrics_gauge(struct metrics *m, const char *name, const char *help,
 	return 0;
 }
 
+int metrics_counter_fn(struct metrics *m, const char *name, const char *help,
+		       const char *const *label_names, size_t n, metrics_gauge_fn fn, void *data)
+{
+	int err = metrics_gauge(m, name, help, label_names, n, fn, data);
+
+	if (!err)
+		m->last->gauge_is_counter = true;
+	return err;
+}
+
 static struct series *series_find(const struct metric *f, const char *key, uint64_t h)
 {
 	for (struct series *s = f->buckets[h % N_BUCKETS]; s; s = s->next)
@@ -367,7 +378,8 @@ char *metrics_render(struct metrics *m, size_t *len)
 	for (struct metric *f = m->first; f; f = f->next) {
 		sb_printf(&b, "# HELP %s ", f->name);
 		sb_puts(&b, f->help);
-		sb_printf(&b, "\n# TYPE %s %s\n", f->name, f->gauge ? "gauge" : "counter");
+		sb_printf(&b, "\n# TYPE %s %s\n", f->name,
+			  f->gauge && !f->gauge_is_counter ? "gauge" : "counter");
 		if (f->gauge) {
 			struct emit_ctx e = { &b, f };
 

@@ -42,6 +42,10 @@ typedef void (*metrics_gauge_fn)(void *data, metrics_emit_fn emit, void *emit_ct
 int metrics_gauge(struct metrics *m, const char *name, const char *help,
 		  const char *const *label_names, size_t n, metrics_gauge_fn fn, void *data);
 
+/* Same, for a counter family whose values another module keeps (rendered with TYPE counter). */
+int metrics_counter_fn(struct metrics *m, const char *name, const char *help,
+		       const char *const *label_names, size_t n, metrics_gauge_fn fn, void *data);
+
 /* Render the Prometheus text exposition format (0.0.4). Caller frees; NULL on ENOMEM. */
 char *metrics_render(struct metrics *m, size_t *len);
 

@@ -15,6 +15,7 @@
 #include "gateway/http_server.h"
 #include "gateway/metrics.h"
 #include "gateway/pipeline.h"
+#include "response/responder.h"
 #include "rules/rules.h"
 
 static const char *const rule_matching_choices[] = { "first", "all", NULL };
@@ -170,7 +171,7 @@ int gateway_declare(struct config *cfg)
 	if (!err)
 		err = config_declare(cfg, "", mtls_client_options);
 	if (!err)
-		err = pipeline_declare(cfg);
+		err = pipeline_declare_with(cfg, gateway_sinks());
 	return err;
 }
 
@@ -197,6 +198,29 @@ static int load_config(struct gateway *g, const struct run_args *a)
 	if (!err)
 		err = config_bind(g->cfg, "", gateway_options, &g->set);
 	return err;
+}
+
+/* The rules' `actions: [...]`, for the responder. 0 or -ENOMEM. */
+static int register_rule_actions(const struct rules *r)
+{
+	responder_clear_rule_actions();
+	for (size_t i = 0; i < rules_count(r); i++) {
+		const struct rule *rule = rules_at(r, i);
+		size_t n = rule_action_count(rule);
+		const char *actions[64];
+		int err;
+
+		if (!n)
+			continue;
+		if (n > 64)
+			n = 64;
+		for (size_t j = 0; j < n; j++)
+			actions[j] = rule_action(rule, j);
+		err = responder_set_rule_actions(rule_name(rule), actions, n);
+		if (err)
+			return err;
+	}
+	return 0;
 }
 
 /* Rules: -r files, else rules_files, else the embedded defaults. 0 or -EINVAL (reported). */
@@ -228,7 +252,40 @@ static int load_rules(struct gateway *g, const struct run_args *a)
 	}
 	if (!err)
 		err = rules_compile(g->rules);
+	if (!err)
+		err = register_rule_actions(g->rules);
 	return err;
+}
+
+struct response_emit {
+	metrics_emit_fn emit;
+	void *ctx;
+};
+
+static void emit_response_count(void *ctx, const char *action, const char *outcome, uint64_t n)
+{
+	struct response_emit *e = ctx;
+	const char *labels[] = { action, outcome };
+
+	e->emit(e->ctx, labels, (double)n);
+}
+
+static void response_counts(void *data, metrics_emit_fn emit, void *emit_ctx)
+{
+	struct response_emit e = { emit, emit_ctx };
+
+	responder_counters(emit_response_count, &e);
+}
+
+static int declare_response_metrics(struct metrics *m)
+{
+	static const char *const labels[] = { "action", "outcome" };
+
+	return metrics_counter_fn(
+		m, "lanner_response_actions_total",
+		"Response decisions by action and outcome (done, dry_run, skipped, "
+		"failed)",
+		labels, 2, response_counts, NULL);
 }
 
 static void on_pipeline_closed(void *data)
@@ -351,9 +408,9 @@ int cmd_run(int argc, char **argv)
 	uv_loop_init(&loop);
 	g.loop = &loop;
 	g.metrics = metrics_new(0);
-	if (!g.metrics)
+	if (!g.metrics || declare_response_metrics(g.metrics))
 		goto out_loop;
-	g.pipeline = pipeline_new(&loop, g.cfg, g.metrics);
+	g.pipeline = pipeline_new_with(&loop, g.cfg, g.metrics, gateway_sinks());
 	if (!g.pipeline)
 		goto out_loop;
 	if (start_http(&g))
