@@ -564,6 +564,7 @@ static rd_kafka_conf_t *build_conf(struct kafka *k, struct config *cfg)
 static void create_topic(struct kafka *k)
 {
 	char errstr[256];
+	rd_kafka_AdminOptions_t *opts;
 	rd_kafka_NewTopic_t *nt =
 		rd_kafka_NewTopic_new(k->set.topic, -1, -1, errstr, sizeof(errstr));
 
@@ -571,8 +572,15 @@ static void create_topic(struct kafka *k)
 		log_warn("kafka.topiccreation: %s", errstr);
 		return;
 	}
-	/* Answered on adminq, served by drain(). */
-	rd_kafka_CreateTopics(k->rk, &nt, 1, NULL, k->adminq);
+	/* Answered on adminq, served by drain(); bounded so the outcome is always logged. */
+	opts = rd_kafka_AdminOptions_new(k->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+	if (opts) {
+		rd_kafka_AdminOptions_set_request_timeout(opts, 10000, errstr, sizeof(errstr));
+		rd_kafka_AdminOptions_set_operation_timeout(opts, 10000, errstr, sizeof(errstr));
+	}
+	rd_kafka_CreateTopics(k->rk, &nt, 1, opts, k->adminq);
+	if (opts)
+		rd_kafka_AdminOptions_destroy(opts);
 	rd_kafka_NewTopic_destroy(nt);
 }
 
