@@ -232,6 +232,23 @@ static void test_durations_and_yaml_scalars(void **state)
 	assert_string_equal(err, "d:2:4: aliases are not supported");
 }
 
+/* The shipped example loads, ships dry run on, and wires the seed's named actions. */
+static void test_shipped_example(void **state)
+{
+	char err[512];
+	struct policy_set *ps = policy_set_load(
+		TEST_DATA_DIR "/../../config/response-policy.example.yaml", err, sizeof(err));
+
+	(void)state;
+	if (!ps)
+		fail_msg("%s", err);
+	assert_true(ps->dry_run);
+	assert_non_null(policy_set_named(ps, "scale_down_deployment"));
+	assert_ptr_equal(policy_set_named(ps, "notify_security_team")->ops, &action_notify);
+	assert_int_equal(ps->n_policies, 2);
+	policy_set_free(ps);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -239,6 +256,7 @@ int main(void)
 		cmocka_unit_test(test_priority_comparators),
 		cmocka_unit_test(test_errors_name_the_place),
 		cmocka_unit_test(test_durations_and_yaml_scalars),
+		cmocka_unit_test(test_shipped_example),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
