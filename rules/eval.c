@@ -716,6 +716,11 @@ int rules_eval(struct rules_eval *ev, int source_index, const void *event, rules
 	if (!n)
 		return 0;
 	list = r->index[source_index][type].ents;
+	/* Start fetching every candidate rule's block now: misses overlap instead of queueing. */
+	for (size_t i = 0; i < n; i++) {
+		__builtin_prefetch(list[i].flat);
+		__builtin_prefetch((const char *)list[i].flat + 64);
+	}
 	eval_begin(ev, event);
 	for (size_t i = 0; i < n; i++) {
 		if (!eval_one(ev, list[i].flat, event, type))
