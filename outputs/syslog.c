@@ -24,10 +24,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "config/log.h"
 #include "outputs/syslog_format.h"
@@ -240,9 +245,9 @@ char *syslog_format(const struct syslog_fmt *fmt, const struct alert *a, size_t 
 
 /* --- the sink ------------------------------------------------------------------------------- */
 
-enum proto { PROTO_UDP, PROTO_TCP, PROTO_UNIX };
+enum proto { PROTO_UDP, PROTO_TCP, PROTO_UNIX, PROTO_TLS };
 
-static const char *const proto_choices[] = { "udp", "tcp", "unix", NULL };
+static const char *const proto_choices[] = { "udp", "tcp", "unix", "tls", NULL };
 static const char *const format_choices[] = { "json", "cef", NULL };
 static const char *const rfc_choices[] = { "5424", "3164", NULL };
 
@@ -256,6 +261,8 @@ struct syslog_settings {
 	const char *appname;
 	int64_t timeout_ms;
 	int64_t replay_ms;
+	const char *tls_ca;
+	bool tls_checkcert;
 };
 
 static const struct config_option syslog_options[] = {
@@ -266,7 +273,8 @@ static const struct config_option syslog_options[] = {
 	{ "protocol", CONFIG_ENUM, "tcp", offsetof(struct syslog_settings, protocol), 0, 0,
 	  proto_choices, NULL,
 	  "udp (one datagram per alert), tcp (octet-counted, one persistent connection; "
-	  "Falcosidekick's default) or unix (local datagram socket)" },
+	  "Falcosidekick's default), tls (tcp in TLS, RFC 5425) or unix (local datagram "
+	  "socket)" },
 	{ "format", CONFIG_ENUM, "json", offsetof(struct syslog_settings, format), 0, 0,
 	  format_choices, NULL, "payload: the alert's JSON, or a CEF line (Falcosidekick's)" },
 	{ "rfc", CONFIG_ENUM, "5424", offsetof(struct syslog_settings, rfc), 0, 0, rfc_choices,
@@ -283,6 +291,10 @@ static const struct config_option syslog_options[] = {
 	  NULL, NULL,
 	  "tcp: when the collector resets the connection (it closed with our data unread), "
 	  "write again what was written this long before; duplicates possible, 0: off" },
+	{ "tls.ca", CONFIG_STRING, NULL, offsetof(struct syslog_settings, tls_ca), 0, 0, NULL, NULL,
+	  "tls: CA file (PEM) the collector's certificate must chain to (default: system store)" },
+	{ "tls.checkcert", CONFIG_BOOL, "true", offsetof(struct syslog_settings, tls_checkcert), 0,
+	  0, NULL, NULL, "tls: verify the collector's certificate and that it names syslog.host" },
 	{ NULL },
 };
 
@@ -306,6 +318,8 @@ struct conn {
 	uv_getaddrinfo_t resolve;
 	bool resolving;
 	bool handle_open;
+	SSL *ssl; /* tls: over memory BIOs, bytes moved by uv_write / on_read */
+	bool handshaking;
 	struct wreq *waiting; /* written once connected (tcp, udp) or writable (unix) */
 	struct wreq **waiting_tail;
 	char errmsg[160];
@@ -321,6 +335,7 @@ struct wreq {
 	void *token;
 	char *buf;
 	size_t len;
+	char *cbuf; /* tls: the record(s) actually written */
 	uint64_t written_at; /* in the replay window: when its write completed */
 	struct wreq *next;
 };
@@ -340,6 +355,7 @@ struct syslog_sink {
 	uv_timer_t timer; /* connect / write progress timeout */
 	unsigned inflight;
 	bool closed;
+	SSL_CTX *ssl_ctx;
 	struct wlist recent; /* tcp: written within the replay window */
 	struct wlist resend; /* tcp: to write again on the next connection */
 };
@@ -352,6 +368,14 @@ static void conn_flush(struct conn *c);
 static void on_unix_writable(uv_poll_t *h, int status, int events);
 static void on_timeout(uv_timer_t *t);
 static struct conn *conn_open(struct syslog_sink *s);
+static int tls_take(struct conn *c, char **out, size_t *len);
+static void tls_start(struct conn *c);
+static void tls_input(struct conn *c, const char *data, size_t n);
+
+static bool is_stream(const struct syslog_sink *s)
+{
+	return s->set.protocol == PROTO_TCP || s->set.protocol == PROTO_TLS;
+}
 
 static void wlist_push(struct wlist *l, struct wreq *w)
 {
@@ -379,6 +403,7 @@ static struct wreq *wlist_pop(struct wlist *l)
 
 static void wreq_free(struct wreq *w)
 {
+	free(w->cbuf);
 	free(w->buf);
 	free(w);
 }
@@ -398,11 +423,12 @@ static void wlist_clear(struct wlist *l)
 static void wreq_done(struct wreq *w, enum sink_result r, const char *msg)
 {
 	struct syslog_sink *s = w->c->s;
-	bool keep = s->set.protocol == PROTO_TCP && s->set.replay_ms > 0 && !s->closed &&
-		    r != SINK_FAIL;
+	bool keep = is_stream(s) && s->set.replay_ms > 0 && !s->closed && r != SINK_FAIL;
 	void *token = w->token;
 
 	w->token = NULL;
+	free(w->cbuf); /* tls records are per connection: a replay encrypts again */
+	w->cbuf = NULL;
 	if (r == SINK_OK && keep) {
 		uint64_t now = uv_now(s->base.loop);
 
@@ -441,6 +467,7 @@ static void on_conn_closed(uv_handle_t *h)
 
 	if (c->fd >= 0 && c->s->set.protocol == PROTO_UNIX)
 		close(c->fd);
+	SSL_free(c->ssl);
 	conn_unref(c);
 }
 
@@ -503,7 +530,7 @@ static void conn_fail(struct conn *c, const char *fmt, ...)
 	if (c->resolving)
 		uv_cancel((uv_req_t *)&c->resolve);
 	if (c->handle_open && !uv_is_closing(&c->h.handle)) {
-		if (s->set.protocol == PROTO_TCP)
+		if (is_stream(s))
 			uv_read_stop((uv_stream_t *)&c->h.tcp);
 		uv_close(&c->h.handle, on_conn_closed);
 	}
@@ -554,6 +581,190 @@ static void on_udp_send(uv_udp_send_t *req, int status)
 	conn_unref(c);
 }
 
+/* --- tls: OpenSSL over memory BIOs, the bytes carried by the uv_tcp stream ------------------ */
+
+/* Move what OpenSSL wants to send out of its write BIO into a fresh buffer. */
+static int tls_take(struct conn *c, char **out, size_t *len)
+{
+	BIO *wbio = SSL_get_wbio(c->ssl);
+	size_t n = (size_t)BIO_ctrl_pending(wbio);
+
+	*out = NULL;
+	*len = 0;
+	if (!n)
+		return 0;
+	*out = malloc(n);
+	if (!*out)
+		return UV_ENOMEM;
+	if (BIO_read(wbio, *out, (int)n) != (int)n) {
+		free(*out);
+		*out = NULL;
+		return UV_EPROTO;
+	}
+	*len = n;
+	return 0;
+}
+
+struct rawwrite {
+	uv_write_t req;
+	struct conn *c;
+	char *buf;
+};
+
+static void on_raw_write(uv_write_t *req, int status)
+{
+	struct rawwrite *r = req->data;
+	struct conn *c = r->c;
+
+	if (status && status != UV_ECANCELED) {
+		c->reset = true;
+		conn_fail(c, "tls %s:%s: %s", c->s->set.host, c->s->port, uv_strerror(status));
+	}
+	free(r->buf);
+	free(r);
+	conn_unref(c);
+}
+
+/* Handshake and protocol records, written on nobody's behalf. */
+static void tls_flush(struct conn *c)
+{
+	struct rawwrite *r;
+	uv_buf_t b;
+	size_t n;
+	char *buf;
+	int err = tls_take(c, &buf, &n);
+
+	if (!err && !n)
+		return;
+	r = err ? NULL : malloc(sizeof(*r));
+	if (!r) {
+		free(buf);
+		conn_fail(c, "tls %s:%s: %s", c->s->set.host, c->s->port,
+			  uv_strerror(err ? err : UV_ENOMEM));
+		return;
+	}
+	r->c = c;
+	r->buf = buf;
+	r->req.data = r;
+	c->refs++;
+	b = uv_buf_init(buf, (unsigned)n);
+	err = uv_write(&r->req, (uv_stream_t *)&c->h.tcp, &b, 1, on_raw_write);
+	if (err) {
+		free(buf);
+		free(r);
+		conn_fail(c, "tls %s:%s: %s", c->s->set.host, c->s->port, uv_strerror(err));
+		conn_unref(c);
+	}
+}
+
+static void tls_error(struct conn *c, const char *what)
+{
+	char buf[256] = "";
+	unsigned long e = ERR_get_error();
+	long v = SSL_get_verify_result(c->ssl);
+
+	if (v != X509_V_OK)
+		snprintf(buf, sizeof(buf), "certificate: %s", X509_verify_cert_error_string(v));
+	else if (e)
+		ERR_error_string_n(e, buf, sizeof(buf));
+	else
+		snprintf(buf, sizeof(buf), "protocol error");
+	ERR_clear_error();
+	conn_fail(c, "tls %s:%s: %s: %s", c->s->set.host, c->s->port, what, buf);
+}
+
+static void tls_handshake(struct conn *c)
+{
+	int rc = SSL_do_handshake(c->ssl);
+
+	if (rc == 1) {
+		c->handshaking = false;
+		c->up = true;
+		log_info("syslog: connected to %s:%s over tls (%s)", c->s->set.host, c->s->port,
+			 SSL_get_version(c->ssl));
+		tls_flush(c);
+		conn_flush(c);
+		return;
+	}
+	if (SSL_get_error(c->ssl, rc) == SSL_ERROR_WANT_READ) {
+		tls_flush(c);
+		return;
+	}
+	tls_flush(c); /* an alert for the collector, if any */
+	tls_error(c, "handshake");
+}
+
+static bool is_ip_literal(const char *host)
+{
+	unsigned char addr[16];
+
+	return inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
+}
+
+static void tls_start(struct conn *c)
+{
+	struct syslog_sink *s = c->s;
+	BIO *rbio = BIO_new(BIO_s_mem()), *wbio = BIO_new(BIO_s_mem());
+
+	c->ssl = SSL_new(s->ssl_ctx);
+	if (!c->ssl || !rbio || !wbio) {
+		BIO_free(rbio);
+		BIO_free(wbio);
+		conn_fail(c, "tls %s:%s: out of memory", s->set.host, s->port);
+		return;
+	}
+	SSL_set_bio(c->ssl, rbio, wbio); /* takes both */
+	SSL_set_connect_state(c->ssl);
+	if (is_ip_literal(s->set.host)) {
+		/* No SNI for an address (RFC 6066); the certificate must carry it as an IP SAN. */
+		if (s->set.tls_checkcert)
+			X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), s->set.host);
+	} else {
+		SSL_set_tlsext_host_name(c->ssl, s->set.host);
+		if (s->set.tls_checkcert)
+			SSL_set1_host(c->ssl, s->set.host);
+	}
+	c->handshaking = true;
+	c->refs++;
+	tls_handshake(c);
+	conn_unref(c);
+}
+
+/* Bytes from the collector: handshake, then only alerts and close_notify are expected. */
+static void tls_input(struct conn *c, const char *data, size_t n)
+{
+	char sink_buf[512];
+	int rc;
+
+	c->refs++;
+	if (BIO_write(SSL_get_rbio(c->ssl), data, (int)n) != (int)n) {
+		conn_fail(c, "tls %s:%s: out of memory", c->s->set.host, c->s->port);
+		goto out;
+	}
+	if (c->handshaking) {
+		tls_handshake(c);
+		if (c->handshaking || c->dead)
+			goto out;
+	}
+	while ((rc = SSL_read(c->ssl, sink_buf, sizeof(sink_buf))) > 0)
+		;
+	switch (SSL_get_error(c->ssl, rc)) {
+	case SSL_ERROR_WANT_READ:
+		tls_flush(c);
+		break;
+	case SSL_ERROR_ZERO_RETURN:
+		conn_fail(c, "tls %s:%s: connection closed by the collector", c->s->set.host,
+			  c->s->port);
+		break;
+	default:
+		c->reset = true;
+		tls_error(c, "read");
+		break;
+	}
+out:
+	conn_unref(c);
+}
+
 /* The collector never talks; EOF or an error on the read side means the connection is gone. */
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
@@ -566,6 +777,10 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
 	struct conn *c = st->data;
 
+	if (nread > 0 && c->ssl) {
+		tls_input(c, buf->base, (size_t)nread);
+		return;
+	}
 	if (nread < 0) {
 		c->reset = nread != UV_EOF;
 		conn_fail(c, "tcp %s:%s: %s", c->s->set.host, c->s->port,
@@ -581,7 +796,18 @@ static void conn_write(struct conn *c, struct wreq *w)
 	uv_buf_t b = uv_buf_init(w->buf, (unsigned)w->len);
 	int err;
 
-	if (s->set.protocol == PROTO_TCP) {
+	if (s->set.protocol == PROTO_TLS) {
+		/* Memory BIOs: SSL_write always takes it all; the records wait in wbio. */
+		size_t n = 0;
+
+		err = SSL_write(c->ssl, w->buf, (int)w->len) == (int)w->len ? 0 : UV_EPROTO;
+		if (!err)
+			err = tls_take(c, &w->cbuf, &n);
+		b = uv_buf_init(w->cbuf, (unsigned)n);
+		w->req.write.data = w;
+		if (!err)
+			err = uv_write(&w->req.write, (uv_stream_t *)&c->h.tcp, &b, 1, on_write);
+	} else if (s->set.protocol == PROTO_TCP) {
 		w->req.write.data = w;
 		err = uv_write(&w->req.write, (uv_stream_t *)&c->h.tcp, &b, 1, on_write);
 	} else {
@@ -683,8 +909,13 @@ static void on_connect(uv_connect_t *req, int status)
 		conn_unref(c);
 		return;
 	}
-	c->up = true;
 	uv_read_start((uv_stream_t *)&c->h.tcp, on_alloc, on_read);
+	if (c->s->set.protocol == PROTO_TLS) {
+		tls_start(c);
+		conn_unref(c);
+		return;
+	}
+	c->up = true;
 	log_info("syslog: connected to %s:%s over tcp", c->s->set.host, c->s->port);
 	conn_flush(c);
 	conn_unref(c);
@@ -705,7 +936,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 		conn_unref(c);
 		return;
 	}
-	if (s->set.protocol == PROTO_TCP) {
+	if (is_stream(s)) {
 		err = uv_tcp_init(s->base.loop, &c->h.tcp);
 		if (!err) {
 			c->handle_open = true;
@@ -782,7 +1013,7 @@ static struct conn *conn_open(struct syslog_sink *s)
 		c->up = true;
 		return c;
 	}
-	hints.ai_socktype = s->set.protocol == PROTO_TCP ? SOCK_STREAM : SOCK_DGRAM;
+	hints.ai_socktype = is_stream(s) ? SOCK_STREAM : SOCK_DGRAM;
 	c->resolve.data = c;
 	c->resolving = true;
 	c->refs++;
@@ -824,8 +1055,8 @@ static int syslog_send(struct sink *base, struct alert *a, void *token)
 		return -ENOMEM;
 	}
 	w->token = token;
-	if (s->set.protocol == PROTO_TCP) {
-		/* RFC 6587 octet counting: "LEN SP MSG". */
+	if (is_stream(s)) {
+		/* RFC 6587 (and RFC 5425 in TLS) octet counting: "LEN SP MSG". */
 		int hl = snprintf(NULL, 0, "%zu ", len);
 
 		w->buf = malloc(len + (size_t)hl + 1);
@@ -889,6 +1120,26 @@ static int syslog_init(struct sink *base, struct config *cfg, const struct sink_
 		return -EINVAL;
 	}
 	snprintf(s->port, sizeof(s->port), "%d", (int)s->set.port);
+	if (s->set.protocol == PROTO_TLS) {
+		s->ssl_ctx = SSL_CTX_new(TLS_client_method());
+		if (!s->ssl_ctx)
+			return -ENOMEM;
+		SSL_CTX_set_min_proto_version(s->ssl_ctx, TLS1_2_VERSION);
+		SSL_CTX_set_verify(s->ssl_ctx,
+				   s->set.tls_checkcert ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
+		if (s->set.tls_ca ?
+			    !SSL_CTX_load_verify_locations(s->ssl_ctx, s->set.tls_ca, NULL) :
+			    !SSL_CTX_set_default_verify_paths(s->ssl_ctx)) {
+			char buf[256];
+
+			ERR_error_string_n(ERR_get_error(), buf, sizeof(buf));
+			log_error("syslog.tls.ca: cannot load %s: %s",
+				  s->set.tls_ca ? s->set.tls_ca : "the system CA store", buf);
+			SSL_CTX_free(s->ssl_ctx);
+			s->ssl_ctx = NULL;
+			return -EINVAL;
+		}
+	}
 	s->fmt.rfc = s->set.rfc == 1 ? SYSLOG_RFC3164 : SYSLOG_RFC5424;
 	s->fmt.payload = s->set.format == 1 ? SYSLOG_CEF : SYSLOG_JSON;
 	s->fmt.facility = s->set.facility;
@@ -923,6 +1174,8 @@ static void syslog_close(struct sink *base)
 			s->resend.n);
 	wlist_clear(&s->resend);
 	wlist_clear(&s->recent);
+	SSL_CTX_free(s->ssl_ctx); /* connections still closing hold their own reference */
+	s->ssl_ctx = NULL;
 	uv_close((uv_handle_t *)&s->timer, NULL);
 }
 
