@@ -5,6 +5,8 @@
 extern const struct sink_ops stdout_sink_ops;
 extern const struct sink_ops webhook_sink_ops;
 extern const struct sink_ops slack_sink_ops;
+extern const struct sink_ops kafka_sink_ops;
+extern const struct sink_ops syslog_sink_ops;
 
 /* Every backend lanner knows: one line each, in --help-config order. */
 const struct sink_ops *const sink_registry[] = {
@@ -12,5 +14,7 @@ const struct sink_ops *const sink_registry[] = {
 	&file_sink_ops,
 	&webhook_sink_ops,
 	&slack_sink_ops,
+	&kafka_sink_ops,
+	&syslog_sink_ops,
 	NULL,
 };
