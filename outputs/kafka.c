@@ -750,4 +750,6 @@ const struct sink_ops kafka_sink_ops = {
 	.init = kafka_init,
 	.send = kafka_send,
 	.close = kafka_close,
+	/* librdkafka batches what is in flight; the delivery report is the completion. */
+	.default_concurrency = 1000,
 };
