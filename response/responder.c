@@ -298,6 +298,7 @@ static void audit(struct run *r, const struct run_step *rs, const struct action_
 	json_t *fields, *tags;
 	struct alert *a;
 	int64_t t;
+	int rc;
 
 	counters[action_index(ops)][o]++;
 	log_msg(o == ACTION_FAILED ? LOG_LEVEL_WARNING : LOG_LEVEL_INFO,
@@ -339,8 +340,11 @@ static void audit(struct run *r, const struct run_step *rs, const struct action_
 		.output_fields = fields,
 		.tags = tags,
 	});
-	if (!a || c->env.submit(c->env.ctx, a))
-		log_warn("response: cannot submit the audit alert of %s", aname);
+	/* while the pipeline drains at shutdown it takes no new alerts: the log line above stays */
+	if (!a)
+		log_warn("response: cannot build the audit alert of %s", aname);
+	else if ((rc = c->env.submit(c->env.ctx, a)) && rc != -ESHUTDOWN)
+		log_warn("response: cannot submit the audit alert of %s: %s", aname, strerror(-rc));
 out:
 	free(text);
 	free(output);

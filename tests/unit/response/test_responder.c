@@ -423,6 +423,40 @@ static void test_rate_limit_and_cap(void **state)
 	assert_int_equal(rt_stop(&f->t), 0);
 }
 
+/* Audit-log alerts name their target with ka.target.*: the pod of a `kubectl exec`. */
+static void test_audit_alert_targets(void **state)
+{
+	struct fx *f = *state;
+	json_t *p;
+
+	start(f,
+	      "policies:\n  - name: l\n    match: {source: k8s_audit}\n    actions: "
+	      "[{action: k8s.label_pod}]\n",
+	      NULL);
+	assert_int_equal(rt_send(&f->t,
+				 rt_alert("Exec", PRIORITY_NOTICE, "k8s_audit",
+					  "ka.target.namespace", "shop", "ka.target.resource",
+					  "pods", "ka.target.name", "debug", NULL)),
+			 0);
+	assert_string_equal(rt_audit(&f->t, 0, "response.outcome"), "done");
+	assert_string_equal(rt_audit(&f->t, 0, "response.target"), "pod shop/debug");
+	p = standin_get(&f->k, "Pod", "shop", "debug");
+	assert_string_equal(json_string_value(json_object_get(
+				    json_object_get(json_object_get(p, "metadata"), "labels"),
+				    "lanner.dev/quarantine")),
+			    "true");
+	json_decref(p);
+	/* a name that is not a Kubernetes name never reaches an API path */
+	assert_int_equal(rt_send(&f->t, rt_alert("Exec", PRIORITY_NOTICE, "k8s_audit",
+						 "ka.target.namespace", "shop",
+						 "ka.target.pod.name", "../../secrets/x", NULL)),
+			 0);
+	assert_string_equal(rt_audit(&f->t, 1, "response.outcome"), "skipped");
+	assert_non_null(
+		strstr(rt_audit(&f->t, 1, "response.detail"), "not a valid Kubernetes name"));
+	assert_int_equal(rt_stop(&f->t), 0);
+}
+
 static void test_bad_policy_fails_init(void **state)
 {
 	struct fx *f = *state;
@@ -456,6 +490,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_label_annotate_and_failure_stops_the_policy,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rate_limit_and_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_audit_alert_targets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_policy_fails_init, setup, teardown),
 	};
 
