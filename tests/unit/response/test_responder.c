@@ -153,6 +153,42 @@ static void test_scale_down_and_restore(void **state)
 	assert_int_equal(rt_stop(&f->t), 0);
 }
 
+static void test_statefulset_scale_down_and_restore(void **state)
+{
+	struct fx *f = *state;
+	struct k8s_settings ks = { .kubeconfig = f->k.kubeconfig, .max_retries = -1 };
+	struct restored r = { 0 };
+	struct k8s_client *c;
+	char err[256];
+	json_t *o;
+
+	start(f, SCALE_POLICY, NULL);
+	assert_int_equal(rt_send(&f->t, rt_alert("X", PRIORITY_ALERT, "syscall", "k8s.ns.name",
+						 "shop", "k8s.pod.name", "db-0", NULL)),
+			 0);
+	assert_string_equal(rt_audit(&f->t, 0, "response.target"), "statefulset shop/db");
+	assert_string_equal(rt_audit(&f->t, 0, "response.detail"), "scaled from 1 to 0 replicas");
+	assert_int_equal(replicas_of(f, "StatefulSet", "shop", "db"), 0);
+	/* pods of a DaemonSet or standalone ones have nothing to scale */
+	assert_int_equal(rt_send(&f->t, rt_alert("X", PRIORITY_ALERT, "syscall", "k8s.ns.name",
+						 "shop", "k8s.pod.name", "agent-x1", NULL)),
+			 0);
+	assert_string_equal(rt_audit(&f->t, 1, "response.outcome"), "skipped");
+	assert_non_null(strstr(rt_audit(&f->t, 1, "response.detail"), "owned by DaemonSet agent"));
+	c = k8s_client_new(&f->t.loop, f->t.http, &ks, err, sizeof(err));
+	assert_non_null(c);
+	assert_int_equal(response_restore(c, "shop", "statefulset", "db", on_restored, &r), 0);
+	while (!r.calls)
+		uv_run(&f->t.loop, UV_RUN_ONCE);
+	assert_int_equal(r.err, 0);
+	o = standin_get(&f->k, "StatefulSet", "shop", "db");
+	assert_int_equal(
+		json_integer_value(json_object_get(json_object_get(o, "spec"), "replicas")), 1);
+	json_decref(o);
+	k8s_client_free(c);
+	assert_int_equal(rt_stop(&f->t), 0);
+}
+
 static void test_second_alert_in_cooldown_does_not_act(void **state)
 {
 	struct fx *f = *state;
@@ -474,6 +510,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_scale_down_and_restore, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_statefulset_scale_down_and_restore, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_second_alert_in_cooldown_does_not_act, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_dry_run_changes_nothing, setup, teardown),
