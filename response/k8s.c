@@ -336,14 +336,22 @@ static int load_incluster(struct k8s_client *c, const struct k8s_settings *s, ch
 			 "cluster)");
 		return -EINVAL;
 	}
+	/* asprintf leaves its pointer undefined on failure: keep only what succeeded */
 	if (asprintf(&c->server, strchr(host, ':') ? "https://[%s]:%s" : "https://%s:%s", host,
-		     port && *port ? port : "443") < 0 ||
-	    asprintf(&c->ca_file, "%s/ca.crt", dir) < 0 ||
-	    asprintf(&c->token_file, "%s/token", dir) < 0 ||
-	    asprintf(&nsfile, "%s/namespace", dir) < 0) {
-		c->server = c->ca_file = c->token_file = NULL;
+		     port && *port ? port : "443") < 0) {
+		c->server = NULL;
 		return -ENOMEM;
 	}
+	if (asprintf(&c->ca_file, "%s/ca.crt", dir) < 0) {
+		c->ca_file = NULL;
+		return -ENOMEM;
+	}
+	if (asprintf(&c->token_file, "%s/token", dir) < 0) {
+		c->token_file = NULL;
+		return -ENOMEM;
+	}
+	if (asprintf(&nsfile, "%s/namespace", dir) < 0)
+		return -ENOMEM;
 	rc = refresh_token(c);
 	if (rc) {
 		snprintf(err, errlen, "service-account token %s: %s", c->token_file, strerror(-rc));
