@@ -10,7 +10,7 @@ import time
 import unittest
 
 from k8s_standin import StandIn, small_cluster
-from lanner_harness import LANNER, Workspace, wait_until
+from lanner_harness import LANNER, Lanner, Workspace, wait_until
 
 WEB_POD = "web-5d4f8c7b9-abcde"
 SCALE_POLICY = """\
@@ -41,8 +41,11 @@ class ResponseTest(unittest.TestCase):
         self.rcv = self.ws.receiver()
 
     def tearDown(self):
+        # lanner stops cleanly (exit 0: no sanitizer report) with the responder in it
+        codes = [p.stop() for p in self.ws.started if isinstance(p, Lanner)]
         self.ws.close()
         self.k8s.close()
+        self.assertEqual(codes, [0] * len(codes))
 
     def start(self, policy, extra="", args=(), extra_yaml=""):
         pf = os.path.join(self.tmp, "policy-%d.yaml" % time.monotonic_ns())
