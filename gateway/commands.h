@@ -17,7 +17,8 @@ int cmd_rules(int argc, char **argv); /* gateway/cmd_rules.c: rules validate|lis
 int cmd_fields(int argc, char **argv); /* gateway/cmd_rules.c: fields [--source NAME] */
 int cmd_replay(int argc, char **argv);
 int cmd_spool(int argc, char **argv);
-	/* gateway/cmd_spool.c: spool stats */ /* gateway/cmd_replay.c */
+int cmd_response(int argc, char **argv); /* gateway/cmd_response.c: response restore|check */
+/* gateway/cmd_spool.c: spool stats */ /* gateway/cmd_replay.c */
 
 /*
  * Every field source lanner ships, NULL-terminated (gateway/sources.c): the syscall source of

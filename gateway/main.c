@@ -8,10 +8,8 @@ static const struct command {
 	const char *name;
 	int (*run)(int argc, char **argv);
 } commands[] = {
-	{ "rules", cmd_rules },
-	{ "fields", cmd_fields },
-	{ "replay", cmd_replay },
-	{ "spool", cmd_spool },
+	{ "rules", cmd_rules }, { "fields", cmd_fields },     { "replay", cmd_replay },
+	{ "spool", cmd_spool }, { "response", cmd_response },
 };
 
 int main(int argc, char **argv)

@@ -13,6 +13,7 @@
 #include "gateway/commands.h"
 #include "gateway/gateway.h"
 #include "gateway/http_server.h"
+#include "gateway/kafka_input.h"
 #include "gateway/metrics.h"
 #include "gateway/pipeline.h"
 #include "response/responder.h"
@@ -79,20 +80,23 @@ struct run_args {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: lanner [-c FILE] [-r RULES_FILE]... [-o KEY=VALUE]... [--dry-run]\n"
-		   "       lanner rules validate FILE...\n"
-		   "       lanner rules list [-r FILE]...\n"
-		   "       lanner fields [--source NAME]\n"
-		   "       lanner replay [-r FILE]... [--source NAME] EVENTS.jsonl\n"
-		   "       lanner --version | --help | --help-config\n"
-		   "\n"
-		   "  -c, --config FILE     YAML configuration (Falcosidekick keys + lanner's)\n"
-		   "  -r, --rules FILE      rules file; repeat to load several, in order\n"
-		   "  -o, --option K=V      override one configuration key (after file and env)\n"
-		   "      --dry-run         check configuration and rules, start nothing\n"
-		   "      --help-config     list every configuration key, its default and env var\n"
-		   "  -V, --version         print the version\n"
-		   "  -h, --help            this text\n");
+	fprintf(f,
+		"usage: lanner [-c FILE] [-r RULES_FILE]... [-o KEY=VALUE]... [--dry-run]\n"
+		"       lanner rules validate FILE...\n"
+		"       lanner rules list [-r FILE]...\n"
+		"       lanner fields [--source NAME]\n"
+		"       lanner replay [-r FILE]... [--source NAME] EVENTS.jsonl\n"
+		"       lanner spool stats [-c FILE] [--path SPOOL.db]\n"
+		"       lanner response restore NS/NAME [--statefulset] | response check [FILE]\n"
+		"       lanner --version | --help | --help-config\n"
+		"\n"
+		"  -c, --config FILE     YAML configuration (Falcosidekick keys + lanner's)\n"
+		"  -r, --rules FILE      rules file; repeat to load several, in order\n"
+		"  -o, --option K=V      override one configuration key (after file and env)\n"
+		"      --dry-run         check configuration and rules, start nothing\n"
+		"      --help-config     list every configuration key, its default and env var\n"
+		"  -V, --version         print the version\n"
+		"  -h, --help            this text\n");
 }
 
 static int append(const char ***v, size_t *n, const char *s)
@@ -308,6 +312,7 @@ static void stop(struct gateway *g, const char *why)
 	uv_close((uv_handle_t *)&g->sig_term, NULL);
 	uv_close((uv_handle_t *)&g->sig_hup, NULL);
 	http_server_stop(g->http);
+	kafka_input_stop(g->kafka_input, g->set.shutdown_timeout_ms);
 	pipeline_shutdown(g->pipeline, g->set.shutdown_timeout_ms, on_pipeline_closed, g);
 }
 
@@ -415,6 +420,9 @@ int cmd_run(int argc, char **argv)
 		goto out_loop;
 	if (start_http(&g))
 		goto out_stop;
+	if (kafka_input_configured(g.cfg) &&
+	    !(g.kafka_input = kafka_input_new(&loop, g.cfg, g.pipeline, g.metrics)))
+		goto out_stop;
 	uv_signal_init(&loop, &g.sig_int);
 	uv_signal_init(&loop, &g.sig_term);
 	uv_signal_init(&loop, &g.sig_hup);
@@ -440,6 +448,7 @@ out_loop:
 	uv_walk(&loop, close_walk, NULL);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	pipeline_free(g.pipeline);
+	kafka_input_free(g.kafka_input);
 	metrics_free(g.metrics);
 	if (uv_loop_close(&loop))
 		log_error("event loop still had handles at exit");
