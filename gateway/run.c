@@ -287,7 +287,7 @@ static int declare_response_metrics(struct metrics *m)
 
 	return metrics_counter_fn(
 		m, "lanner_response_actions_total",
-		"Response decisions by action and outcome (done, dry_run, skipped, "
+		"Response decisions by action and outcome (done, dry-run, skipped, "
 		"failed)",
 		labels, 2, response_counts, NULL);
 }
