@@ -233,6 +233,9 @@ bool glob_match(const char *pat, size_t plen, const char *s, size_t slen, bool i
 /* Diagnostics (rules.c). loc may be NULL; off is an offset inside a ctext (or SIZE_MAX). */
 void rules_diag(struct rules *r, enum rules_severity sev, const struct src_loc *loc,
 		const char *item, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* An error about a whole file (cannot open, ...): "path: error: msg". */
+void rules_diag_file(struct rules *r, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* Diagnostic at offset `off` of an assembled text: maps back into its file. */
 void rules_diag_text(struct rules *r, enum rules_severity sev, const struct ctext *t, size_t off,
 		     const char *item, const char *fmt, ...) __attribute__((format(printf, 6, 7)));

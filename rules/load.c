@@ -1033,8 +1033,7 @@ int rules_load_buffer(struct rules *r, const char *name, const char *buf, size_t
 	int err = 0;
 
 	if (r->compiled) {
-		rules_diag(r, RULES_ERROR, NULL, NULL, "%s: cannot load rules after compiling",
-			   name);
+		rules_diag_file(r, name, "cannot load rules after compiling");
 		return -EINVAL;
 	}
 	f = realloc(r->files, (r->n_files + 1) * sizeof(*f));
@@ -1104,7 +1103,7 @@ int rules_load_file(struct rules *r, const char *path)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		err = -errno;
-		rules_diag(r, RULES_ERROR, NULL, NULL, "%s: cannot open: %s", path, strerror(-err));
+		rules_diag_file(r, path, "cannot open: %s", strerror(-err));
 		return err;
 	}
 	if (fstat(fd, &st)) {
@@ -1113,7 +1112,7 @@ int rules_load_file(struct rules *r, const char *path)
 	}
 	if (!S_ISREG(st.st_mode)) {
 		err = -EINVAL;
-		rules_diag(r, RULES_ERROR, NULL, NULL, "%s: not a regular file", path);
+		rules_diag_file(r, path, "not a regular file");
 		goto err_close;
 	}
 	buf = malloc((size_t)st.st_size + 1);
@@ -1128,8 +1127,7 @@ int rules_load_file(struct rules *r, const char *path)
 			continue;
 		if (n < 0) {
 			err = -errno;
-			rules_diag(r, RULES_ERROR, NULL, NULL, "%s: read: %s", path,
-				   strerror(-err));
+			rules_diag_file(r, path, "read: %s", strerror(-err));
 			goto err_free;
 		}
 		if (n == 0)

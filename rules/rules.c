@@ -258,6 +258,17 @@ void rules_diag(struct rules *r, enum rules_severity sev, const struct src_loc *
 	emit(r, sev, file, loc && file ? loc->line : 0, loc && file ? loc->col : 0, item, msg);
 }
 
+void rules_diag_file(struct rules *r, const char *path, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	emit(r, RULES_ERROR, path, 0, 0, NULL, msg);
+}
+
 /*
  * Map offset `rel` inside a scalar's value back to the file: walk value and source together,
  * skipping what YAML folded away (indentation, line breaks, quotes, escapes).
