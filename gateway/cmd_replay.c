@@ -9,6 +9,7 @@
 
 #include "detector/event_json.h"
 #include "gateway/commands.h"
+#include "gateway/k8s_audit.h"
 #include "outputs/alert.h"
 #include "rules/rules.h"
 
@@ -148,8 +149,60 @@ static int run_syscall(struct replay *rp, FILE *f, const char *name, unsigned lo
 	return rc;
 }
 
+static void on_k8s_audit_match(void *ctx, const struct rule *rule, const void *event)
+{
+	struct replay *rp = ctx;
+	int err = emit(rp, rule, event, k8s_audit_event_time(event));
+
+	if (err && !rp->err)
+		rp->err = err;
+}
+
+/* JSON lines of audit Events; blank lines are skipped, others that are not an Event are bad. */
+static int run_k8s_audit(struct replay *rp, FILE *f, const char *name, unsigned long *bad)
+{
+	unsigned long lineno = 0;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	int rc = 0;
+
+	errno = 0;
+	while ((len = getline(&line, &cap, f)) >= 0) {
+		json_error_t jerr;
+		json_t *e;
+		size_t i = 0;
+
+		lineno++;
+		while (i < (size_t)len && strchr(" \t\r\n", line[i]))
+			i++;
+		if (i == (size_t)len)
+			continue;
+		e = json_loadb(line, (size_t)len, 0, &jerr);
+		if (!e || !k8s_audit_is_event(e)) {
+			fprintf(stderr, "%s:%lu: %s\n", name, lineno,
+				e ? "not an audit Event (no auditID)" : jerr.text);
+			json_decref(e);
+			(*bad)++;
+			continue;
+		}
+		rp->events++;
+		rules_eval(rp->ev, rp->src, e, on_k8s_audit_match, rp);
+		json_decref(e);
+		if (rp->err) {
+			rc = rp->err;
+			break;
+		}
+	}
+	if (!rc && ferror(f))
+		rc = errno ? -errno : -EIO;
+	free(line);
+	return rc;
+}
+
 static const struct replay_reader readers[] = {
 	{ "syscall", run_syscall },
+	{ "k8s_audit", run_k8s_audit },
 };
 
 static void usage(FILE *f)
