@@ -10,6 +10,7 @@
 
 #include "config/config.h"
 #include "config/log.h"
+#include "detector/detector.h"
 #include "gateway/commands.h"
 #include "gateway/gateway.h"
 #include "gateway/http_server.h"
@@ -76,6 +77,7 @@ struct run_args {
 	size_t n_overrides;
 	bool dry_run;
 	bool help_config;
+	const char *capture; /* --capture FILE: the detector's decoded events as JSON lines */
 };
 
 static void usage(FILE *f)
@@ -94,6 +96,8 @@ static void usage(FILE *f)
 		"  -r, --rules FILE      rules file; repeat to load several, in order\n"
 		"  -o, --option K=V      override one configuration key (after file and env)\n"
 		"      --dry-run         check configuration and rules, start nothing\n"
+		"      --capture FILE    write the detector's decoded events as JSON lines\n"
+		"                        (lanner replay reads them back)\n"
 		"      --help-config     list every configuration key, its default and env var\n"
 		"  -V, --version         print the version\n"
 		"  -h, --help            this text\n");
@@ -119,6 +123,7 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 		{ "option", required_argument, NULL, 'o' },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "help-config", no_argument, NULL, 'C' },
+		{ "capture", required_argument, NULL, 'P' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -149,6 +154,9 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 		case 'C':
 			a->help_config = true;
 			break;
+		case 'P':
+			a->capture = optarg;
+			break;
 		case 'V':
 			printf("lanner %s\n", LANNER_VERSION);
 			return 1;
@@ -168,6 +176,186 @@ static int parse_args(int argc, char **argv, struct run_args *a)
 	return 0;
 }
 
+/* ---- detector (owner: detector; the eBPF detector thread, see detector/detector.h) ---- */
+
+struct detector_settings {
+	bool enabled;
+	bool required;
+	bool drop_failed;
+	int64_t queue_len;
+	int64_t max_procs;
+	uint64_t ringbuf_bytes;
+	int64_t internal_alert_interval_ms;
+};
+
+static const struct config_option detector_options[] = {
+	{ "detector.enabled", CONFIG_BOOL, "true", offsetof(struct detector_settings, enabled), 0,
+	  0, NULL, NULL,
+	  "watch this node's system calls with eBPF and alert on the syscall rules (off: a pure "
+	  "gateway)" },
+	{ "detector.required", CONFIG_BOOL, "false", offsetof(struct detector_settings, required),
+	  0, 0, NULL, NULL,
+	  "refuse to start when the kernel refuses the detector (else run as a pure gateway)" },
+	{ "detector.drop_failed", CONFIG_BOOL, "false",
+	  offsetof(struct detector_settings, drop_failed), 0, 0, NULL, NULL,
+	  "drop failed system calls in the kernel (rules on failed opens then never match)" },
+	{ "detector.queue_len", CONFIG_INT, "8192", offsetof(struct detector_settings, queue_len),
+	  16, 1048576, NULL, NULL, "alerts waiting between the detector and the outputs" },
+	{ "detector.max_procs", CONFIG_INT, "32768", offsetof(struct detector_settings, max_procs),
+	  64, 4194304, NULL, NULL, "processes tracked at most (exited ones are evicted first)" },
+	{ "detector.ringbuf_bytes", CONFIG_SIZE, "8MiB",
+	  offsetof(struct detector_settings, ringbuf_bytes), 65536, 1073741824, NULL, NULL,
+	  "kernel ring buffer per CPU (a power of two)" },
+	{ "detector.internal_alert_interval", CONFIG_DURATION, "60s",
+	  offsetof(struct detector_settings, internal_alert_interval_ms), 1000, 86400000, NULL,
+	  NULL, "at most one internal alert about dropped events per interval" },
+	{ NULL },
+};
+
+static struct {
+	struct detector *d;
+	struct detector_settings set;
+	const struct run_args *args;
+} det;
+
+static int detector_submit(void *ctx, struct alert *a)
+{
+	struct gateway *g = ctx;
+
+	return pipeline_submit(g->pipeline, a);
+}
+
+static void detector_metrics(void *data, metrics_emit_fn emit, void *emit_ctx)
+{
+	static const char *const reasons[LANNER_DROP_MAX] = { "ringbuf_full", "truncated",
+							      "read_fault", "no_ringbuf" };
+	const char *which = data;
+	struct detector_stats st;
+
+	if (!det.d)
+		return;
+	detector_get_stats(det.d, &st);
+	if (!strcmp(which, "events"))
+		emit(emit_ctx, NULL, (double)st.events);
+	else if (!strcmp(which, "alerts"))
+		emit(emit_ctx, NULL, (double)st.alerts);
+	else if (!strcmp(which, "overflows"))
+		emit(emit_ctx, NULL, (double)st.queue_overflows);
+	else if (!strcmp(which, "procs"))
+		emit(emit_ctx, NULL, (double)st.procs);
+	else if (!strcmp(which, "drops"))
+		for (int i = 0; i < LANNER_DROP_MAX; i++)
+			emit(emit_ctx, &reasons[i], (double)st.kernel_drops[i]);
+}
+
+static int declare_detector_metrics(struct metrics *m)
+{
+	static const char *const reason[] = { "reason" };
+	int err;
+
+	err = metrics_counter_fn(m, "lanner_detector_events_total",
+				 "System call events the detector evaluated", NULL, 0,
+				 detector_metrics, "events");
+	if (!err)
+		err = metrics_counter_fn(m, "lanner_detector_alerts_total",
+					 "Alerts the detector handed to the outputs", NULL, 0,
+					 detector_metrics, "alerts");
+	if (!err)
+		err = metrics_counter_fn(m, "lanner_detector_queue_overflows_total",
+					 "Alerts dropped: the detector's hand-off queue was full",
+					 NULL, 0, detector_metrics, "overflows");
+	if (!err)
+		err = metrics_counter_fn(m, "lanner_detector_kernel_drops_total",
+					 "Kernel-side drops by reason (ringbuf_full and no_ringbuf "
+					 "lose events)",
+					 reason, 1, detector_metrics, "drops");
+	if (!err)
+		err = metrics_gauge(m, "lanner_detector_processes",
+				    "Processes in the detector's process table", NULL, 0,
+				    detector_metrics, "procs");
+	return err;
+}
+
+/* After the pipeline: 0, or -errno when the detector is required and refused. */
+static int start_detector(struct gateway *g, const struct run_args *a)
+{
+	struct detector_opts o = { 0 };
+	char err[256] = "";
+	int e;
+
+	det.args = a;
+	e = config_bind(g->cfg, "", detector_options, &det.set);
+	if (e)
+		return e;
+	if (!det.set.enabled) {
+		log_info("detector disabled (detector.enabled: false): pure gateway");
+		return 0;
+	}
+	o.rules = g->rules;
+	o.gateway_loop = g->loop;
+	o.submit = detector_submit;
+	o.submit_ctx = g;
+	o.capture_path = a->capture;
+	o.queue_len = (size_t)det.set.queue_len;
+	o.max_procs = (size_t)det.set.max_procs;
+	o.ringbuf_bytes = (uint32_t)det.set.ringbuf_bytes;
+	o.drop_failed = det.set.drop_failed;
+	o.internal_alert_interval_ms = (uint32_t)det.set.internal_alert_interval_ms;
+	det.d = detector_start(&o, err, sizeof(err));
+	if (!det.d) {
+		e = -errno;
+		if (det.set.required) {
+			log_error("detector refused (detector.required is on): %s", err);
+			return e ? e : -EINVAL;
+		}
+		log_warn("detector off, running as a pure gateway: %s", err);
+		return 0;
+	}
+	log_info("detector started%s%s", a->capture ? ", capturing events to " : "",
+		 a->capture ? a->capture : "");
+	return 0;
+}
+
+static int load_rules(struct gateway *g, const struct run_args *a);
+static int register_rule_actions(const struct rules *r);
+
+/* SIGHUP: reload the rules; the detector switches to them and recomputes its syscalls. */
+static void reload_rules(struct gateway *g)
+{
+	struct rules *old = g->rules;
+	int err;
+
+	if (!det.args)
+		return;
+	g->rules = NULL;
+	err = load_rules(g, det.args);
+	if (err) {
+		log_error("SIGHUP: rules have errors: keeping the previous rules");
+		rules_free(g->rules);
+		g->rules = old;
+		register_rule_actions(old);
+		return;
+	}
+	if (det.d && detector_set_rules(det.d, g->rules)) {
+		log_error(
+			"SIGHUP: the detector could not switch rules: keeping the previous rules");
+		rules_free(g->rules);
+		g->rules = old;
+		register_rule_actions(old);
+		return;
+	}
+	rules_free(old);
+	log_info("SIGHUP: %zu rule(s) loaded", rules_count(g->rules));
+}
+
+static void stop_detector(void)
+{
+	detector_stop(det.d);
+	det.d = NULL;
+}
+
+/* ---- end of detector block ---- */
+
 int gateway_declare(struct config *cfg)
 {
 	int err = config_declare(cfg, "", gateway_options);
@@ -176,6 +364,8 @@ int gateway_declare(struct config *cfg)
 		err = config_declare(cfg, "", mtls_client_options);
 	if (!err)
 		err = pipeline_declare_with(cfg, gateway_sinks());
+	if (!err)
+		err = config_declare(cfg, "", detector_options);
 	return err;
 }
 
@@ -307,6 +497,7 @@ static void stop(struct gateway *g, const char *why)
 	g->stopping = true;
 	log_info("%s: stop accepting, delivering what is queued (up to %lld ms)", why,
 		 (long long)g->set.shutdown_timeout_ms);
+	stop_detector(); /* first: its last alerts go to the pipeline */
 	/* Closing the signal watchers restores the default action: a second signal kills. */
 	uv_close((uv_handle_t *)&g->sig_int, NULL);
 	uv_close((uv_handle_t *)&g->sig_term, NULL);
@@ -323,6 +514,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	if (signum == SIGHUP) {
 		log_info("SIGHUP: reopening output files");
 		pipeline_reopen(g->pipeline);
+		reload_rules(g);
 		return;
 	}
 	stop(g, signum == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -423,6 +615,8 @@ int cmd_run(int argc, char **argv)
 	if (kafka_input_configured(g.cfg) &&
 	    !(g.kafka_input = kafka_input_new(&loop, g.cfg, g.pipeline, g.metrics)))
 		goto out_stop;
+	if (declare_detector_metrics(g.metrics) || start_detector(&g, &a))
+		goto out_stop;
 	uv_signal_init(&loop, &g.sig_int);
 	uv_signal_init(&loop, &g.sig_term);
 	uv_signal_init(&loop, &g.sig_hup);
@@ -438,6 +632,7 @@ int cmd_run(int argc, char **argv)
 
 out_stop:
 	g.stopping = true;
+	stop_detector();
 	http_server_stop(g.http);
 	pipeline_shutdown(g.pipeline, 0, NULL, NULL);
 out_loop:
