@@ -229,26 +229,41 @@ static struct cnode *cnode_new(struct cctx *c, enum cn_kind kind)
 	return n;
 }
 
-static int cnode_add(struct cnode *p, struct cnode *k)
+/* Room for `more` kids; geometric growth (a 100000-term `or` stays linear). */
+static int kids_reserve(struct cnode *p, size_t more)
 {
 	struct cnode **nk;
+	size_t cap = p->cap ? p->cap : 4;
 
+	if (p->n + more <= p->cap)
+		return 0;
+	while (cap < p->n + more) {
+		if (cap > SIZE_MAX / 2 / sizeof(*nk))
+			return -ENOMEM;
+		cap *= 2;
+	}
+	nk = realloc(p->kids, cap * sizeof(*nk));
+	if (!nk)
+		return -ENOMEM;
+	p->kids = nk;
+	p->cap = cap;
+	return 0;
+}
+
+static int cnode_add(struct cnode *p, struct cnode *k)
+{
 	/* Flatten and(and(..)) / or(or(..)): fewer calls on the hot path. */
 	if (k->kind == p->kind && (k->kind == CN_AND || k->kind == CN_OR)) {
-		nk = realloc(p->kids, (p->n + k->n) * sizeof(*nk));
-		if (!nk)
+		if (kids_reserve(p, k->n))
 			return -ENOMEM;
-		p->kids = nk;
-		memcpy(p->kids + p->n, k->kids, k->n * sizeof(*nk));
+		memcpy(p->kids + p->n, k->kids, k->n * sizeof(*p->kids));
 		p->n += k->n;
 		k->n = 0;
 		cnode_free(k);
 		return 0;
 	}
-	nk = realloc(p->kids, (p->n + 1) * sizeof(*nk));
-	if (!nk)
+	if (kids_reserve(p, 1))
 		return -ENOMEM;
-	p->kids = nk;
 	p->kids[p->n++] = k;
 	return 0;
 }

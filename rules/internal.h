@@ -217,7 +217,7 @@ struct cnode {
 	bool text_lhs; /* numeric field under a string operator: render as text */
 	int slot; /* LHS slot */
 	int rhs_slot; /* CMP_FIELD */
-	size_t n;
+	size_t n, cap;
 	struct cnode **kids;
 	struct cval *vals;
 	size_t nvals;
