@@ -1579,5 +1579,15 @@ int rules_compile_all(struct rules *r)
 	}
 	if (r->n_err > errs)
 		return -EINVAL;
+	/* What only diagnostics needed: the macros' ASTs and the files' text. */
+	for (size_t i = 0; i < r->n_macros; i++) {
+		cond_free(r->macros[i].ast);
+		r->macros[i].ast = NULL;
+	}
+	for (size_t i = 0; i < r->n_files; i++) {
+		free(r->files[i].buf);
+		r->files[i].buf = NULL;
+		r->files[i].len = 0;
+	}
 	return build_index(r);
 }
