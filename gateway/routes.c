@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "config/log.h"
+#include "gateway/audit_route.h"
 #include "gateway/gateway.h"
 #include "gateway/http_server.h"
 #include "gateway/metrics.h"
@@ -176,5 +177,6 @@ int routes_register(struct gateway *g)
 		if (err)
 			return err;
 	}
-	return 0;
+	/* POST /k8s-audit: the API server's audit webhook. */
+	return audit_route_register(g);
 }
