@@ -38,7 +38,7 @@ for t in $targets; do
 	cmake --build "$fuzz_build" --target "$t" -j"$jobs" >/dev/null
 	corpus="$fuzz_build/corpus-$t"
 	mkdir -p "$corpus"
-	seeds="$top/tests/fuzz/seeds/${t#fuzz_}"
+	seeds="$top/tests/fuzz/corpus/${t#fuzz_}"
 	echo "-- $t"
 	"$fuzz_build/tests/fuzz/$t" -max_total_time=30 -timeout=10 -rss_limit_mb=2048 \
 		-print_final_stats=0 "$corpus" $( [ -d "$seeds" ] && echo "$seeds" ) 2>&1 | tail -n 3
