@@ -16,6 +16,7 @@
 struct metrics;
 struct metric;
 struct pipeline;
+struct kafka_input;
 struct http_server;
 struct rules;
 
@@ -43,6 +44,7 @@ struct gateway {
 	struct metrics *metrics;
 	struct metric *m_inputs; /* falcosecurity_falcosidekick_inputs_total{source,status} */
 	struct pipeline *pipeline;
+	struct kafka_input *kafka_input; /* kafka_input: consumer, NULL when off */
 	struct http_server *http;
 	struct rules *rules;
 	uv_signal_t sig_int, sig_term, sig_hup;

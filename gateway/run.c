@@ -366,6 +366,8 @@ int gateway_declare(struct config *cfg)
 		err = pipeline_declare_with(cfg, gateway_sinks());
 	if (!err)
 		err = config_declare(cfg, "", detector_options);
+	if (!err)
+		err = config_declare(cfg, "kafka_input", kafka_input_options);
 	return err;
 }
 

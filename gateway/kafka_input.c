@@ -1,0 +1,922 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The `kafka_input:` consumer (gateway/kafka_input.h).
+ *
+ * Offsets: every consumed message gets a sequence number in its partition's ring (struct kpart);
+ * the ring is in offset order, because a partition is read in order. A message is done when its
+ * alert is durable (or when it is malformed: at once, or once the dead-letter topic has it).
+ * Done messages at the ring's head are popped and advance commit_next, the offset to commit (the
+ * next one to read), so only the highest contiguous done offset is ever committed.
+ *
+ * After a revoke the partition's kpart is dead: done messages that arrive later no longer
+ * commit anything (the new owner replays them), and it is freed with its last message.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "config/log.h"
+#include "gateway/kafka_input.h"
+#include "gateway/metrics.h"
+
+static const char *const sasl_choices[] = { "PLAIN", "SCRAM_SHA256", "SCRAM_SHA512", NULL };
+static const char *const sasl_mechanisms[] = { "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512" };
+static const char *const reset_choices[] = { "earliest", "latest", NULL };
+
+struct kafka_input_settings {
+	const char *brokers;
+	struct config_strlist topics;
+	const char *group;
+	const char *deadletter_topic;
+	const char *clientid;
+	int sasl;
+	const char *username;
+	const char *password;
+	bool tls;
+	int offset_reset;
+	int64_t commit_interval_ms;
+	int64_t max_inflight;
+	struct config_map properties;
+};
+
+#define KI(m) offsetof(struct kafka_input_settings, m)
+const struct config_option kafka_input_options[] = {
+	{ "brokers", CONFIG_STRING, NULL, KI(brokers), 0, 0, NULL, NULL,
+	  "bootstrap brokers, comma separated (host:port,...); enables the Kafka input" },
+	{ "topics", CONFIG_STRLIST, NULL, KI(topics), 0, 0, NULL, NULL,
+	  "topics of Falco JSON alerts to consume (required)" },
+	{ "group", CONFIG_STRING, "lanner", KI(group), 0, 0, NULL, NULL,
+	  "consumer group id: instances of one group share the topics' partitions" },
+	{ "deadletter_topic", CONFIG_STRING, NULL, KI(deadletter_topic), 0, 0, NULL, NULL,
+	  "topic malformed messages are produced to, with their origin in headers (empty: "
+	  "none)" },
+	{ "clientid", CONFIG_STRING, NULL, KI(clientid), 0, 0, NULL, NULL,
+	  "client.id sent to the brokers (default: librdkafka's)" },
+	{ "sasl", CONFIG_ENUM, NULL, KI(sasl), 0, 0, sasl_choices, NULL,
+	  "SASL mechanism, PLAIN, SCRAM_SHA256 or SCRAM_SHA512 (empty: no SASL)" },
+	{ "username", CONFIG_STRING, NULL, KI(username), 0, 0, NULL, NULL, "SASL user name" },
+	{ "password", CONFIG_STRING, NULL, KI(password), 0, 0, NULL, NULL, "SASL password" },
+	{ "tls", CONFIG_BOOL, "false", KI(tls), 0, 0, NULL, NULL,
+	  "connect with TLS (system CA store; ssl.* in kafka_input.properties for more)" },
+	{ "offset_reset", CONFIG_ENUM, "earliest", KI(offset_reset), 0, 0, reset_choices, NULL,
+	  "where a group without committed offsets starts: earliest or latest" },
+	{ "commit_interval", CONFIG_DURATION, "200ms", KI(commit_interval_ms), 10, 60000, NULL,
+	  NULL, "how often durable offsets are committed (also on revoke and at shutdown)" },
+	{ "max_inflight", CONFIG_INT, "10000", KI(max_inflight), 1, 10000000, NULL, NULL,
+	  "alerts submitted but not durable yet before consuming pauses" },
+	{ "properties", CONFIG_MAP, NULL, KI(properties), 0, 0, NULL, NULL,
+	  "raw librdkafka properties (k:v,...), applied last (e.g. session.timeout.ms)" },
+	{ NULL },
+};
+#undef KI
+
+struct kpart {
+	struct kafka_input *ki;
+	char *topic;
+	int32_t partition;
+	int64_t *off;
+	unsigned char *done;
+	size_t cap; /* power of 2 */
+	uint64_t head, tail; /* sequence numbers: [head, tail) in the ring */
+	int64_t commit_next; /* -1: nothing done yet */
+	int64_t committed_next;
+	unsigned refs; /* records in flight */
+	bool revoked;
+	struct kpart *next;
+};
+
+/* One message waiting for its alert to be durable, or for its dead-letter report. */
+struct krec {
+	struct kafka_input *ki;
+	struct kpart *kp;
+	uint64_t seq;
+	struct krec *prev, *next;
+};
+
+struct kafka_input {
+	struct kafka_input_settings set;
+	uv_loop_t *loop;
+	kafka_input_submit_fn submit;
+	void *ctx;
+	rd_kafka_t *rk;
+	rd_kafka_queue_t *q;
+	rd_kafka_t *dlq;
+	int pipefd[2];
+	uv_poll_t poll;
+	uv_timer_t commit_timer, kick, stop_timer;
+	unsigned open_handles;
+	struct kpart *parts;
+	struct krec recs; /* list head */
+	uint64_t pending;
+	bool paused, stopping, finished, draining;
+	struct metric *m_messages;
+	struct kafka_input_stats st;
+};
+
+bool kafka_input_configured(const struct config *cfg)
+{
+	return config_is_set(cfg, "kafka_input.brokers");
+}
+
+/* --- offsets --------------------------------------------------------------------------------- */
+
+static struct kpart *kpart_new(struct kafka_input *ki, const char *topic, int32_t partition)
+{
+	struct kpart *kp = calloc(1, sizeof(*kp));
+
+	if (!kp)
+		return NULL;
+	kp->ki = ki;
+	kp->topic = strdup(topic);
+	kp->cap = 256;
+	kp->off = malloc(kp->cap * sizeof(*kp->off));
+	kp->done = calloc(kp->cap, 1);
+	if (!kp->topic || !kp->off || !kp->done) {
+		free(kp->topic);
+		free(kp->off);
+		free(kp->done);
+		free(kp);
+		return NULL;
+	}
+	kp->partition = partition;
+	kp->commit_next = kp->committed_next = -1;
+	kp->next = ki->parts;
+	ki->parts = kp;
+	return kp;
+}
+
+static void kpart_free(struct kpart *kp)
+{
+	free(kp->topic);
+	free(kp->off);
+	free(kp->done);
+	free(kp);
+}
+
+/* Free a revoked partition once nothing refers to it. */
+static void kpart_release(struct kpart *kp)
+{
+	struct kafka_input *ki = kp->ki;
+	struct kpart **pp;
+
+	if (!kp->revoked || kp->refs)
+		return;
+	for (pp = &ki->parts; *pp && *pp != kp; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = kp->next;
+	kpart_free(kp);
+}
+
+static struct kpart *kpart_find(struct kafka_input *ki, const char *topic, int32_t partition)
+{
+	for (struct kpart *kp = ki->parts; kp; kp = kp->next)
+		if (!kp->revoked && kp->partition == partition && !strcmp(kp->topic, topic))
+			return kp;
+	return NULL;
+}
+
+/* Append offset to the ring; returns its sequence number, or UINT64_MAX on ENOMEM. */
+static uint64_t kpart_push(struct kpart *kp, int64_t offset)
+{
+	if (kp->tail - kp->head == kp->cap) {
+		size_t ncap = kp->cap * 2;
+		int64_t *noff = malloc(ncap * sizeof(*noff));
+		unsigned char *ndone = calloc(ncap, 1);
+
+		if (!noff || !ndone) {
+			free(noff);
+			free(ndone);
+			return UINT64_MAX;
+		}
+		for (uint64_t s = kp->head; s < kp->tail; s++) {
+			noff[s & (ncap - 1)] = kp->off[s & (kp->cap - 1)];
+			ndone[s & (ncap - 1)] = kp->done[s & (kp->cap - 1)];
+		}
+		free(kp->off);
+		free(kp->done);
+		kp->off = noff;
+		kp->done = ndone;
+		kp->cap = ncap;
+	}
+	kp->off[kp->tail & (kp->cap - 1)] = offset;
+	kp->done[kp->tail & (kp->cap - 1)] = 0;
+	return kp->tail++;
+}
+
+static void kpart_done(struct kpart *kp, uint64_t seq)
+{
+	size_t mask = kp->cap - 1;
+
+	if (seq < kp->head || seq >= kp->tail)
+		return;
+	kp->done[seq & mask] = 1;
+	while (kp->head < kp->tail && kp->done[kp->head & mask]) {
+		kp->commit_next = kp->off[kp->head & mask] + 1;
+		kp->done[kp->head & mask] = 0;
+		kp->head++;
+	}
+}
+
+/*
+ * Commit the done offsets of live partitions (all, or those in only). Synchronous commits
+ * block for the round trip: on revoke and at shutdown only.
+ */
+static void commit(struct kafka_input *ki, const rd_kafka_topic_partition_list_t *only, bool sync)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
+	rd_kafka_resp_err_t err;
+
+	if (!l)
+		return;
+	for (struct kpart *kp = ki->parts; kp; kp = kp->next) {
+		if (kp->revoked || kp->commit_next < 0 || kp->commit_next <= kp->committed_next)
+			continue;
+		if (only && !rd_kafka_topic_partition_list_find(only, kp->topic, kp->partition))
+			continue;
+		rd_kafka_topic_partition_list_add(l, kp->topic, kp->partition)->offset =
+			kp->commit_next;
+	}
+	if (l->cnt) {
+		ki->st.commits++;
+		err = rd_kafka_commit(ki->rk, l, sync ? 0 : 1);
+		if (err)
+			log_warn("kafka_input: commit: %s", rd_kafka_err2str(err));
+		else
+			for (int i = 0; i < l->cnt; i++) {
+				struct kpart *kp =
+					kpart_find(ki, l->elems[i].topic, l->elems[i].partition);
+
+				if (kp)
+					kp->committed_next = l->elems[i].offset;
+			}
+	}
+	rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* --- records --------------------------------------------------------------------------------- */
+
+static struct krec *krec_new(struct kafka_input *ki, struct kpart *kp, uint64_t seq)
+{
+	struct krec *r = malloc(sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->ki = ki;
+	r->kp = kp;
+	r->seq = seq;
+	r->prev = ki->recs.prev;
+	r->next = &ki->recs;
+	r->prev->next = r;
+	ki->recs.prev = r;
+	kp->refs++;
+	return r;
+}
+
+/* The message of r is done (or abandoned when !done). */
+static void krec_finish(struct krec *r, bool done)
+{
+	struct kpart *kp = r->kp;
+
+	if (done && !kp->revoked)
+		kpart_done(kp, r->seq);
+	kp->refs--;
+	r->prev->next = r->next;
+	r->next->prev = r->prev;
+	free(r);
+	kpart_release(kp);
+}
+
+static void count(struct kafka_input *ki, const char *topic, const char *status)
+{
+	const char *labels[2] = { topic, status };
+
+	if (ki->m_messages)
+		metric_add(ki->m_messages, labels, 1);
+}
+
+static void finish(struct kafka_input *ki);
+static void on_kick(uv_timer_t *t);
+static void on_stop_timer(uv_timer_t *t);
+
+static void on_durable(void *data, int err)
+{
+	struct krec *r = data;
+	struct kafka_input *ki = r->ki;
+
+	krec_finish(r, true);
+	ki->pending--;
+	ki->st.durable++;
+	if (ki->paused && !ki->stopping && ki->pending <= (uint64_t)ki->set.max_inflight / 2) {
+		ki->paused = false;
+		uv_timer_start(&ki->kick, on_kick, 0, 0);
+	}
+	if (ki->stopping && !ki->pending && !ki->finished)
+		uv_timer_start(&ki->stop_timer, on_stop_timer, 0, 0);
+}
+
+/* --- messages -------------------------------------------------------------------------------- */
+
+static void deadletter(struct kafka_input *ki, const rd_kafka_message_t *m, struct kpart *kp,
+		       uint64_t seq, const char *why)
+{
+	char part[16], off[32];
+	struct krec *r = krec_new(ki, kp, seq);
+	rd_kafka_resp_err_t err;
+
+	if (!r) {
+		kpart_done(kp, seq);
+		return;
+	}
+	snprintf(part, sizeof(part), "%" PRId32, m->partition);
+	snprintf(off, sizeof(off), "%" PRId64, m->offset);
+	err = rd_kafka_producev(ki->dlq, RD_KAFKA_V_TOPIC(ki->set.deadletter_topic),
+				RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+				RD_KAFKA_V_VALUE(m->payload, m->len),
+				RD_KAFKA_V_KEY(m->key, m->key_len),
+				RD_KAFKA_V_HEADER("lanner.topic", rd_kafka_topic_name(m->rkt), -1),
+				RD_KAFKA_V_HEADER("lanner.partition", part, -1),
+				RD_KAFKA_V_HEADER("lanner.offset", off, -1),
+				RD_KAFKA_V_HEADER("lanner.error", why, -1), RD_KAFKA_V_OPAQUE(r),
+				RD_KAFKA_V_END);
+	if (err) {
+		log_error("kafka_input: dead-letter topic %s: %s (message %s [%" PRId32
+			  "] @%" PRId64 " skipped)",
+			  ki->set.deadletter_topic, rd_kafka_err2str(err),
+			  rd_kafka_topic_name(m->rkt), m->partition, m->offset);
+		krec_finish(r, true);
+	}
+}
+
+/* Dead-letter delivery report (loop thread, from rd_kafka_poll(dlq)). */
+static void on_dlq_report(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	struct krec *r = m->_private;
+	struct kafka_input *ki = r->ki;
+
+	if (m->err)
+		log_error("kafka_input: dead-letter topic %s: %s (malformed message skipped)",
+			  ki->set.deadletter_topic, rd_kafka_err2str(m->err));
+	else
+		ki->st.deadlettered++;
+	/* Either way the message is done: a malformed message never stalls its partition. */
+	krec_finish(r, true);
+}
+
+static void on_message(struct kafka_input *ki, const rd_kafka_message_t *m)
+{
+	const char *topic = rd_kafka_topic_name(m->rkt);
+	struct alert_error aerr = { 0 };
+	struct kpart *kp;
+	struct krec *r;
+	struct alert *a;
+	uint64_t seq;
+	int err;
+
+	if (m->err) {
+		if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+			log_warn("kafka_input: %s [%" PRId32 "]: %s", m->rkt ? topic : "-",
+				 m->partition, rd_kafka_message_errstr(m));
+		return;
+	}
+	ki->st.consumed++;
+	kp = kpart_find(ki, topic, m->partition);
+	if (!kp)
+		kp = kpart_new(ki, topic, m->partition);
+	seq = kp ? kpart_push(kp, m->offset) : UINT64_MAX;
+	if (seq == UINT64_MAX) {
+		/* Not tracked: never committed, so it is read again after a restart. */
+		log_error("kafka_input: %s [%" PRId32 "] @%" PRId64 ": %s", topic, m->partition,
+			  m->offset, strerror(ENOMEM));
+		return;
+	}
+	a = alert_parse(m->payload, m->len, &aerr);
+	if (!a) {
+		ki->st.malformed++;
+		count(ki, topic, "malformed");
+		log_warn("kafka_input: %s [%" PRId32 "] @%" PRId64
+			 ": malformed alert skipped: %s%s%s",
+			 topic, m->partition, m->offset, aerr.field ? aerr.field : "",
+			 aerr.field ? ": " : "", aerr.msg);
+		if (ki->dlq)
+			deadletter(ki, m, kp, seq, aerr.msg);
+		else
+			kpart_done(kp, seq);
+		return;
+	}
+	r = krec_new(ki, kp, seq);
+	if (!r) {
+		alert_unref(a);
+		log_error("kafka_input: %s [%" PRId32 "] @%" PRId64 ": %s", topic, m->partition,
+			  m->offset, strerror(ENOMEM));
+		return;
+	}
+	ki->pending++;
+	ki->st.submitted++;
+	/* In memory mode on_durable runs before submit returns: r may be gone after this. */
+	err = ki->submit(ki->ctx, a, on_durable, r);
+	if (err) {
+		ki->pending--;
+		count(ki, topic, "error");
+		/*
+		 * Shutting down: not done, so it is read again. Anything else (out of memory) was
+		 * logged by the pipeline and is skipped rather than stall the partition forever.
+		 */
+		krec_finish(r, err != -ESHUTDOWN);
+		return;
+	}
+	count(ki, topic, "accepted");
+}
+
+/* --- rebalance --------------------------------------------------------------------------------- */
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+			 rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+	struct kafka_input *ki = opaque;
+	bool cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+	rd_kafka_error_t *e = NULL;
+	rd_kafka_resp_err_t aerr = 0;
+
+	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		for (int i = 0; i < parts->cnt; i++) {
+			log_info("kafka_input: assigned %s [%" PRId32 "]", parts->elems[i].topic,
+				 parts->elems[i].partition);
+			if (!kpart_find(ki, parts->elems[i].topic, parts->elems[i].partition))
+				kpart_new(ki, parts->elems[i].topic, parts->elems[i].partition);
+		}
+		if (cooperative)
+			e = rd_kafka_incremental_assign(rk, parts);
+		else
+			aerr = rd_kafka_assign(rk, parts);
+	} else {
+		/* Revoked (or lost): commit what is durable, then let the partitions go. */
+		if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS && !rd_kafka_assignment_lost(rk))
+			commit(ki, parts, true);
+		for (int i = 0; i < parts->cnt; i++) {
+			struct kpart *kp =
+				kpart_find(ki, parts->elems[i].topic, parts->elems[i].partition);
+
+			log_info("kafka_input: revoked %s [%" PRId32 "]", parts->elems[i].topic,
+				 parts->elems[i].partition);
+			if (kp) {
+				kp->revoked = true;
+				kpart_release(kp);
+			}
+		}
+		if (cooperative)
+			e = rd_kafka_incremental_unassign(rk, parts);
+		else
+			aerr = rd_kafka_assign(rk, NULL);
+	}
+	if (e) {
+		log_error("kafka_input: rebalance: %s", rd_kafka_error_string(e));
+		rd_kafka_error_destroy(e);
+	} else if (aerr) {
+		log_error("kafka_input: rebalance: %s", rd_kafka_err2str(aerr));
+	}
+}
+
+static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+		      rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+	if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+		log_warn("kafka_input: offset commit failed: %s (committed at the next one)",
+			 rd_kafka_err2str(err));
+}
+
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	if (err == RD_KAFKA_RESP_ERR__FATAL) {
+		char buf[256];
+
+		rd_kafka_fatal_error(rk, buf, sizeof(buf));
+		log_error("kafka_input: fatal: %s", buf);
+	} else if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+		log_warn("kafka_input: %s", reason);
+	} else {
+		log_debug("kafka_input: %s: %s", rd_kafka_err2name(err), reason);
+	}
+}
+
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	if (level <= 4)
+		log_warn("kafka_input: %s: %s", fac, buf);
+	else if (level <= 6)
+		log_info("kafka_input: %s: %s", fac, buf);
+	else
+		log_debug("kafka_input: %s: %s", fac, buf);
+}
+
+/* --- loop ---------------------------------------------------------------------------------- */
+
+static void drain(struct kafka_input *ki)
+{
+	char buf[256];
+
+	if (ki->finished || ki->draining)
+		return;
+	ki->draining = true;
+	while (read(ki->pipefd[0], buf, sizeof(buf)) > 0)
+		;
+	while (!ki->stopping) {
+		rd_kafka_message_t *m;
+
+		if (ki->pending >= (uint64_t)ki->set.max_inflight) {
+			ki->paused = true;
+			break;
+		}
+		m = rd_kafka_consumer_poll(ki->rk, 0);
+		if (!m)
+			break;
+		on_message(ki, m);
+		rd_kafka_message_destroy(m);
+	}
+	if (ki->dlq)
+		while (rd_kafka_poll(ki->dlq, 0) > 0)
+			;
+	ki->draining = false;
+}
+
+static void on_readable(uv_poll_t *h, int status, int events)
+{
+	struct kafka_input *ki = h->data;
+
+	if (status < 0)
+		log_warn("kafka_input: event pipe: %s", uv_strerror(status));
+	drain(ki);
+}
+
+static void on_kick(uv_timer_t *t)
+{
+	drain(t->data);
+}
+
+static void on_commit_timer(uv_timer_t *t)
+{
+	struct kafka_input *ki = t->data;
+
+	if (!ki->finished)
+		commit(ki, NULL, false);
+}
+
+static void on_stop_timer(uv_timer_t *t)
+{
+	struct kafka_input *ki = t->data;
+
+	if (ki->pending)
+		log_warn("kafka_input: stopping with %" PRIu64
+			 " alert(s) not durable yet: their offsets stay uncommitted (read again "
+			 "at the next start)",
+			 ki->pending);
+	finish(ki);
+}
+
+/* --- life cycle ---------------------------------------------------------------------------- */
+
+static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, const char *why)
+{
+	char errstr[512];
+
+	if (rd_kafka_conf_set(conf, name, value, errstr, sizeof(errstr)) == RD_KAFKA_CONF_OK)
+		return 0;
+	log_error("%s: librdkafka refused %s=%s: %s", why, name, value, errstr);
+	return -EINVAL;
+}
+
+/* Connection settings shared by the consumer and the dead-letter producer. */
+static rd_kafka_conf_t *base_conf(struct kafka_input *ki, struct config *cfg, bool consumer)
+{
+	const struct kafka_input_settings *set = &ki->set;
+	const char *proto = set->tls ? (set->sasl >= 0 ? "SASL_SSL" : "SSL") :
+				       (set->sasl >= 0 ? "SASL_PLAINTEXT" : "PLAINTEXT");
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	char where[300];
+	int err = 0;
+
+	err |= conf_set(conf, "bootstrap.servers", set->brokers, "kafka_input.brokers");
+	if (set->clientid)
+		err |= conf_set(conf, "client.id", set->clientid, "kafka_input.clientid");
+	err |= conf_set(conf, "security.protocol", proto, "kafka_input.tls/kafka_input.sasl");
+	if (set->sasl >= 0) {
+		err |= conf_set(conf, "sasl.mechanisms", sasl_mechanisms[set->sasl],
+				"kafka_input.sasl");
+		if (set->username)
+			err |= conf_set(conf, "sasl.username", set->username,
+					"kafka_input.username");
+		if (set->password)
+			err |= conf_set(conf, "sasl.password", set->password,
+					"kafka_input.password");
+	}
+	rd_kafka_conf_set_opaque(conf, ki);
+	rd_kafka_conf_set_error_cb(conf, on_error);
+	rd_kafka_conf_set_log_cb(conf, on_log);
+	if (consumer) {
+		err |= conf_set(conf, "group.id", set->group, "kafka_input.group");
+		err |= conf_set(conf, "enable.auto.commit", "false", "kafka_input");
+		err |= conf_set(conf, "enable.auto.offset.store", "false", "kafka_input");
+		err |= conf_set(conf, "auto.offset.reset", reset_choices[set->offset_reset],
+				"kafka_input.offset_reset");
+		rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+		rd_kafka_conf_set_offset_commit_cb(conf, on_commit);
+	} else {
+		err |= conf_set(conf, "acks", "all", "kafka_input.deadletter_topic");
+		rd_kafka_conf_set_dr_msg_cb(conf, on_dlq_report);
+	}
+	snprintf(where, sizeof(where), "%s: kafka_input.properties",
+		 config_origin(cfg, "kafka_input.properties") ?
+			 config_origin(cfg, "kafka_input.properties") :
+			 "config");
+	for (size_t i = 0; i < set->properties.n; i++) {
+		const char *k = set->properties.keys[i];
+
+		/* Consumer-only properties would only make the producer complain. */
+		if (!consumer && (!strncmp(k, "session.", 8) || !strncmp(k, "heartbeat.", 10) ||
+				  !strncmp(k, "group.", 6) || !strncmp(k, "auto.", 5) ||
+				  !strncmp(k, "fetch.", 6) || !strncmp(k, "max.poll", 8) ||
+				  !strncmp(k, "partition.assignment", 20) ||
+				  !strncmp(k, "enable.auto", 11) || !strncmp(k, "queued.", 7)))
+			continue;
+		err |= conf_set(conf, k, set->properties.values[i], where);
+	}
+	if (err) {
+		rd_kafka_conf_destroy(conf);
+		return NULL;
+	}
+	return conf;
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	struct kafka_input *ki = h->data;
+
+	if (--ki->open_handles == 0) {
+		close(ki->pipefd[0]);
+		close(ki->pipefd[1]);
+		ki->pipefd[0] = ki->pipefd[1] = -1;
+	}
+}
+
+static void declare_metrics(struct kafka_input *ki, struct metrics *m);
+
+struct kafka_input *kafka_input_new_with(uv_loop_t *loop, struct config *cfg, struct metrics *m,
+					 kafka_input_submit_fn submit, void *ctx)
+{
+	struct kafka_input *ki = calloc(1, sizeof(*ki));
+	rd_kafka_topic_partition_list_t *topics = NULL;
+	rd_kafka_conf_t *conf;
+	rd_kafka_resp_err_t rerr;
+	char errstr[512];
+	int err = -EINVAL;
+
+	if (!ki)
+		return NULL;
+	ki->loop = loop;
+	ki->submit = submit;
+	ki->ctx = ctx;
+	ki->recs.next = ki->recs.prev = &ki->recs;
+	ki->pipefd[0] = ki->pipefd[1] = -1;
+	if (config_bind(cfg, "kafka_input", kafka_input_options, &ki->set))
+		goto err;
+	if (!ki->set.brokers || !ki->set.topics.n) {
+		log_error("kafka_input: kafka_input.brokers and kafka_input.topics are required");
+		goto err;
+	}
+	if (ki->set.sasl >= 0 && (!ki->set.username || !ki->set.password)) {
+		log_error("kafka_input.sasl: %s needs kafka_input.username and "
+			  "kafka_input.password",
+			  sasl_choices[ki->set.sasl]);
+		goto err;
+	}
+	conf = base_conf(ki, cfg, true);
+	if (!conf)
+		goto err;
+	ki->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+	if (!ki->rk) {
+		log_error("kafka_input: %s", errstr);
+		rd_kafka_conf_destroy(conf);
+		goto err;
+	}
+	if (ki->set.deadletter_topic) {
+		conf = base_conf(ki, cfg, false);
+		if (!conf)
+			goto err;
+		ki->dlq = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+		if (!ki->dlq) {
+			log_error("kafka_input.deadletter_topic: %s", errstr);
+			rd_kafka_conf_destroy(conf);
+			goto err;
+		}
+	}
+	rd_kafka_poll_set_consumer(ki->rk);
+	ki->q = rd_kafka_queue_get_consumer(ki->rk);
+	if (!ki->q || pipe2(ki->pipefd, O_NONBLOCK | O_CLOEXEC)) {
+		err = -errno;
+		goto err;
+	}
+	topics = rd_kafka_topic_partition_list_new((int)ki->set.topics.n);
+	for (size_t i = 0; i < ki->set.topics.n; i++)
+		rd_kafka_topic_partition_list_add(topics, ki->set.topics.v[i],
+						  RD_KAFKA_PARTITION_UA);
+	rerr = rd_kafka_subscribe(ki->rk, topics);
+	rd_kafka_topic_partition_list_destroy(topics);
+	if (rerr) {
+		log_error("kafka_input.topics: %s", rd_kafka_err2str(rerr));
+		goto err;
+	}
+	declare_metrics(ki, m);
+	uv_poll_init(loop, &ki->poll, ki->pipefd[0]);
+	uv_timer_init(loop, &ki->commit_timer);
+	uv_timer_init(loop, &ki->kick);
+	uv_timer_init(loop, &ki->stop_timer);
+	ki->poll.data = ki->commit_timer.data = ki->kick.data = ki->stop_timer.data = ki;
+	ki->open_handles = 4;
+	uv_poll_start(&ki->poll, UV_READABLE, on_readable);
+	uv_timer_start(&ki->commit_timer, on_commit_timer, (uint64_t)ki->set.commit_interval_ms,
+		       (uint64_t)ki->set.commit_interval_ms);
+	rd_kafka_queue_io_event_enable(ki->q, ki->pipefd[1], "c", 1);
+	if (ki->dlq) {
+		rd_kafka_queue_t *mq = rd_kafka_queue_get_main(ki->dlq);
+
+		rd_kafka_queue_io_event_enable(mq, ki->pipefd[1], "d", 1);
+		rd_kafka_queue_destroy(mq);
+	}
+	/* What librdkafka queued before the pipe was attached would never wake us. */
+	uv_timer_start(&ki->kick, on_kick, 0, 0);
+	log_info("kafka_input: consuming %zu topic(s) from %s as group %s%s%s", ki->set.topics.n,
+		 ki->set.brokers, ki->set.group, ki->dlq ? ", dead letters to " : "",
+		 ki->dlq ? ki->set.deadletter_topic : "");
+	return ki;
+
+err:
+	if (ki->q)
+		rd_kafka_queue_destroy(ki->q);
+	if (ki->rk)
+		rd_kafka_destroy(ki->rk);
+	if (ki->dlq)
+		rd_kafka_destroy(ki->dlq);
+	if (ki->pipefd[0] >= 0) {
+		close(ki->pipefd[0]);
+		close(ki->pipefd[1]);
+	}
+	free(ki);
+	errno = -err;
+	return NULL;
+}
+
+static int pipeline_submit_fn(void *ctx, struct alert *a, pipeline_done_fn cb, void *data)
+{
+	return pipeline_submit_cb(ctx, a, cb, data);
+}
+
+struct kafka_input *kafka_input_new(uv_loop_t *loop, struct config *cfg, struct pipeline *p,
+				    struct metrics *m)
+{
+	return kafka_input_new_with(loop, cfg, m, pipeline_submit_fn, p);
+}
+
+/* Commit, close the consumer (blocking, bounded), flush the dead letters, close the handles. */
+static void finish(struct kafka_input *ki)
+{
+	uint64_t end;
+
+	if (ki->finished)
+		return;
+	ki->finished = true;
+	rd_kafka_queue_io_event_enable(ki->q, -1, NULL, 0);
+	commit(ki, NULL, true);
+	/* Serves the revoke (our rebalance callback commits again: nothing new by now). */
+	rd_kafka_consumer_close(ki->rk);
+	rd_kafka_queue_destroy(ki->q);
+	ki->q = NULL;
+	rd_kafka_destroy(ki->rk);
+	ki->rk = NULL;
+	if (ki->dlq) {
+		rd_kafka_queue_t *mq = rd_kafka_queue_get_main(ki->dlq);
+
+		rd_kafka_queue_io_event_enable(mq, -1, NULL, 0);
+		rd_kafka_queue_destroy(mq);
+		rd_kafka_flush(ki->dlq, 1000);
+		rd_kafka_purge(ki->dlq, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+		end = uv_hrtime() + 1000000000ull;
+		while (rd_kafka_outq_len(ki->dlq) > 0 && uv_hrtime() < end)
+			rd_kafka_poll(ki->dlq, 100);
+		rd_kafka_poll(ki->dlq, 0);
+		rd_kafka_destroy(ki->dlq);
+		ki->dlq = NULL;
+	}
+	ki->st.stopped = true;
+	uv_close((uv_handle_t *)&ki->poll, on_handle_closed);
+	uv_close((uv_handle_t *)&ki->commit_timer, on_handle_closed);
+	uv_close((uv_handle_t *)&ki->kick, on_handle_closed);
+	uv_close((uv_handle_t *)&ki->stop_timer, on_handle_closed);
+	log_info("kafka_input: closed");
+}
+
+void kafka_input_stop(struct kafka_input *ki, int64_t timeout_ms)
+{
+	if (!ki || ki->stopping)
+		return;
+	ki->stopping = true;
+	uv_poll_stop(&ki->poll);
+	uv_timer_stop(&ki->kick);
+	uv_timer_stop(&ki->commit_timer);
+	if (!ki->pending) {
+		finish(ki);
+		return;
+	}
+	log_info("kafka_input: stopped consuming; waiting for %" PRIu64 " alert(s) to be durable",
+		 ki->pending);
+	uv_timer_start(&ki->stop_timer, on_stop_timer, (uint64_t)(timeout_ms > 0 ? timeout_ms : 0),
+		       0);
+}
+
+void kafka_input_get_stats(const struct kafka_input *ki, struct kafka_input_stats *st)
+{
+	*st = ki->st;
+	st->pending = ki->pending;
+}
+
+void kafka_input_free(struct kafka_input *ki)
+{
+	if (!ki)
+		return;
+	/* Records the pipeline never answered (it was freed first): nothing to commit any more. */
+	while (ki->recs.next != &ki->recs) {
+		struct krec *r = ki->recs.next;
+
+		r->prev->next = r->next;
+		r->next->prev = r->prev;
+		free(r);
+	}
+	while (ki->parts) {
+		struct kpart *kp = ki->parts;
+
+		ki->parts = kp->next;
+		kpart_free(kp);
+	}
+	if (ki->pipefd[0] >= 0) {
+		close(ki->pipefd[0]);
+		close(ki->pipefd[1]);
+	}
+	free(ki);
+}
+
+/* --- metrics ----------------------------------------------------------------------------------- */
+
+/* Lag by committed offset, as Kafka tools report it: high watermark - committed offset. */
+static void gauge_lag(void *data, metrics_emit_fn emit, void *ctx)
+{
+	struct kafka_input *ki = data;
+
+	if (ki->finished)
+		return;
+	for (struct kpart *kp = ki->parts; kp; kp = kp->next) {
+		int64_t lo = -1, hi = -1, pos;
+		char part[16];
+		const char *labels[2] = { kp->topic, part };
+
+		if (kp->revoked ||
+		    rd_kafka_get_watermark_offsets(ki->rk, kp->topic, kp->partition, &lo, &hi) ||
+		    hi < 0)
+			continue;
+		pos = kp->committed_next >= 0 ? kp->committed_next : lo;
+		snprintf(part, sizeof(part), "%" PRId32, kp->partition);
+		emit(ctx, labels, (double)(hi > pos ? hi - pos : 0));
+	}
+}
+
+static void gauge_pending(void *data, metrics_emit_fn emit, void *ctx)
+{
+	struct kafka_input *ki = data;
+
+	emit(ctx, NULL, (double)ki->pending);
+}
+
+static void declare_metrics(struct kafka_input *ki, struct metrics *m)
+{
+	static const char *const msg[] = { "topic", "status" };
+	static const char *const lag[] = { "topic", "partition" };
+
+	if (!m)
+		return;
+	ki->m_messages = metrics_counter(m, "lanner_kafka_input_messages_total",
+					 "Kafka input messages by topic and status (accepted, "
+					 "malformed, error)",
+					 msg, 2);
+	if (metrics_gauge(m, "lanner_kafka_input_lag",
+			  "Kafka input lag per assigned partition: high watermark - committed "
+			  "offset",
+			  lag, 2, gauge_lag, ki) ||
+	    metrics_gauge(m, "lanner_kafka_input_pending",
+			  "Kafka input alerts submitted and not durable yet", NULL, 0,
+			  gauge_pending, ki))
+		log_warn("kafka_input: metrics: %s", strerror(ENOMEM));
+}
