@@ -243,6 +243,26 @@ static bool keys_list(const void *event, const char *const *keys, size_t nk,
 	return list_out(&l, out);
 }
 
+/* The array at keys as a list, or with an index argument its one element. */
+static bool keys_list_idx(const void *event, const struct field_arg *arg, const char *const *keys,
+			  size_t nk, struct field_scratch *s, struct field_value *out)
+{
+	int64_t idx = arg_index(arg);
+	const json_t *a, *e;
+	struct list l;
+
+	if (idx < 0)
+		return keys_list(event, keys, nk, s, out);
+	a = path_get(event, keys, nk);
+	e = json_array_get(a, (size_t)idx);
+	if (!e || !list_init(&l, s, 1))
+		return false;
+	if (!to_text(e, s, &l.v[0], &l.lens[0]))
+		return false;
+	l.n = 1;
+	return list_out(&l, out);
+}
+
 /* Fan-out path (optionally indexed), values as a list of text. */
 static bool walk_list(const void *event, const struct field_arg *arg, const char *const *keys,
 		      size_t nk, bool flatten, struct field_scratch *s, struct field_value *out)
@@ -276,6 +296,13 @@ static bool walk_list(const void *event, const struct field_arg *arg, const char
 		static const char *const k[] = { __VA_ARGS__ }; \
 		(void)arg;                                      \
 		return keys_list(event, k, NK(k), s, out);      \
+	}
+/* A list field reading the array at a fixed path, or one element of it with an index. */
+#define LIST_IDX_FIELD(fn, ...)                                     \
+	X(fn)                                                       \
+	{                                                           \
+		static const char *const k[] = { __VA_ARGS__ };     \
+		return keys_list_idx(event, arg, k, NK(k), s, out); \
 	}
 /* A list field fanning out over arrays on a path, flattening the arrays at its end or not. */
 #define WALK_FIELD(fn, flatten, ...)                                     \
@@ -456,14 +483,14 @@ WALK_FIELD(x_rules_nonres_urls, true, "requestObject", "rules", "nonResourceURLs
 WALK_FIELD(x_rules_verbs, true, "requestObject", "rules", "verbs")
 WALK_FIELD(x_rules_resources, true, "requestObject", "rules", "resources")
 TEXT_FIELD(x_service_type, "requestObject", "spec", "type")
-WALK_FIELD(x_service_ports, false, "requestObject", "spec", "ports")
+LIST_IDX_FIELD(x_service_ports, "requestObject", "spec", "ports")
 WALK_FIELD(x_pod_hostpaths, false, "requestObject", "spec", "volumes", "hostPath", "path")
 WALK_FIELD(x_pod_flexvolume, false, "requestObject", "spec", "volumes", "flexVolume", "driver")
 TEXT_FIELD(x_resp_name, "responseObject", "metadata", "name")
 TEXT_FIELD(x_response_code, "responseStatus", "code")
 TEXT_FIELD(x_response_reason, "responseStatus", "reason")
 TEXT_FIELD(x_useragent, "userAgent")
-WALK_FIELD(x_sourceips, false, "sourceIPs")
+LIST_IDX_FIELD(x_sourceips, "sourceIPs")
 
 static int hexval(char c)
 {
