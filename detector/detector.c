@@ -52,6 +52,12 @@ struct detector {
 	uint64_t last_internal_ms;
 	bool have_internal;
 	struct event_fd fdtmp;
+	uv_check_t check;
+	char *arena; /* held records, see on_record */
+	size_t arena_len, arena_cap;
+	struct held *held;
+	size_t n_held, cap_held;
+	uint64_t seq;
 	char path[LANNER_PATH_MAX];
 	char tuple[LANNER_PATH_MAX];
 
@@ -431,9 +437,8 @@ static int64_t track_fds(struct detector *d, struct proc_entry *e, const struct 
 
 /* ---- records -------------------------------------------------------------------------- */
 
-static void on_record(void *ctx, const struct lanner_rec *rec, size_t size)
+static void handle_record(struct detector *d, const struct lanner_rec *rec, size_t size)
 {
-	struct detector *d = ctx;
 	struct syscall_event ev;
 	struct proc_entry *e = NULL;
 	struct decode_exec x;
@@ -492,6 +497,123 @@ after:
 		fdtable_del(e->fds, close_fd);
 	if (rec->type == LANNER_REC_PROC_EXIT && xi.group_dead)
 		proctable_exit(d->procs, rec->tgid, proctable_now_ms());
+}
+
+/*
+ * ---- time order across CPUs ------------------------------------------------------------
+ *
+ * Each CPU has its own ring buffer, so records reach us grouped by CPU: a process that execs on
+ * one CPU and opens a file on another could be seen opening before it exec'ed. Records are
+ * therefore held (copied into an arena) and handed on in timestamp order from a uv_check
+ * handle: it notes the time, drains every ring, and releases the records stamped more than
+ * REORDER_MARGIN_NS before that time (all of them were committed before the drain, so nothing
+ * older can still come). The rest wait for the next loop iteration (the probe's drain timer
+ * wakes the loop every few ms).
+ */
+#define REORDER_MARGIN_NS 1000000ull
+#define REORDER_MAX_BYTES (64u << 20) /* beyond this, release everything at once */
+
+struct held {
+	uint64_t ts, seq;
+	size_t off, len;
+};
+
+static int held_cmp(const void *a, const void *b)
+{
+	const struct held *x = a, *y = b;
+
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static int off_cmp(const void *a, const void *b)
+{
+	const struct held *x = a, *y = b;
+
+	return x->off < y->off ? -1 : x->off > y->off;
+}
+
+static void on_record(void *ctx, const struct lanner_rec *rec, size_t size)
+{
+	struct detector *d = ctx;
+	size_t off = (d->arena_len + 7) & ~(size_t)7;
+
+	if (off + size > d->arena_cap || d->n_held == d->cap_held) {
+		size_t cap = d->arena_cap ? d->arena_cap : 1u << 20;
+		size_t hcap = d->cap_held ? d->cap_held * 2 : 4096;
+		char *a;
+		struct held *h;
+
+		while (cap < off + size)
+			cap *= 2;
+		a = cap != d->arena_cap ? realloc(d->arena, cap) : d->arena;
+		h = d->n_held == d->cap_held ? realloc(d->held, hcap * sizeof(*h)) : d->held;
+		if (a)
+			d->arena = a, d->arena_cap = cap;
+		if (h && h != d->held)
+			d->held = h, d->cap_held = hcap;
+		if (!a || !h || off + size > d->arena_cap || d->n_held == d->cap_held) {
+			handle_record(d, rec, size); /* out of memory: unordered rather than lost */
+			return;
+		}
+	}
+	memcpy(d->arena + off, rec, size);
+	d->held[d->n_held++] = (struct held){ rec->ts_ns, d->seq++, off, size };
+	d->arena_len = off + size;
+}
+
+/* Hands on the held records older than limit, in time order; keeps the others. */
+static void release_held(struct detector *d, uint64_t limit)
+{
+	size_t i, keep = 0, len = 0;
+
+	if (!d->n_held)
+		return;
+	qsort(d->held, d->n_held, sizeof(*d->held), held_cmp);
+	for (i = 0; i < d->n_held && d->held[i].ts < limit; i++)
+		handle_record(d, (const struct lanner_rec *)(d->arena + d->held[i].off),
+			      d->held[i].len);
+	if (i == d->n_held) {
+		d->n_held = 0;
+		d->arena_len = 0;
+		return;
+	}
+	/* keep the rest, moved down in offset order so nothing is overwritten before it moves */
+	{
+		struct held *rest = d->held + i;
+		size_t n = d->n_held - i;
+
+		qsort(rest, n, sizeof(*rest), off_cmp);
+		for (size_t a = 0; a < n; a++) {
+			size_t off = (len + 7) & ~(size_t)7;
+
+			memmove(d->arena + off, d->arena + rest[a].off, rest[a].len);
+			rest[a].off = off;
+			len = off + rest[a].len;
+			d->held[keep++] = rest[a];
+		}
+	}
+	d->n_held = keep;
+	d->arena_len = len;
+}
+
+static uint64_t boot_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void on_check(uv_check_t *h)
+{
+	struct detector *d = h->data;
+	uint64_t now = boot_ns();
+
+	if (d->probe)
+		probe_consume(d->probe);
+	release_held(d, d->arena_len > REORDER_MAX_BYTES ? UINT64_MAX : now - REORDER_MARGIN_NS);
 }
 
 /* ---- captured set --------------------------------------------------------------------- */
@@ -573,8 +695,11 @@ static void on_cmd(uv_async_t *h)
 		pthread_mutex_unlock(&d->lock);
 	}
 	if (stop) {
+		probe_consume(d->probe);
+		release_held(d, UINT64_MAX);
 		probe_free(d->probe);
 		d->probe = NULL;
+		uv_close((uv_handle_t *)&d->check, NULL);
 		uv_close((uv_handle_t *)&d->cmd, NULL);
 		uv_close((uv_handle_t *)&d->tick, NULL);
 	}
@@ -658,6 +783,9 @@ static void *thread_main(void *arg)
 	uv_timer_init(&d->loop, &d->tick);
 	d->tick.data = d;
 	uv_timer_start(&d->tick, on_tick, 1000, 1000);
+	uv_check_init(&d->loop, &d->check);
+	d->check.data = d;
+	uv_check_start(&d->check, on_check);
 report:
 	pthread_mutex_lock(&d->lock);
 	d->start_err = err;
@@ -678,6 +806,8 @@ static void release(struct detector *d)
 		fclose(d->capture);
 	rules_eval_free(d->eval);
 	proctable_free(d->procs);
+	free(d->arena);
+	free(d->held);
 	pthread_mutex_destroy(&d->lock);
 	pthread_cond_destroy(&d->cond);
 	pthread_mutex_destroy(&d->qlock);

@@ -379,6 +379,13 @@ static void exe_stat(struct proc_entry *e, const char *exe_link)
 	}
 }
 
+static void fix_container_ptrs(struct proc_entry *e)
+{
+	e->cont.c.id = e->cont.id;
+	e->cont.c.type = e->cont.type;
+	e->cont.c.full_id = e->cont.full_id[0] ? e->cont.full_id : NULL;
+}
+
 /* Reads /proc/PID into a new entry. NULL when the process is gone or the table full. */
 static struct proc_entry *load_pid(struct proctable *t, int64_t pid)
 {
@@ -524,13 +531,6 @@ struct proc_entry *proctable_get(struct proctable *t, int64_t pid)
 	return e ? e : load_pid(t, pid);
 }
 
-static void fix_container_ptrs(struct proc_entry *e)
-{
-	e->cont.c.id = e->cont.id;
-	e->cont.c.type = e->cont.type;
-	e->cont.c.full_id = e->cont.full_id[0] ? e->cont.full_id : NULL;
-}
-
 static void refresh_container(struct proc_entry *e, uint64_t cgroup_id)
 {
 	struct container_info ci;
@@ -553,10 +553,19 @@ struct proc_entry *proctable_of_record(struct proctable *t, const struct lanner_
 			e->cgroup_id = rec->cgroup_id;
 	}
 	if (!e) {
+		struct proc_entry *parent = proctable_find(t, rec->ppid);
+
 		e = add_entry(t, rec->tgid);
 		if (!e)
 			return NULL;
 		e->cgroup_id = rec->cgroup_id;
+		/* gone from /proc already: a child stays in its parent's container */
+		if (parent && parent != e && parent->cont_known &&
+		    (!parent->cgroup_id || parent->cgroup_id == rec->cgroup_id)) {
+			e->cont = parent->cont;
+			e->cont_known = true;
+			fix_container_ptrs(e);
+		}
 	}
 	if (rec->ppid && rec->ppid != rec->tgid) {
 		e->p.ppid = rec->ppid;
