@@ -10,7 +10,7 @@ PKGS=(
 	libuv1-dev libcurl4-openssl-dev librdkafka-dev libyaml-dev libjansson-dev
 	libcmocka-dev libh2o-dev libssl-dev libsqlite3-dev libpcre2-dev
 	# tests and benchmarks
-	rsyslog kcat python3 wrk curl iproute2 strace util-linux procps
+	rsyslog kcat python3 python3-yaml wrk curl iproute2 strace util-linux procps
 	# sanitizer runtime for clang-built fuzzers
 	libclang-rt-14-dev
 )
