@@ -15,6 +15,14 @@
  * borrowed: it must stay alive while the rules evaluate and format it). Every ka.* value has
  * Falco's type for it (text, or a list of text); a JSON value that is not a string reads as its
  * compact JSON text, as in Falco.
+ *
+ * Where the upstream plugin's behaviour is an accident, lanner does what the field's
+ * description says: ka.req.binding.subject.has_name[n] is "true"/"false" from the subjects
+ * (upstream: always "true"); ka.target.pod.name is objectRef.name for pods and their
+ * subresources; image.repository drops ":tag" only after the last '/' (registry:5000/app stays
+ * whole) and "@digest"; add_capabilities, ka.req.service.ports and ka.sourceips list one element
+ * per capability / port / address (an index argument picks one); eff_run_as_user/group read
+ * securityContext.runAsUser/Group of the container, else of the pod, else "0".
  */
 extern const struct field_source k8s_audit_field_source;
 

@@ -313,6 +313,40 @@ static void test_container_lists(void **state)
 	json_decref(e);
 }
 
+static void test_capabilities_ports_users(void **state)
+{
+	json_t *e = json_pack(
+		"{s:s, s:{s:{s:{s:i}, s:[{s:s, s:s, s:{s:{s:[s,s]}, s:i}, s:[{s:i, s:i}, {s:i}]},"
+		" {s:s, s:s}]}}}",
+		"auditID", "x", "requestObject", "spec", "securityContext", "runAsUser", 1000,
+		"containers", "name", "a", "image", "reg.example:5000/team/app@sha256:abcd",
+		"securityContext", "capabilities", "add", "NET_ADMIN", "SYS_ADMIN", "runAsUser", 0,
+		"ports", "containerPort", 80, "hostPort", 8080, "containerPort", 9090, "name", "b",
+		"image", "reg.example:5000/team/side:1.2");
+	json_t *f;
+
+	(void)state;
+	assert_non_null(e);
+	f = fields_of(e,
+		      "%ka.req.pod.containers.add_capabilities "
+		      "%ka.req.pod.containers.host_port %ka.req.pod.containers.eff_run_as_user "
+		      "%ka.req.pod.containers.run_as_user %ka.req.pod.containers.image.repository "
+		      "%ka.req.pod.containers.add_capabilities[0] "
+		      "%ka.req.pod.containers.add_capabilities[1] %ka.req.pod.run_as_user");
+	assert_list(f, "ka.req.pod.containers.add_capabilities", "NET_ADMIN", "SYS_ADMIN", NULL);
+	/* the index picks a container: the second one adds nothing */
+	assert_list(f, "ka.req.pod.containers.add_capabilities[0]", "NET_ADMIN", "SYS_ADMIN", NULL);
+	assert_missing(f, "ka.req.pod.containers.add_capabilities[1]");
+	assert_list(f, "ka.req.pod.containers.host_port", "8080", "9090", NULL);
+	assert_list(f, "ka.req.pod.containers.eff_run_as_user", "0", "1000", NULL);
+	assert_list(f, "ka.req.pod.containers.run_as_user", "0", NULL);
+	assert_list(f, "ka.req.pod.containers.image.repository", "reg.example:5000/team/app",
+		    "reg.example:5000/team/side", NULL);
+	assert_str(f, "ka.req.pod.run_as_user", "1000");
+	json_decref(f);
+	json_decref(e);
+}
+
 static void test_roles_and_uri(void **state)
 {
 	json_t *e = own("wildcard_role.json", 1);
@@ -423,6 +457,7 @@ int main(void)
 		cmocka_unit_test(test_privileged_pod_sample),
 		cmocka_unit_test(test_service_binding_configmap_samples),
 		cmocka_unit_test(test_container_lists),
+		cmocka_unit_test(test_capabilities_ports_users),
 		cmocka_unit_test(test_roles_and_uri),
 		cmocka_unit_test(test_conditions),
 		cmocka_unit_test(test_documents),
