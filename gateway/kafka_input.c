@@ -400,10 +400,8 @@ static void on_message(struct kafka_input *ki, const rd_kafka_message_t *m)
 	if (!a) {
 		ki->st.malformed++;
 		count(ki, topic, "malformed");
-		log_warn("kafka_input: %s [%" PRId32 "] @%" PRId64
-			 ": malformed alert skipped: %s%s%s",
-			 topic, m->partition, m->offset, aerr.field ? aerr.field : "",
-			 aerr.field ? ": " : "", aerr.msg);
+		log_warn("kafka_input: %s [%" PRId32 "] @%" PRId64 ": malformed alert skipped: %s",
+			 topic, m->partition, m->offset, aerr.msg);
 		if (ki->dlq)
 			deadletter(ki, m, kp, seq, aerr.msg);
 		else
