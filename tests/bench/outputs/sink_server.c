@@ -2,8 +2,9 @@
 /*
  * sink_server: the webhook end of the outputs benchmark (outputs_bench.sh). An h2o-on-libuv
  * HTTP/1.1 server (keep-alive) that answers 200 to every POST or PUT on any path and counts the
- * bodies it received; GET /count answers "<bodies> <bytes>\n". Much faster than the Python
- * receiver of the integration tests, so the benchmark measures lanner, not its receiver.
+ * bodies it received; GET /count answers "<bodies> <bytes> <connections accepted>\n". Much
+ * faster than the Python receiver of the integration tests, so the benchmark measures lanner,
+ * not its receiver.
  *
  *	sink_server [PORT]	(0 or none: a free port; the port is printed on stdout)
  */
@@ -22,6 +23,7 @@ static h2o_context_t ctx;
 static h2o_accept_ctx_t accept_ctx;
 static uint64_t bodies;
 static uint64_t body_bytes;
+static uint64_t connections;
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
@@ -32,8 +34,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 	(void)self;
 	if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) &&
 	    h2o_memis(req->path_normalized.base, req->path_normalized.len, H2O_STRLIT("/count"))) {
-		n = snprintf(buf, sizeof(buf), "%llu %llu\n", (unsigned long long)bodies,
-			     (unsigned long long)body_bytes);
+		n = snprintf(buf, sizeof(buf), "%llu %llu %llu\n", (unsigned long long)bodies,
+			     (unsigned long long)body_bytes, (unsigned long long)connections);
 		req->res.status = 200;
 		req->res.reason = "OK";
 		req->res.content_length = (size_t)n;
@@ -72,6 +74,7 @@ static void on_connection(uv_stream_t *listener, int status)
 		uv_close((uv_handle_t *)conn, on_close);
 		return;
 	}
+	connections++;
 	uv_tcp_nodelay(conn, 1);
 	h2o_accept(&accept_ctx, h2o_uv_socket_create((uv_stream_t *)conn, on_close));
 }
