@@ -512,6 +512,7 @@ after:
  */
 #define REORDER_MARGIN_NS 1000000ull
 #define REORDER_MAX_BYTES (64u << 20) /* beyond this, release everything at once */
+#define REORDER_KEEP_BYTES (4u << 20) /* an empty arena larger than this is freed */
 
 struct held {
 	uint64_t ts, seq;
@@ -577,6 +578,12 @@ static void release_held(struct detector *d, uint64_t limit)
 	if (i == d->n_held) {
 		d->n_held = 0;
 		d->arena_len = 0;
+		if (d->arena_cap > REORDER_KEEP_BYTES) {
+			/* a burst grew it: give the memory back */
+			free(d->arena);
+			d->arena = NULL;
+			d->arena_cap = 0;
+		}
 		return;
 	}
 	/* keep the rest, moved down in offset order so nothing is overwritten before it moves */
@@ -815,6 +822,11 @@ static void release(struct detector *d)
 	free(d);
 }
 
+static void on_gw_closed(uv_handle_t *h)
+{
+	release(h->data);
+}
+
 struct detector *detector_start(const struct detector_opts *opts, char *err, size_t errlen)
 {
 	struct detector *d = calloc(1, sizeof(*d));
@@ -837,11 +849,14 @@ struct detector *detector_start(const struct detector_opts *opts, char *err, siz
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_cond_init(&d->cond, NULL);
 	pthread_mutex_init(&d->qlock, NULL);
+	/* before the thread: its first alert may come as soon as it runs */
+	uv_async_init(d->o.gateway_loop, &d->to_gw, on_to_gw);
+	d->to_gw.data = d;
 	e = pthread_create(&d->thread, NULL, thread_main, d);
 	if (e) {
-		snprintf(err, errlen, "cannot start the detector thread: %s", strerror(e));
-		d->thread = 0;
-		release(d);
+		if (err)
+			snprintf(err, errlen, "cannot start the detector thread: %s", strerror(e));
+		uv_close((uv_handle_t *)&d->to_gw, on_gw_closed);
 		errno = e;
 		return NULL;
 	}
@@ -854,12 +869,11 @@ struct detector *detector_start(const struct detector_opts *opts, char *err, siz
 		if (err)
 			snprintf(err, errlen, "%s", d->err);
 		e = -d->start_err;
-		release(d);
+		drain_queue(d); /* nothing: the thread ran no loop */
+		uv_close((uv_handle_t *)&d->to_gw, on_gw_closed);
 		errno = e;
 		return NULL;
 	}
-	uv_async_init(d->o.gateway_loop, &d->to_gw, on_to_gw);
-	d->to_gw.data = d;
 	return d;
 }
 
@@ -892,11 +906,6 @@ void detector_get_stats(struct detector *d, struct detector_stats *out)
 	out->capture_errors = atomic_load(&d->capture_errors);
 	out->procs = atomic_load(&d->procs_now);
 	out->syscalls = atomic_load(&d->syscalls);
-}
-
-static void on_gw_closed(uv_handle_t *h)
-{
-	release(h->data);
 }
 
 void detector_stop(struct detector *d)

@@ -65,7 +65,8 @@ struct detector_stats {
 
 /*
  * Starts the thread and waits until the programs are attached (or refused). Returns NULL with
- * errno set and a one-line reason in err (no BTF, no BPF rights, capture file unwritable, ...).
+ * errno set and a one-line reason in err (no BTF, no BPF rights, capture file unwritable, ...);
+ * its memory is then released when the gateway loop runs next (it closes a handle there).
  */
 struct detector *detector_start(const struct detector_opts *opts, char *err, size_t errlen);
 

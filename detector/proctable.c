@@ -610,6 +610,11 @@ void proctable_fork(struct proctable *t, const struct lanner_rec *rec,
 	memcpy(c->comm, parent->comm, sizeof(c->comm));
 	c->p.valid = parent->p.valid | EVENT_PROC_PID | EVENT_PROC_TID | EVENT_PROC_PPID;
 	c->p.valid &= ~(uint32_t)EVENT_PROC_VPID;
+	if ((parent->p.valid & EVENT_PROC_VPID) && parent->p.vpid == parent->p.pid) {
+		/* the parent lives in the initial pid namespace: so does the child */
+		c->p.vpid = c->p.vtid = f->child_tgid;
+		c->p.valid |= EVENT_PROC_VPID;
+	}
 	c->p.pid = c->p.tid = f->child_tgid;
 	c->p.ppid = rec->tgid;
 	c->p.sid = parent->p.sid;
@@ -742,7 +747,10 @@ void proctable_bind(struct proctable *t, struct proc_entry *e, int64_t tid)
 	struct proc_entry *cur = e;
 
 	e->p.tid = tid;
-	e->p.vtid = tid == e->p.pid ? e->p.vpid : e->p.vtid;
+	if ((e->p.valid & EVENT_PROC_VPID) && e->p.vpid == e->p.pid)
+		e->p.vtid = tid; /* initial pid namespace */
+	else if (tid == e->p.pid)
+		e->p.vtid = e->p.vpid;
 	for (int depth = 0; depth < MAX_DEPTH; depth++) {
 		struct proc_entry *par = NULL;
 

@@ -203,7 +203,7 @@ static const struct config_option detector_options[] = {
 	  16, 1048576, NULL, NULL, "alerts waiting between the detector and the outputs" },
 	{ "detector.max_procs", CONFIG_INT, "32768", offsetof(struct detector_settings, max_procs),
 	  64, 4194304, NULL, NULL, "processes tracked at most (exited ones are evicted first)" },
-	{ "detector.ringbuf_bytes", CONFIG_SIZE, "8MiB",
+	{ "detector.ringbuf_bytes", CONFIG_SIZE, "4MiB",
 	  offsetof(struct detector_settings, ringbuf_bytes), 65536, 1073741824, NULL, NULL,
 	  "kernel ring buffer per CPU (a power of two)" },
 	{ "detector.internal_alert_interval", CONFIG_DURATION, "60s",
