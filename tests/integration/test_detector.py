@@ -11,6 +11,7 @@ import ctypes
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -305,6 +306,32 @@ class DetectorTest(unittest.TestCase):
         self.assertEqual(rep.returncode, 0, rep.stderr[-2000:])
         replayed = {json.loads(l)["rule"] for l in rep.stdout.splitlines() if l.strip()}
         self.assertTrue(live <= replayed, "live %s, replayed %s" % (live, replayed))
+
+    def test_sighup_reloads_rules_and_captured_syscalls(self):
+        """SIGHUP reloads the rules file: the new rule matches on a syscall the old rules did not
+        capture (unlinkat), the removed one no longer does."""
+        rules = os.path.join(self.ws.tmp.name, "rules.yaml")
+        a, b = os.path.join(self.dir, "a-marker"), os.path.join(self.dir, "b-marker")
+        rule = ("- rule: %s\n  desc: t\n  condition: %s\n"
+                "  output: hit (proc.cmdline=%%proc.cmdline)\n  priority: WARNING\n")
+        with open(rules, "w") as f:
+            f.write(rule % ("Marker A", 'evt.type in (open, openat) and fd.name = "%s"' % a))
+        for p in (a, b):
+            open(p, "w").close()
+        self.start_lanner([rules])
+        self.cmd(["cat", a])
+        self.expect(cmdline_is("cat " + a), "Marker A", "Warning", {}, "before SIGHUP")
+        with open(rules, "w") as f:
+            f.write(rule % ("Marker B", 'evt.type in (unlink, unlinkat) and proc.name = rm'))
+        self.lan.proc.send_signal(signal.SIGHUP)
+        self.assertTrue(wait_until(lambda: "SIGHUP: 1 rule(s) loaded" in self.lan.output(), 10),
+                        self.lan.output()[-2000:])
+        self.cmd(["cat", a])
+        self.cmd(["rm", b])
+        self.expect(cmdline_is("rm " + b), "Marker B", "Warning", {}, "after SIGHUP")
+        time.sleep(0.5)
+        self.assertEqual(len([x for x in self.alerts.find(cmdline_is("cat " + a))
+                              if x["rule"] == "Marker A"]), 1)
 
     def test_container_id_from_cgroup(self):
         self.start_lanner([])
