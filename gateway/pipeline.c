@@ -119,7 +119,9 @@ static const char *const spool_syncs[] = { "normal", "full", NULL };
 
 const struct config_option pipeline_options[] = {
 	{ "queue.max_alerts", CONFIG_INT, "10000", offsetof(struct pipeline_settings, queue_max), 1,
-	  10000000, NULL, NULL, "alerts each sink may hold waiting for delivery" },
+	  10000000, NULL, NULL,
+	  "alerts each sink may hold waiting for delivery (memory mode; spooled alerts are "
+	  "bounded by spool.max_bytes)" },
 	{ "retry.initial", CONFIG_DURATION, "500ms",
 	  offsetof(struct pipeline_settings, retry_initial_ms), 1, 3600000, NULL, NULL,
 	  "first backoff after a retryable failure (doubles, with jitter)" },
@@ -212,6 +214,31 @@ static struct pending *q_at(struct slot *sl, size_t i)
 	return &sl->q[(sl->head + i) % sl->cap];
 }
 
+/*
+ * Room for one more entry. Memory-mode queues never need to grow (their capacity covers
+ * queue.max_alerts plus what is in flight); spooled alerts are bounded by spool.max_bytes
+ * instead, so their queue grows by doubling. False on ENOMEM.
+ */
+static bool q_reserve(struct slot *sl)
+{
+	struct pending *q;
+	size_t cap;
+
+	if (sl->len < sl->cap)
+		return true;
+	cap = sl->cap * 2;
+	q = malloc(cap * sizeof(*q));
+	if (!q)
+		return false;
+	for (size_t i = 0; i < sl->len; i++)
+		q[i] = *q_at(sl, i);
+	free(sl->q);
+	sl->q = q;
+	sl->cap = cap;
+	sl->head = 0;
+	return true;
+}
+
 static void q_push_back(struct slot *sl, struct pending pd)
 {
 	*q_at(sl, sl->len) = pd;
@@ -288,6 +315,20 @@ static void slot_enqueue(struct slot *sl, struct alert *a, struct spooled *sp)
 {
 	struct pending pd = { alert_ref(a), 0, sp };
 
+	/*
+	 * A spooled alert is on disk: the spool's byte bound (lowest priority first) applies to
+	 * it, not queue.max_alerts, so a long outage loses nothing that fits spool.max_bytes.
+	 */
+	if (sp) {
+		if (!q_reserve(sl)) {
+			/* Kept on disk: the next start delivers it. */
+			count_drop(sl, "no_memory", a);
+			pending_release(sl, &pd, false);
+			return;
+		}
+		q_push_back(sl, pd);
+		return;
+	}
 	if (sl->len >= (size_t)sl->p->set.queue_max) {
 		size_t victim = 0;
 		enum priority worst = alert_priority(q_at(sl, 0)->a);
@@ -395,7 +436,13 @@ static void on_sink_done(struct sink *s, void *token, const struct sink_status *
 		metric_add(p->m_retries, retry, 1);
 		if (sl->failures == 0)
 			log_warn("sink %s: delivery failed, will retry: %s", s->name, st->msg);
-		q_push_front(sl, pd);
+		if (!q_reserve(sl)) {
+			/* Spooled: kept on disk for the next start; else lost, and counted. */
+			count_drop(sl, "no_memory", pd.a);
+			pending_release(sl, &pd, false);
+		} else {
+			q_push_front(sl, pd);
+		}
 		slot_pause(sl, st->retry_after_ms);
 		break;
 	}

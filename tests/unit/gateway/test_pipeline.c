@@ -518,6 +518,39 @@ static void test_spool_full_drops_lowest_priority(void **state)
 	assert_int_equal(system(yaml), 0);
 }
 
+/* Spooled alerts are bounded by spool.max_bytes, not queue.max_alerts: an outage loses none. */
+static void test_spooled_backlog_exceeds_queue_bound(void **state)
+{
+	char dir[] = "/tmp/lanner-spool-XXXXXX", yaml[256];
+	struct sink_status ok = { .result = SINK_OK, .retry_after_ms = -1 };
+	struct fixture *f;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(yaml, sizeof(yaml),
+		 "spool: {path: '%s/spool.db'}\nqueue: {max_alerts: 3}\n"
+		 "script: {maxconcurrentrequests: 1}\n",
+		 dir);
+	f = fixture_new(yaml);
+	sc.hold = true;
+	for (int i = 0; i < 40; i++) {
+		assert_int_equal(pipeline_submit(f->p, make_alert("backlog", PRIORITY_WARNING)), 0);
+		run_for(&f->loop, 2);
+	}
+	run_for(&f->loop, 100);
+	assert_int_equal(pipeline_pending(f->p), 40);
+	assert_int_equal(counter(f, "lanner_dropped_total{sink=\"script\",reason=\"queue_full\"}"),
+			 0);
+	sc.hold = false;
+	sink_done(sc.held_sink, sc.held[0], &ok);
+	sc.n_held = 0;
+	run_for(&f->loop, 200);
+	assert_int_equal(sc.sends, 40);
+	assert_int_equal(pipeline_pending(f->p), 0);
+	fixture_free(f);
+	snprintf(yaml, sizeof(yaml), "rm -rf '%s'", dir);
+	assert_int_equal(system(yaml), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -533,6 +566,7 @@ int main(void)
 		cmocka_unit_test(test_shutdown_drains),
 		cmocka_unit_test(test_spool_redelivers_after_restart),
 		cmocka_unit_test(test_spool_full_drops_lowest_priority),
+		cmocka_unit_test(test_spooled_backlog_exceeds_queue_bound),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
