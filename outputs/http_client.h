@@ -47,7 +47,7 @@ struct http_response {
 	const char *error; /* curl's message when curl_code != 0; borrowed */
 	const char *body; /* borrowed for the callback only, NUL-terminated */
 	size_t body_len;
-	bool body_truncated;    /* more than max_response_bytes came; body has the start */
+	bool body_truncated; /* more than max_response_bytes came; body has the start */
 	int64_t retry_after_ms; /* Retry-After (seconds or HTTP date), or -1 */
 };
 
