@@ -503,10 +503,11 @@ static void conn_fail(struct conn *c, const char *fmt, ...)
 	if (was_up && !s->closed)
 		log_warn("syslog: connection lost: %s", c->errmsg);
 	/*
-	 * A clean EOF means the collector read everything before closing. A reset means it closed
-	 * with our data unread: what was written in the replay window goes out again.
+	 * Neither a reset nor a clean EOF tells what the collector read: a collector that stops
+	 * (rsyslogd restarting) may close with our last writes unread, or still in flight. What
+	 * was written in the replay window goes out again: at least once, never lost.
 	 */
-	if (was_up && c->reset && s->recent.n && !s->closed) {
+	if (was_up && s->recent.n && !s->closed) {
 		log_warn("syslog: writing the last %zu message(s) again on the next connection",
 			 s->recent.n);
 		while (s->recent.head)
