@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "config/log.h"
+#include "gateway/dedup.h"
 #include "gateway/metrics.h"
 #include "gateway/pipeline.h"
 #include "gateway/spool.h"
@@ -85,6 +86,9 @@ struct pipeline {
 	struct metric *m_outputs;
 	struct metric *m_retries;
 	struct metric *m_dropped;
+	struct metric *m_dedup;
+
+	struct dedup *dedup; /* uuid window and content aggregation (dedup.*) */
 
 	struct spool *spool;
 	size_t spool_bytes;
@@ -175,6 +179,9 @@ int pipeline_declare(struct config *cfg)
 int pipeline_declare_with(struct config *cfg, const struct sink_ops *const *registry)
 {
 	int err = config_declare(cfg, "", pipeline_options);
+
+	if (!err)
+		err = config_declare(cfg, "dedup", dedup_options);
 
 	for (size_t i = 0; !err && registry[i]; i++) {
 		const struct sink_ops *ops = registry[i];
@@ -631,6 +638,35 @@ static void report_spool_full(struct pipeline *p)
 	p->in_internal = false;
 }
 
+/* True when the alert must not go on: its uuid was accepted within dedup.uuid_window, or it
+ * was absorbed by content aggregation. Counted either way. */
+static bool deduplicated(struct pipeline *p, struct alert *a)
+{
+	uint64_t now = uv_now(p->loop);
+	const char *reason = NULL;
+
+	if (!p->dedup)
+		return false;
+	if (dedup_seen(p->dedup, alert_uuid(a), now))
+		reason = "uuid";
+	else if (dedup_aggregate(p->dedup, a, now) == DEDUP_ABSORBED)
+		reason = "aggregated";
+	if (!reason)
+		return false;
+	metric_add(p->m_dedup, &reason, 1);
+	return true;
+}
+
+/* A content-aggregation window ended: its summary goes through the pipeline like any alert. */
+static void on_dedup_summary(void *data, struct alert *summary)
+{
+	struct pipeline *p = data;
+	int err = pipeline_submit(p, summary);
+
+	if (err)
+		log_warn("dedup: summary alert not accepted: %s", strerror(-err));
+}
+
 int pipeline_submit(struct pipeline *p, struct alert *a)
 {
 	return pipeline_submit_cb(p, a, NULL, NULL);
@@ -650,6 +686,13 @@ int pipeline_submit_cb(struct pipeline *p, struct alert *a, pipeline_done_fn cb,
 		return -ESHUTDOWN;
 	}
 	err = enrich(p, a);
+	if (!err && !alert_is_test(a) && deduplicated(p, a)) {
+		/* Already accepted (uuid) or folded into a pending summary: done, like delivered. */
+		alert_unref(a);
+		if (cb)
+			cb(data, 0);
+		return 0;
+	}
 	if (!err)
 		err = alert_freeze(a);
 	if (err) {
@@ -794,6 +837,7 @@ static int declare_metrics(struct pipeline *p)
 	static const char *const out[] = { "destination", "status" };
 	static const char *const sink[] = { "sink" };
 	static const char *const drop[] = { "sink", "reason" };
+	static const char *const reason[] = { "reason" };
 	struct metrics *m = p->metrics;
 
 	p->m_events = metrics_counter(m, "falcosecurity_falcosidekick_falco_events_total",
@@ -806,7 +850,12 @@ static int declare_metrics(struct pipeline *p)
 				       1);
 	p->m_dropped = metrics_counter(m, "lanner_dropped_total",
 				       "Alerts a sink will never deliver, by reason", drop, 2);
-	if (!p->m_events || !p->m_outputs || !p->m_retries || !p->m_dropped)
+	p->m_dedup =
+		metrics_counter(m, "lanner_dedup_total",
+				"Alerts not delivered again: uuid seen within dedup.uuid_window, "
+				"or aggregated into a summary",
+				reason, 1);
+	if (!p->m_events || !p->m_outputs || !p->m_retries || !p->m_dropped || !p->m_dedup)
 		return -ENOMEM;
 	if (metrics_gauge(m, "lanner_queue_depth", "Alerts waiting in a sink's queue", sink, 1,
 			  gauge_queue, p) ||
@@ -860,6 +909,9 @@ static void on_spooled_row(void *ctx, int64_t id, int priority, const char *json
 				  err.msg);
 		} else {
 			alert_freeze(l->a);
+			/* a replay of what the previous run accepted is a duplicate */
+			if (p->dedup)
+				dedup_seen(p->dedup, alert_uuid(l->a), uv_now(p->loop));
 			l->sp = calloc(1, sizeof(*l->sp));
 			if (!l->sp) {
 				log_error("spool: out of memory loading alert %lld", (long long)id);
@@ -1038,6 +1090,24 @@ struct pipeline *pipeline_new_with(uv_loop_t *loop, struct config *cfg, struct m
 		if (err)
 			goto err_close;
 	}
+	{
+		struct dedup_settings ds = { 0 };
+
+		err = config_bind(cfg, "dedup", dedup_options, &ds);
+		if (err)
+			goto err_close;
+		if (ds.uuid_window_ms > 0 || ds.agg_window_ms > 0) {
+			p->dedup = dedup_new(loop, &ds, on_dedup_summary, p);
+			if (!p->dedup) {
+				err = -errno;
+				log_error("dedup: %s", errno == EINVAL ?
+							       "dedup.aggregate.window needs "
+							       "dedup.aggregate.fields" :
+							       strerror(errno));
+				goto err_close;
+			}
+		}
+	}
 	if (p->set.spool_mode == 0) {
 		err = open_spool(p);
 		if (err)
@@ -1124,6 +1194,9 @@ static void on_shutdown_timeout(uv_timer_t *t)
 
 void pipeline_shutdown(struct pipeline *p, int64_t timeout_ms, void (*cb)(void *data), void *data)
 {
+	/* pending aggregation summaries go out with the rest */
+	if (p->dedup && !p->shutting_down)
+		dedup_close(p->dedup);
 	p->shutting_down = true;
 	p->shutdown_cb = cb;
 	p->shutdown_data = data;
@@ -1143,6 +1216,7 @@ void pipeline_free(struct pipeline *p)
 		free(p->slots[i].sink);
 	}
 	free(p->slots);
+	dedup_free(p->dedup);
 	free(p);
 }
 

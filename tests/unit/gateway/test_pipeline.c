@@ -467,6 +467,92 @@ static void test_spool_redelivers_after_restart(void **state)
 	assert_int_equal(system(yaml), 0);
 }
 
+/* dedup.uuid_window: a uuid accepted once is not delivered again; test alerts are exempt. */
+static void test_dedup_uuid_window(void **state)
+{
+	struct fixture *f = fixture_new("dedup: {uuid_window: 10m}\n");
+	struct alert *a = make_alert("r", PRIORITY_WARNING);
+	char uuid[ALERT_UUID_LEN + 1], json[512];
+	struct alert_error e;
+	int accepted = 0;
+
+	memcpy(uuid, alert_uuid(a), sizeof(uuid));
+	assert_int_equal(pipeline_submit(f->p, a), 0);
+	snprintf(json, sizeof(json),
+		 "{\"uuid\":\"%s\",\"output\":\"x\",\"priority\":\"Warning\",\"rule\":\"r\","
+		 "\"time\":\"2026-01-01T00:00:00Z\",\"output_fields\":{}}",
+		 uuid);
+	for (int i = 0; i < 2; i++) {
+		a = alert_parse(json, strlen(json), &e);
+		assert_non_null(a);
+		/* a duplicate is still acknowledged (the sender must not retry it) */
+		assert_int_equal(pipeline_submit_cb(f->p, a, submitted, &accepted), 0);
+	}
+	assert_int_equal(accepted, 2);
+	assert_int_equal(pipeline_submit(f->p, make_alert("other", PRIORITY_WARNING)), 0);
+	run_for(&f->loop, 10);
+	assert_int_equal(sc.sends, 2);
+	assert_non_null(strstr(sc.json[0], uuid));
+	assert_null(strstr(sc.json[1], uuid));
+	assert_int_equal(counter(f, "lanner_dedup_total{reason=\"uuid\"}"), 2);
+	fixture_free(f);
+}
+
+/* dedup.aggregate: the first of a key passes, the rest become one summary with the count. */
+static void test_dedup_aggregate(void **state)
+{
+	struct fixture *f = fixture_new("dedup: {aggregate: {fields: [hostname], window: 50ms}}\n");
+
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(pipeline_submit(f->p, make_alert("storm", PRIORITY_WARNING)), 0);
+	assert_int_equal(pipeline_submit(f->p, make_alert("calm", PRIORITY_WARNING)), 0);
+	run_for(&f->loop, 10);
+	assert_int_equal(sc.sends, 2);
+	assert_int_equal(counter(f, "lanner_dedup_total{reason=\"aggregated\"}"), 4);
+	run_for(&f->loop, 200);
+	assert_int_equal(sc.sends, 3);
+	assert_non_null(strstr(sc.json[2], "\"rule\":\"storm\""));
+	assert_non_null(strstr(sc.json[2], "\"lanner.count\":5"));
+	fixture_free(f);
+}
+
+/* A spooled alert replayed by its source after a restart (a Kafka partition read again) is a
+ * duplicate of what the spool delivers. */
+static void test_dedup_remembers_spooled(void **state)
+{
+	char dir[] = "/tmp/lanner-spool-XXXXXX", yaml[256], json[512];
+	struct fixture *f;
+	struct alert *a;
+	struct alert_error e;
+	int accepted = 0;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(yaml, sizeof(yaml), "spool: {path: '%s/spool.db'}\ndedup: {uuid_window: 1m}\n",
+		 dir);
+	f = fixture_new(yaml);
+	sc.hold = true;
+	a = make_alert("spooled", PRIORITY_WARNING);
+	snprintf(json, sizeof(json),
+		 "{\"uuid\":\"%s\",\"output\":\"x\",\"priority\":\"Warning\",\"rule\":\"r\","
+		 "\"time\":\"2026-01-01T00:00:00Z\",\"output_fields\":{}}",
+		 alert_uuid(a));
+	assert_int_equal(pipeline_submit_cb(f->p, a, submitted, &accepted), 0);
+	run_for(&f->loop, 200);
+	assert_int_equal(accepted, 1);
+	fixture_free(f);
+
+	f = fixture_new(yaml);
+	a = alert_parse(json, strlen(json), &e);
+	assert_non_null(a);
+	assert_int_equal(pipeline_submit(f->p, a), 0);
+	run_for(&f->loop, 100);
+	assert_int_equal(sc.sends, 1);
+	assert_int_equal(counter(f, "lanner_dedup_total{reason=\"uuid\"}"), 1);
+	fixture_free(f);
+	snprintf(yaml, sizeof(yaml), "rm -rf '%s'", dir);
+	assert_int_equal(system(yaml), 0);
+}
+
 /* Spool bound: past spool.max_bytes the lowest-priority oldest alert goes, and it is told. */
 static void test_spool_full_drops_lowest_priority(void **state)
 {
@@ -567,6 +653,9 @@ int main(void)
 		cmocka_unit_test(test_spool_redelivers_after_restart),
 		cmocka_unit_test(test_spool_full_drops_lowest_priority),
 		cmocka_unit_test(test_spooled_backlog_exceeds_queue_bound),
+		cmocka_unit_test(test_dedup_uuid_window),
+		cmocka_unit_test(test_dedup_aggregate),
+		cmocka_unit_test(test_dedup_remembers_spooled),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
