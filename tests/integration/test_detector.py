@@ -121,10 +121,22 @@ class DetectorTest(unittest.TestCase):
         got = wait_until(lambda: [a for a in self.alerts.find(pred) if a.get("rule") == rule],
                          DEADLINE + 0.5)
         took = time.monotonic() - t0
-        self.assertTrue(got, "%s: no '%s' alert within %.1fs; got %s\nlanner log:\n%s" % (
-            what, rule, DEADLINE,
-            [(a.get("rule"), (a.get("output_fields") or {}).get("proc.cmdline"))
-             for a in self.alerts.all()][-15:], self.lan.output()[-3000:]))
+        if not got:
+            # what the detector saw and did, to tell a late alert from a lost event
+            try:
+                m = self.lan.metrics()
+                det = dict((k, v) for k, v in m.items()
+                           if k.startswith(("lanner_detector", "lanner_queue", "lanner_dropped")))
+            except (OSError, AssertionError) as e:
+                det = repr(e)
+            late = [a.get("rule") for a in self.alerts.all()]
+        self.assertTrue(got, "%s: no '%s' alert within %.1fs; got %s\nall rules: %s\n"
+                        "metrics: %s\nlanner log:\n%s" % (
+                            what, rule, DEADLINE,
+                            [(a.get("rule"), (a.get("output_fields") or {}).get("proc.cmdline"))
+                             for a in self.alerts.all()][-15:],
+                            late if not got else None, det if not got else None,
+                            self.lan.output()[-3000:]))
         self.assertLessEqual(took, DEADLINE + 0.5)
         a = got[0]
         self.assertEqual(a["priority"], priority, what)
