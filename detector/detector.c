@@ -48,6 +48,7 @@ struct detector {
 	int64_t b2e;
 	uint64_t num;
 	FILE *capture;
+	struct event_writer *capw; /* writes to capture, each process once */
 	uint64_t last_drops, last_overflows;
 	uint64_t last_internal_ms;
 	bool have_internal;
@@ -488,7 +489,7 @@ static void handle_record(struct detector *d, const struct lanner_rec *rec, size
 		close_fd = track_fds(d, e, rec, size, &ev);
 	}
 	atomic_fetch_add(&d->events, 1);
-	if (d->capture && event_json_fwrite(&ev, d->capture))
+	if (d->capw && event_writer_write(d->capw, &ev))
 		atomic_fetch_add(&d->capture_errors, 1);
 	if (d->eval)
 		rules_eval(d->eval, d->src, &ev, on_match, d);
@@ -769,6 +770,12 @@ static void *thread_main(void *arg)
 				 strerror(errno));
 			goto report;
 		}
+		d->capw = event_writer_new(d->capture);
+		if (!d->capw) {
+			err = -ENOMEM;
+			snprintf(d->err, sizeof(d->err), "out of memory");
+			goto report;
+		}
 	}
 	uv_loop_init(&d->loop);
 	compute_set(d, d->rules, &set, &src);
@@ -809,6 +816,7 @@ report:
 
 static void release(struct detector *d)
 {
+	event_writer_free(d->capw);
 	if (d->capture)
 		fclose(d->capture);
 	rules_eval_free(d->eval);

@@ -28,6 +28,11 @@ struct event_reader {
 	event_reader_report_fn report;
 	void *report_ctx;
 	char *name;
+	/* process references (see event_json.h): defs[id] is the last object defined with that id;
+	 * hold keeps the objects the current event borrows from */
+	json_t **defs;
+	size_t defs_cap;
+	json_t *hold;
 };
 
 /* Decoding context: where the first error goes. */
@@ -55,6 +60,11 @@ struct event_reader *event_reader_new(void)
 
 	if (!r)
 		return NULL;
+	r->hold = json_array();
+	if (!r->hold) {
+		free(r);
+		return NULL;
+	}
 	return r;
 }
 
@@ -63,6 +73,10 @@ void event_reader_free(struct event_reader *r)
 	if (!r)
 		return;
 	json_decref(r->root);
+	for (size_t i = 0; i < r->defs_cap; i++)
+		json_decref(r->defs[i]);
+	free(r->defs);
+	json_decref(r->hold);
 	free(r->procs);
 	free(r->strs);
 	free(r->line);
@@ -668,18 +682,14 @@ static size_t strv_len(json_t *o, const char *key)
 }
 
 /* Grow the reader's vectors for this event before anything points into them. */
-static int reserve(struct event_reader *r, json_t *proc, json_t *ancestors, json_t *k8s)
+static int reserve(struct event_reader *r, json_t *procs, json_t *k8s)
 {
-	size_t nprocs = 1 + (ancestors ? json_array_size(ancestors) : 0);
+	size_t nprocs = json_array_size(procs) ? json_array_size(procs) : 1;
 	size_t nstrs = 0, i;
 	json_t *a;
 
-	if (proc)
-		nstrs += strv_len(proc, "args") + strv_len(proc, "env");
-	if (ancestors)
-		json_array_foreach(ancestors, i, a)
-			if (json_is_object(a))
-				nstrs += strv_len(a, "args") + strv_len(a, "env");
+	json_array_foreach(procs, i, a)
+		nstrs += strv_len(a, "args") + strv_len(a, "env");
 	if (k8s && json_is_object(json_object_get(k8s, "labels")))
 		nstrs += 2 * json_object_size(json_object_get(k8s, "labels"));
 	if (nprocs > r->procs_cap) {
@@ -699,6 +709,61 @@ static int reserve(struct event_reader *r, json_t *proc, json_t *ancestors, json
 		r->strs_cap = nstrs;
 	}
 	return 0;
+}
+
+/*
+ * A process object as written: {"ref": N} stands for the object last defined with "id": N
+ * (earlier in the file, or earlier in this line); an object with "id" defines N. The object to
+ * read the fields from goes to r->hold, which keeps it alive while the event borrows from it.
+ */
+#define PROC_ID_MAX (1u << 20)
+
+static int resolve_proc(struct event_reader *r, struct dctx *c, json_t *o, const char *where)
+{
+	json_t *ref = json_object_get(o, "ref"), *id = json_object_get(o, "id"), *def = o;
+	json_int_t n;
+
+	if (ref) {
+		n = json_is_integer(ref) ? json_integer_value(ref) : -1;
+		if (n < 0 || (uint64_t)n >= PROC_ID_MAX)
+			return fail(c, "%s.ref: expected an integer from 0 to %u", where,
+				    PROC_ID_MAX - 1);
+		if ((size_t)n >= r->defs_cap || !r->defs[n])
+			return fail(c, "%s.ref: process %lld was not defined earlier in the file",
+				    where, (long long)n);
+		def = r->defs[n];
+	} else if (id) {
+		n = json_is_integer(id) ? json_integer_value(id) : -1;
+		if (n < 0 || (uint64_t)n >= PROC_ID_MAX)
+			return fail(c, "%s.id: expected an integer from 0 to %u", where,
+				    PROC_ID_MAX - 1);
+		if ((size_t)n >= r->defs_cap) {
+			size_t cap = r->defs_cap ? r->defs_cap : 64;
+			json_t **d;
+
+			while (cap <= (size_t)n)
+				cap *= 2;
+			d = reallocarray(r->defs, cap, sizeof(*d));
+			if (!d)
+				return -ENOMEM;
+			memset(d + r->defs_cap, 0, (cap - r->defs_cap) * sizeof(*d));
+			r->defs = d;
+			r->defs_cap = cap;
+		}
+		/* the definition without the event's ancestors */
+		if (json_object_get(o, "ancestors")) {
+			def = json_copy(o);
+			if (!def || json_object_del(def, "ancestors")) {
+				json_decref(def);
+				return -ENOMEM;
+			}
+		} else {
+			json_incref(def);
+		}
+		json_decref(r->defs[n]);
+		r->defs[n] = def;
+	}
+	return json_array_append(r->hold, def) ? -ENOMEM : 0;
 }
 
 static int decode(struct event_reader *r, struct dctx *c, json_t *root)
@@ -739,18 +804,12 @@ static int decode(struct event_reader *r, struct dctx *c, json_t *root)
 	    (err = get_obj(c, root, "event", "container", &ctr)) ||
 	    (err = get_obj(c, root, "event", "k8s", &k8s)))
 		return err;
+	json_array_clear(r->hold);
 	if (proc) {
 		ancestors = json_object_get(proc, "ancestors");
 		if (ancestors && !json_is_array(ancestors))
 			return fail(c, "proc.ancestors: expected an array of objects");
-	}
-	if ((err = reserve(r, proc, ancestors, k8s)))
-		return err;
-	c->strs = r->strs;
-	if (args && (err = parse_args(c, args, e)))
-		return err;
-	if (proc) {
-		if ((err = parse_proc(c, proc, "proc", &r->procs[0])))
+		if ((err = resolve_proc(r, c, proc, "proc")))
 			return err;
 		json_array_foreach(ancestors, i, a) {
 			char where[48];
@@ -758,9 +817,25 @@ static int decode(struct event_reader *r, struct dctx *c, json_t *root)
 			snprintf(where, sizeof(where), "proc.ancestors[%zu]", i);
 			if (!json_is_object(a))
 				return fail(c, "%s: expected an object", where);
-			if ((err = parse_proc(c, a, where, &r->procs[i + 1])))
+			if ((err = resolve_proc(r, c, a, where)))
 				return err;
-			r->procs[i].parent = &r->procs[i + 1];
+		}
+	}
+	if ((err = reserve(r, r->hold, k8s)))
+		return err;
+	c->strs = r->strs;
+	if (args && (err = parse_args(c, args, e)))
+		return err;
+	if (proc) {
+		if ((err = parse_proc(c, json_array_get(r->hold, 0), "proc", &r->procs[0])))
+			return err;
+		for (i = 1; i < json_array_size(r->hold); i++) {
+			char where[48];
+
+			snprintf(where, sizeof(where), "proc.ancestors[%zu]", i - 1);
+			if ((err = parse_proc(c, json_array_get(r->hold, i), where, &r->procs[i])))
+				return err;
+			r->procs[i - 1].parent = &r->procs[i];
 		}
 		e->proc = &r->procs[0];
 	}
@@ -852,6 +927,21 @@ int event_reader_next(struct event_reader *r, FILE *f, const struct syscall_even
 /* json_object_set_new that remembers a failure (a NULL value is jansson's ENOMEM). */
 struct wctx {
 	bool oom;
+	struct event_writer *ew; /* NULL: every process written in full */
+};
+
+/* A writer remembers, per slot, the process it last defined there (see event_json.h). */
+#define WRITER_SLOTS 4096u
+
+struct wslot {
+	int64_t pid;
+	uint64_t hash;
+	bool used;
+};
+
+struct event_writer {
+	FILE *f;
+	struct wslot slots[WRITER_SLOTS];
 };
 
 static void put(struct wctx *w, json_t *o, const char *key, json_t *v)
@@ -999,9 +1089,9 @@ static json_t *args_json(struct wctx *w, const struct syscall_event *e)
 	return o;
 }
 
-static json_t *proc_json(struct wctx *w, const struct event_process *p, bool with_ancestors)
+static json_t *proc_json(struct wctx *w, const struct event_process *p)
 {
-	json_t *o = json_object(), *anc;
+	json_t *o = json_object();
 
 	if (!o)
 		return NULL;
@@ -1061,17 +1151,110 @@ static json_t *proc_json(struct wctx *w, const struct event_process *p, bool wit
 		put_int(w, o, "exe_ctime", (int64_t)p->exe_ctime_ns);
 		put_int(w, o, "exe_mtime", (int64_t)p->exe_mtime_ns);
 	}
-	if (with_ancestors && p->parent) {
-		anc = json_array();
-		if (!anc) {
-			w->oom = true;
-			return o;
-		}
-		for (const struct event_process *a = p->parent; a; a = a->parent)
-			if (json_array_append_new(anc, proc_json(w, a, false)))
-				w->oom = true;
-		put(w, o, "ancestors", anc);
+	return o;
+}
+
+static uint64_t fnv(uint64_t h, const void *data, size_t len)
+{
+	const unsigned char *b = data;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return h;
+}
+
+static uint64_t fnv_str(uint64_t h, const char *s)
+{
+	/* NULL and "" differ: NULL is "unknown" */
+	return s ? fnv(h, s, strlen(s) + 1) : fnv(h, "\xff", 1);
+}
+
+/* A hash of everything proc_json writes of p. */
+static uint64_t proc_hash(const struct event_process *p)
+{
+	const char *strs[] = { p->name,	 p->exe,       p->exepath, p->cwd,  p->user,
+			       p->group, p->loginname, p->homedir, p->shell };
+	const uint64_t nums[] = {
+		p->valid,
+		(uint64_t)p->pid,
+		(uint64_t)p->tid,
+		(uint64_t)p->ppid,
+		(uint64_t)p->vpid,
+		(uint64_t)p->vtid,
+		(uint64_t)p->sid,
+		(uint64_t)p->vpgid,
+		p->tty,
+		p->uid,
+		p->gid,
+		p->euid,
+		p->egid,
+		p->loginuid,
+		p->cap_effective,
+		p->cap_permitted,
+		p->cap_inheritable,
+		p->start_ns,
+		p->exe_from_memfd,
+		p->exe_upper_layer,
+		p->exe_writable,
+		p->exe_lower_layer,
+		p->exe_ino,
+		p->exe_ctime_ns,
+		p->exe_mtime_ns,
+		p->n_args,
+		p->n_env,
+		!!p->args,
+		!!p->env,
+	};
+	uint64_t h = fnv(0xcbf29ce484222325ull, nums, sizeof(nums));
+
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+		h = fnv_str(h, strs[i]);
+	for (size_t i = 0; p->args && i < p->n_args; i++)
+		h = fnv_str(h, p->args[i]);
+	for (size_t i = 0; p->env && i < p->n_env; i++)
+		h = fnv_str(h, p->env[i]);
+	return h;
+}
+
+/* One process: {"ref": slot} when the writer defined this very content there last, else in
+ * full (with "id": slot when writing through a writer). */
+static json_t *proc_or_ref(struct wctx *w, const struct event_process *p)
+{
+	struct wslot *sl;
+	uint64_t h, slot;
+	json_t *o;
+
+	if (!w->ew)
+		return proc_json(w, p);
+	h = proc_hash(p);
+	slot = ((uint64_t)p->pid * 0x9e3779b97f4a7c15ull >> 32) % WRITER_SLOTS;
+	sl = &w->ew->slots[slot];
+	if (sl->used && sl->pid == p->pid && sl->hash == h)
+		return json_pack("{s:I}", "ref", (json_int_t)slot);
+	o = proc_json(w, p);
+	if (o) {
+		put_int(w, o, "id", (int64_t)slot);
+		*sl = (struct wslot){ p->pid, h, true };
 	}
+	return o;
+}
+
+/* The event's process and, under "ancestors", its parents (parent first). */
+static json_t *proc_tree_json(struct wctx *w, const struct event_process *p)
+{
+	json_t *o = proc_or_ref(w, p), *anc;
+
+	if (!o || !p->parent)
+		return o;
+	anc = json_array();
+	if (!anc) {
+		w->oom = true;
+		return o;
+	}
+	for (const struct event_process *a = p->parent; a; a = a->parent)
+		if (json_array_append_new(anc, proc_or_ref(w, a)))
+			w->oom = true;
+	put(w, o, "ancestors", anc);
 	return o;
 }
 
@@ -1168,9 +1351,9 @@ static json_t *k8s_json(struct wctx *w, const struct event_k8s *k)
 	return o;
 }
 
-char *event_json_dump(const struct syscall_event *e)
+static char *dump(const struct syscall_event *e, struct event_writer *ew)
 {
-	struct wctx w = { false };
+	struct wctx w = { false, ew };
 	json_t *o;
 	char *s = NULL;
 
@@ -1192,7 +1375,7 @@ char *event_json_dump(const struct syscall_event *e)
 	put_int(&w, o, "res", e->res);
 	put(&w, o, "args", args_json(&w, e));
 	if (e->proc)
-		put(&w, o, "proc", proc_json(&w, e->proc, true));
+		put(&w, o, "proc", proc_tree_json(&w, e->proc));
 	if (e->fd)
 		put(&w, o, "fd", fd_json(&w, e->fd));
 	if (e->container)
@@ -1216,6 +1399,39 @@ int event_json_fwrite(const struct syscall_event *e, FILE *f)
 		return -errno;
 	if (fputs(s, f) == EOF || fputc('\n', f) == EOF)
 		err = -EIO;
+	free(s);
+	return err;
+}
+
+char *event_json_dump(const struct syscall_event *e)
+{
+	return dump(e, NULL);
+}
+
+struct event_writer *event_writer_new(FILE *f)
+{
+	struct event_writer *w = calloc(1, sizeof(*w));
+
+	if (w)
+		w->f = f;
+	return w;
+}
+
+void event_writer_free(struct event_writer *w)
+{
+	free(w);
+}
+
+int event_writer_write(struct event_writer *w, const struct syscall_event *e)
+{
+	char *s = dump(e, w);
+	int err = 0;
+
+	if (!s || fputs(s, w->f) == EOF || fputc('\n', w->f) == EOF) {
+		err = s ? -EIO : -errno;
+		/* what the file holds is unknown now: define every process again */
+		memset(w->slots, 0, sizeof(w->slots));
+	}
 	free(s);
 	return err;
 }

@@ -85,6 +85,24 @@ unsigned long event_reader_lines(const struct event_reader *r); /* lines read so
 unsigned long event_reader_bad_lines(const struct event_reader *r); /* bad lines so far */
 
 /*
+ * Process references. The ancestors of every event repeat what earlier events said, so a
+ * capture written through an event_writer says each process once: a process object carrying
+ * "id": N (0 <= N < 2^20) defines N, and a later {"ref": N} (in the event's "proc", with its
+ * "ancestors" beside it, or in an ancestors element) stands for the object last defined as N,
+ * earlier in the file or earlier in the same line. Ids are reused: a new definition replaces
+ * the old one. A ref to an id not defined before is a bad line. Files without ids and refs
+ * (hand-written, or from event_json_dump) read as before.
+ */
+struct event_writer;
+
+/* A writer appending to f (borrowed). NULL with errno set. */
+struct event_writer *event_writer_new(FILE *f);
+void event_writer_free(struct event_writer *w);
+/* Append one event and a newline: 0 or -errno (after an error every process is written in
+ * full again). */
+int event_writer_write(struct event_writer *w, const struct syscall_event *e);
+
+/*
  * Writer: the JSON object of one event (compact, one line, no newline). Caller frees. NULL with
  * errno set. event_json_fwrite appends it and a newline to f: 0 or -errno.
  */

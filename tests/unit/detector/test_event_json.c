@@ -294,12 +294,103 @@ static void test_fwrite(void **state)
 	assert_int_equal(errno, EINVAL);
 }
 
+/* Through a writer each process is said once; a reader gives back the same events. */
+static void test_writer_refs(void **state)
+{
+	const char *const args1[] = { "-c", "x" }, *const args2[] = { "/etc/shadow" };
+	struct event_process init = { .valid = EVENT_PROC_PID, .pid = 1, .name = "init" };
+	struct event_process sh = { .valid = EVENT_PROC_PID | EVENT_PROC_START,
+				    .pid = 40,
+				    .name = "sh",
+				    .args = args1,
+				    .n_args = 2,
+				    .start_ns = 7,
+				    .parent = &init };
+	struct event_process cat = { .valid = EVENT_PROC_PID,
+				     .pid = 41,
+				     .name = "cat",
+				     .args = args2,
+				     .n_args = 1,
+				     .parent = &sh };
+	/* pid 4137 lands in the slot of pid 41? whatever it hits, replacing must stay exact */
+	struct event_process other = {
+		.valid = EVENT_PROC_PID, .pid = 4137, .name = "other", .parent = &init
+	};
+	struct syscall_event ev[6];
+	char *expect[6], *buf = NULL, *line = NULL, err[128] = "";
+	size_t len = 0, cap = 0, n = 0;
+	FILE *f = open_memstream(&buf, &len);
+	struct event_writer *w;
+	struct event_reader *r;
+	const struct syscall_event *got;
+
+	assert_non_null(f);
+	w = event_writer_new(f);
+	assert_non_null(w);
+	for (int i = 0; i < 6; i++) {
+		ev[i] = (struct syscall_event){ .type = SYSCALL_EVT_PROCEXIT, .ts = (uint64_t)i };
+		ev[i].proc = i == 4 ? &other : &cat;
+	}
+	ev[2].proc = &sh;
+	for (int i = 0; i < 6; i++) {
+		if (i == 5)
+			sh.name = "sh2"; /* a change: defined again */
+		expect[i] = event_json_dump(&ev[i]);
+		assert_non_null(expect[i]);
+		assert_int_equal(event_writer_write(w, &ev[i]), 0);
+	}
+	event_writer_free(w);
+	fclose(f);
+	/* the second event refers to all three processes */
+	assert_non_null(strstr(buf, "\"proc\":{\"ref\":"));
+	/* init is an ancestor of every event and never changes: written once */
+	assert_non_null(strstr(buf, "\"name\":\"init\""));
+	assert_null(strstr(strstr(buf, "\"name\":\"init\"") + 1, "\"name\":\"init\""));
+
+	r = event_reader_new();
+	assert_non_null(r);
+	f = fmemopen(buf, len, "r");
+	assert_non_null(f);
+	while (getline(&line, &cap, f) > 0) {
+		char *d;
+
+		line[strcspn(line, "\n")] = 0;
+		if (event_reader_parse(r, line, strlen(line), &got, err, sizeof(err)))
+			fail_msg("line %zu: %s", n + 1, err);
+		d = event_json_dump(got);
+		assert_non_null(d);
+		assert_true(n < 6);
+		assert_string_equal(d, expect[n]);
+		free(d);
+		free(expect[n]);
+		n++;
+	}
+	assert_int_equal(n, 6);
+	fclose(f);
+	free(line);
+	free(buf);
+
+	/* a ref to nothing defined is a bad line that names it */
+	assert_int_equal(
+		event_reader_parse(r, "{\"type\":\"procexit\",\"proc\":{\"ref\":4095}}",
+				   strlen("{\"type\":\"procexit\",\"proc\":{\"ref\":4095}}"), &got,
+				   err, sizeof(err)),
+		-EINVAL);
+	assert_non_null(strstr(err, "proc.ref: process 4095 was not defined"));
+	assert_int_equal(event_reader_parse(r, "{\"type\":\"procexit\",\"proc\":{\"id\":-1}}",
+					    strlen("{\"type\":\"procexit\",\"proc\":{\"id\":-1}}"),
+					    &got, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "proc.id"));
+	event_reader_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_full), cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_bad_lines),  cmocka_unit_test(test_stream),
-		cmocka_unit_test(test_fwrite),
+		cmocka_unit_test(test_fwrite),	   cmocka_unit_test(test_writer_refs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
