@@ -81,16 +81,30 @@ static const void *blob(const struct lanner_rec *r, unsigned id, size_t *len)
 	return NULL;
 }
 
+/* The nth syscall record of tid with number nr, in time order: each CPU has its own ring
+ * buffer, so a process that moved between CPUs has its records read out of order. */
 static const struct lanner_rec *find_sys(struct seen *s, pid_t tid, int nr, int nth)
 {
-	for (size_t i = 0; i < s->n; i++) {
-		const struct lanner_rec *r = s->recs[i];
+	const struct lanner_rec *prev = NULL, *best = NULL;
 
-		if (r->type == LANNER_REC_SYSCALL && r->tid == (uint32_t)tid && r->nr == nr &&
-		    nth-- == 0)
-			return r;
+	for (int k = 0; k <= nth; k++) {
+		best = NULL;
+		for (size_t i = 0; i < s->n; i++) {
+			const struct lanner_rec *r = s->recs[i];
+
+			if (r->type != LANNER_REC_SYSCALL || r->tid != (uint32_t)tid || r->nr != nr)
+				continue;
+			if (prev &&
+			    (r->ts_ns < prev->ts_ns || (r->ts_ns == prev->ts_ns && r <= prev)))
+				continue;
+			if (!best || r->ts_ns < best->ts_ns)
+				best = r;
+		}
+		if (!best)
+			return NULL;
+		prev = best;
 	}
-	return NULL;
+	return best;
 }
 
 static const struct lanner_rec *find_type(struct seen *s, pid_t tgid, int type)
