@@ -368,15 +368,25 @@ static void test_child_from_proc(void **state)
 		_exit(1);
 	}
 	close(p[0]);
-	/* wait for the exec */
-	for (int i = 0; i < 200; i++) {
+	/* wait for the exec to complete: the exe link changes before the new arguments are in
+	 * place (load_elf_binary sets mm->arg_start after begin_new_exec), so wait for both */
+	for (int i = 0; i < 500; i++) {
 		char path[64], buf[64];
 		ssize_t n;
+		int fd;
 
 		snprintf(path, sizeof(path), "/proc/%d/exe", pid);
 		n = readlink(path, buf, sizeof(buf) - 1);
-		if (n > 0 && (buf[n] = 0, strstr(buf, "sleep")))
-			break;
+		if (n > 0 && (buf[n] = 0, strstr(buf, "sleep"))) {
+			snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+			fd = open(path, O_RDONLY);
+			n = fd >= 0 ? read(fd, buf, sizeof(buf)) : -1;
+			if (fd >= 0)
+				close(fd);
+			if (n == (ssize_t)sizeof("sleep\0"
+						 "30"))
+				break;
+		}
 		usleep(10000);
 	}
 	e = proctable_get(t, pid);
