@@ -141,6 +141,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.answer(200, str(st.connections))
         n, status, extra = st.decide()
         rec = {
+            "t": time.monotonic(),  # when the request arrived (system-wide monotonic clock)
             "n": n,
             "conn": self.conn_id,
             "method": self.command,
