@@ -276,8 +276,12 @@ static int alertmanager_init(struct sink *s, struct config *cfg, const struct si
 	}
 	am->headers =
 		chat_headers(&am->set.customheaders, "application/json", NULL, 0, &am->n_headers);
-	if (!am->headers)
-		goto nomem;
+	if (!am->headers) {
+		int err2 = -errno;
+
+		am_release(am);
+		return err2;
+	}
 	return 0;
 nomem:
 	am_release(am);

@@ -6,8 +6,9 @@
  * Discord's API documents it (Falcosidekick sends a string), the empty title and url are left
  * out, numeric output fields are shown, `content` can be set with a messageformat, no avatar by
  * default (Falcosidekick's is an image on GitHub), and texts are cut to Discord's limits
- * (description 4096, field value 1024 characters, 25 fields, content 2000) instead of being
- * refused with a 400.
+ * (description 4096, field value 1024 characters, 25 fields, 6000 characters for the whole
+ * embed, content 2000) instead of being refused with a 400: output fields that do not fit are
+ * left out. Empty values (which Discord refuses) are left out, and so is an empty content.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -22,6 +23,7 @@
 #define DISCORD_MAX_VALUE 1024
 #define DISCORD_MAX_DESCRIPTION 4096
 #define DISCORD_MAX_CONTENT 2000
+#define DISCORD_MAX_EMBED 6000
 
 struct discord_settings {
 	const char *webhookurl;
@@ -66,31 +68,54 @@ static json_int_t discord_color(enum priority p)
 	return (unsigned)p < PRIORITY__COUNT ? colors[p] : colors[PRIORITY_DEBUG];
 }
 
+/* Characters a field costs in the embed's 6000 (name + value as sent). */
+static size_t field_cost(const char *name, const char *value)
+{
+	size_t v = chat_utf8_len(value);
+
+	return chat_utf8_len(name) + (v < DISCORD_MAX_VALUE ? v : DISCORD_MAX_VALUE);
+}
+
 static int add_field(json_t *fields, const char *name, const char *value)
 {
-	char *v = chat_truncate(value, DISCORD_MAX_VALUE);
+	char *v, *n;
 	int err;
 
-	if (!v)
-		return -1;
-	err = json_array_append_new(fields, json_pack("{s:s, s:s, s:b}", "name", name, "value", v,
+	/* Discord refuses an empty name or value. */
+	if (!*value || !*name)
+		return 0;
+	v = chat_truncate(value, DISCORD_MAX_VALUE);
+	n = chat_truncate(name, 256);
+	err = !v || !n ||
+	      json_array_append_new(fields, json_pack("{s:s, s:s, s:b}", "name", n, "value", v,
 						      "inline", 1));
 	free(v);
+	free(n);
 	return err;
 }
 
-static json_t *discord_fields(const struct alert *a)
+/* The fields, within `budget` characters (what the description left of the embed's 6000). */
+static json_t *discord_fields(const struct alert *a, size_t budget)
 {
 	const json_t *of = alert_output_fields(a);
 	bool has_tags = json_array_size(alert_tags(a)) > 0;
 	json_t *fields = json_array();
 	const char **keys = NULL;
-	size_t n = 0, room;
-	char tb[64];
+	size_t n = 0, room, used = 0;
+	char tb[64], *tags = has_tags ? chat_join_tags(alert_tags(a), ", ") : NULL;
 	int err;
 
-	if (!fields)
+	chat_go_time(alert_time_ns(a), tb, sizeof(tb));
+	if (!fields || (has_tags && !tags)) {
+		json_decref(fields);
+		free(tags);
 		return NULL;
+	}
+	/* What is always sent: rule, priority, source, hostname, tags, time. */
+	used = field_cost("rule", alert_rule(a)) +
+	       field_cost("priority", priority_name(alert_priority(a))) +
+	       field_cost("source", alert_source(a)) + field_cost("hostname", alert_hostname(a)) +
+	       (tags ? field_cost("tags", tags) : 0) + field_cost("time", tb);
 	err = add_field(fields, "rule", alert_rule(a)) ||
 	      add_field(fields, "priority", priority_name(alert_priority(a))) ||
 	      add_field(fields, "source", alert_source(a));
@@ -100,16 +125,23 @@ static json_t *discord_fields(const struct alert *a)
 	if (!keys)
 		err = -1;
 	/* Keep room for tags and time within Discord's 25 fields. */
-	room = DISCORD_MAX_FIELDS - json_array_size(fields) - (has_tags ? 2 : 1);
-	for (size_t i = 0; !err && i < n && i < room; i++) {
+	room = DISCORD_MAX_FIELDS - (has_tags ? 2 : 1);
+	for (size_t i = 0; !err && i < n && json_array_size(fields) < room; i++) {
 		char *v = chat_value_string(json_object_get(of, keys[i]), "<NA>"), *code = NULL;
 
 		/* Leave room for the six backticks inside the value limit. */
 		if (v)
 			code = chat_truncate(v, DISCORD_MAX_VALUE - 6);
+		if (code && used + chat_utf8_len(keys[i]) + chat_utf8_len(code) + 6 > budget) {
+			/* Sorted order: the ones that do not fit in the embed stay out. */
+			free(code);
+			free(v);
+			continue;
+		}
 		if (code) {
 			char *wrapped = malloc(strlen(code) + 7);
 
+			used += chat_utf8_len(keys[i]) + chat_utf8_len(code) + 6;
 			if (wrapped) {
 				sprintf(wrapped, "```%s```", code);
 				err = add_field(fields, keys[i], wrapped);
@@ -124,16 +156,11 @@ static json_t *discord_fields(const struct alert *a)
 		free(v);
 	}
 	free(keys);
-	if (!err && has_tags) {
-		char *tags = chat_join_tags(alert_tags(a), ", ");
-
-		err = !tags || add_field(fields, "tags", tags);
-		free(tags);
-	}
-	if (!err) {
-		chat_go_time(alert_time_ns(a), tb, sizeof(tb));
+	if (!err && tags)
+		err = add_field(fields, "tags", tags);
+	free(tags);
+	if (!err)
 		err = add_field(fields, "time", tb);
-	}
 	if (err) {
 		json_decref(fields);
 		return NULL;
@@ -143,12 +170,15 @@ static json_t *discord_fields(const struct alert *a)
 
 static char *discord_body(const struct discord_settings *set, const struct alert *a, size_t *len)
 {
-	json_t *root = json_object(), *embed = json_object(), *fields = discord_fields(a);
 	char *content = NULL, *desc = chat_truncate(alert_output(a), DISCORD_MAX_DESCRIPTION);
+	json_t *root = json_object(), *embed = json_object(), *fields = NULL;
 	char *body = NULL;
 	int err = 0;
 
-	if (!root || !embed || !fields || !desc)
+	if (!root || !embed || !desc)
+		goto out;
+	fields = discord_fields(a, DISCORD_MAX_EMBED - chat_utf8_len(desc));
+	if (!fields)
 		goto out;
 	if (set->messageformat) {
 		char *text = template_render(set->messageformat, a);
@@ -158,7 +188,8 @@ static char *discord_body(const struct discord_settings *set, const struct alert
 		if (!content)
 			goto out;
 	}
-	err |= json_object_set_new(root, "content", json_string(content ? content : ""));
+	if (content && *content)
+		err |= json_object_set_new(root, "content", json_string(content));
 	if (set->icon)
 		err |= json_object_set_new(root, "avatar_url", json_string(set->icon));
 	if (*desc)

@@ -5,18 +5,17 @@
  *	{"create":{"_index":"falco-2025.05.07","_id":"<uuid>"}}
  *	{...the alert's canonical JSON...,"@timestamp":"<time>"}
  *
- * The index is elasticsearch.index plus the event's UTC date by elasticsearch.suffix (daily
- * "-2025.05.07", monthly "-2025.05", annually "-2025", none); Falcosidekick dates it by the
- * wall clock at sending instead. The alert's uuid as _id makes a retried alert idempotent: a
- * copy that already made it comes back 409 and counts as delivered.
+ * The index is elasticsearch.index formatted by strftime with the event's UTC time when it has a
+ * '%' ("falco-%Y.%m.%d"), else elasticsearch.index plus a date suffix (elasticsearch.suffix:
+ * daily "-2025.05.07", monthly "-2025.05", annually "-2025", none); Falcosidekick dates it by
+ * the wall clock at sending instead. The alert's uuid as _id makes a retried alert idempotent:
+ * a copy that already made it comes back 409 and counts as delivered.
  *
- * Batching: alerts collect until elasticsearch.batchsize of them (or batching.batchsize bytes)
- * are waiting, or flushinterval after the first one; then one bulk request carries them all. A
- * sink never has more alerts than maxconcurrentrequests in flight (pipeline rule), so a batch
- * is also sent as soon as it holds that many: raise elasticsearch.maxconcurrentrequests to get
- * full batches. The bulk answer is mapped per alert: 200/201/409 OK, 429 and 5xx RETRY, any
- * other item error FAIL; a failed request (or an unreadable answer) applies to every alert of
- * the batch.
+ * Batching is the pipeline's (elasticsearch.batch.size alerts, or what came within
+ * elasticsearch.batch.wait) through send_batch; a batch whose body would pass
+ * elasticsearch.batch.maxbytes is split into several bulk requests. The bulk answer is mapped
+ * per alert: 200/201/409 OK, 429 and 5xx RETRY (only those alerts go again), any other item
+ * error FAIL; a failed request (or an unreadable answer) applies to every alert it carried.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -45,11 +44,7 @@ struct es_settings {
 	const char *apikey;
 	const char *pipeline;
 	bool flattenfields;
-	int64_t batchsize;
-	int64_t flushinterval_ms;
-	bool batching_enabled;
-	uint64_t batching_bytes;
-	int64_t batching_flushinterval_ms;
+	uint64_t maxbytes;
 	struct config_map customheaders;
 	struct chat_http http;
 };
@@ -76,12 +71,7 @@ struct elasticsearch {
 	char *auth;
 	struct http_header *headers;
 	size_t n_headers;
-	size_t max_batch; /* alerts per bulk request */
-	int64_t flush_ms;
-	uv_timer_t timer;
-	bool timer_open;
-	struct es_item *buf; /* the batch being filled */
-	size_t n, cap, bytes;
+	bool closed;
 };
 
 #define EO(m) offsetof(struct es_settings, m)
@@ -89,9 +79,11 @@ struct elasticsearch {
 static const struct config_option es_options[] = {
 	{ "hostport", CONFIG_STRING, NULL, EO(hostport), 0, 0, NULL, NULL,
 	  "Elasticsearch base URL, http://host:9200 (enables the output)" },
-	{ "index", CONFIG_STRING, "falco", EO(index), 0, 0, NULL, NULL, "index name prefix" },
+	{ "index", CONFIG_STRING, "falco", EO(index), 0, 0, NULL, NULL,
+	  "index name; with a '%' a strftime pattern of the event time, UTC (falco-%Y.%m.%d)" },
 	{ "suffix", CONFIG_ENUM, "daily", EO(suffix), 0, 0, es_suffixes, NULL,
-	  "date suffix of the index, from the event time (UTC): daily, monthly, annually, none" },
+	  "date suffix of an index without '%', from the event time (UTC): daily, monthly, "
+	  "annually, none" },
 	{ "username", CONFIG_STRING, NULL, EO(username), 0, 0, NULL, NULL, "basic auth user" },
 	{ "password", CONFIG_STRING, NULL, EO(password), 0, 0, NULL, NULL, "basic auth password" },
 	{ "apikey", CONFIG_STRING, NULL, EO(apikey), 0, 0, NULL, NULL,
@@ -100,16 +92,8 @@ static const struct config_option es_options[] = {
 	  "ingest pipeline to run on the documents" },
 	{ "flattenfields", CONFIG_BOOL, "false", EO(flattenfields), 0, 0, NULL, NULL,
 	  "write output field names with '_' for '.' (avoids mapping conflicts)" },
-	{ "batchsize", CONFIG_INT, "100", EO(batchsize), 1, 10000, NULL, NULL,
-	  "alerts per bulk request (at most maxconcurrentrequests)" },
-	{ "flushinterval", CONFIG_DURATION, "1s", EO(flushinterval_ms), 1, 3600000, NULL, NULL,
-	  "longest wait before a partial batch is sent" },
-	{ "batching.enabled", CONFIG_BOOL, "true", EO(batching_enabled), 0, 0, NULL, NULL,
-	  "false: one alert per request, sent at once" },
-	{ "batching.batchsize", CONFIG_SIZE, "5MiB", EO(batching_bytes), 1, 1073741824, NULL, NULL,
-	  "largest bulk request body (Falcosidekick's batch size, in bytes)" },
-	{ "batching.flushinterval", CONFIG_DURATION, NULL, EO(batching_flushinterval_ms), 0,
-	  3600000, NULL, NULL, "Falcosidekick's name of flushinterval; wins when set" },
+	{ "batch.maxbytes", CONFIG_SIZE, "5MiB", EO(maxbytes), 1024, 1073741824, NULL, NULL,
+	  "largest bulk request body: a bigger batch is split" },
 	{ "customheaders", CONFIG_MAP, NULL, EO(customheaders), 0, 0, NULL, NULL,
 	  "extra HTTP headers, name: value" },
 	CHAT_HTTP_OPTIONS(struct es_settings, http),
@@ -122,6 +106,15 @@ static void es_index_name(const struct es_settings *set, int64_t time_ns, char *
 	struct tm tm;
 
 	gmtime_r(&t, &tm);
+	if (strchr(set->index, '%')) {
+		/* The user's pattern: strftime reads no arguments, so any text is safe. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+		if (!strftime(buf, len, set->index, &tm))
+			snprintf(buf, len, "%s", set->index);
+#pragma GCC diagnostic pop
+		return;
+	}
 	switch (set->suffix) {
 	case ES_DAILY:
 		snprintf(buf, len, "%s-%04d.%02d.%02d", set->index, tm.tm_year + 1900,
@@ -275,17 +268,8 @@ static void es_bulk_done(void *data, const struct http_response *resp)
 	free(b);
 }
 
-/* Report every alert of items as st, then free the array. */
-static void es_fail_items(struct elasticsearch *es, struct es_item *items, size_t n,
-			  const struct sink_status *st)
-{
-	for (size_t i = 0; i < n; i++)
-		es_complete(es, &items[i], st);
-	free(items);
-}
-
-/* Send what the buffer holds as one bulk request. */
-static void es_flush(struct elasticsearch *es)
+/* One bulk request for items[0..n) (taken over); 0 or -errno (items untouched). */
+static int es_post(struct elasticsearch *es, struct es_item *items, size_t n)
 {
 	struct http_request req = {
 		.method = "POST",
@@ -293,81 +277,99 @@ static void es_flush(struct elasticsearch *es)
 		.headers = es->headers,
 		.n_headers = es->n_headers,
 	};
-	struct es_item *items = es->buf;
-	size_t n = es->n, off = 0;
-	struct es_batch *b;
-	struct sink_status st;
+	struct es_batch *b = malloc(sizeof(*b));
+	size_t len = 0, off = 0;
 	char *body;
-	int err = -ENOMEM;
+	int err;
 
-	if (es->timer_open)
-		uv_timer_stop(&es->timer);
-	if (!n)
-		return;
-	es->buf = NULL;
-	es->n = es->cap = es->bytes = 0;
-	b = malloc(sizeof(*b));
 	for (size_t i = 0; i < n; i++)
-		off += items[i].len;
-	body = b ? malloc(off + 1) : NULL;
-	if (body) {
-		off = 0;
-		for (size_t i = 0; i < n; i++) {
-			memcpy(body + off, items[i].lines, items[i].len);
-			off += items[i].len;
-		}
-		b->es = es;
-		b->items = items;
-		b->n = n;
-		chat_http_apply(&es->set.http, &req);
-		req.body = body;
-		req.body_len = off;
-		err = http_client_request(es->http, &req, es_bulk_done, b);
-		free(body);
-		if (!err)
-			return;
+		len += items[i].len;
+	body = b ? malloc(len + 1) : NULL;
+	if (!body) {
+		free(b);
+		return -ENOMEM;
 	}
-	free(b);
-	sink_status_set(&st, SINK_RETRY, "bulk request: %s", strerror(-err));
-	es_fail_items(es, items, n, &st);
+	for (size_t i = 0; i < n; i++) {
+		memcpy(body + off, items[i].lines, items[i].len);
+		off += items[i].len;
+	}
+	b->es = es;
+	b->items = items;
+	b->n = n;
+	chat_http_apply(&es->set.http, &req);
+	req.body = body;
+	req.body_len = off;
+	err = http_client_request(es->http, &req, es_bulk_done, b);
+	free(body);
+	if (err)
+		free(b);
+	return err;
 }
 
-static void on_flush_timer(uv_timer_t *t)
+static int es_send_batch(struct sink *s, struct alert *const *alerts, void *const *tokens, size_t n)
 {
-	es_flush(t->data);
+	struct elasticsearch *es = (struct elasticsearch *)s;
+	struct es_item *items;
+	size_t start = 0, bytes = 0, sent = 0;
+	struct sink_status st;
+	int err = 0;
+
+	if (es->closed)
+		return -ESHUTDOWN;
+	items = calloc(n, sizeof(*items));
+	if (!items)
+		return -ENOMEM;
+	for (size_t i = 0; !err && i < n; i++) {
+		items[i].token = tokens[i];
+		err = es_item_lines(es, alerts[i], &items[i]);
+	}
+	if (err) {
+		for (size_t i = 0; i < n; i++)
+			free(items[i].lines);
+		free(items);
+		return err;
+	}
+	/* Split where the body would pass batch.maxbytes (an alert alone may). */
+	for (size_t i = 0; i <= n; i++) {
+		struct es_item *part;
+
+		if (i < n && (i == start || bytes + items[i].len <= es->set.maxbytes)) {
+			bytes += items[i].len;
+			continue;
+		}
+		part = malloc((i - start) * sizeof(*part));
+		err = part ? 0 : -ENOMEM;
+		if (part) {
+			memcpy(part, items + start, (i - start) * sizeof(*part));
+			err = es_post(es, part, i - start);
+			if (err)
+				free(part);
+		}
+		if (err) {
+			/* Once a request left, the rest must report through sink_done too. */
+			if (!sent)
+				break;
+			sink_status_set(&st, SINK_RETRY, "bulk request: %s", strerror(-err));
+			for (size_t k = start; k < i; k++)
+				es_complete(es, &items[k], &st);
+		}
+		sent += i - start;
+		start = i;
+		bytes = i < n ? items[i].len : 0;
+	}
+	if (err && !sent) {
+		for (size_t i = 0; i < n; i++)
+			free(items[i].lines);
+		free(items);
+		return err;
+	}
+	free(items);
+	return 0;
 }
 
 static int es_send(struct sink *s, struct alert *a, void *token)
 {
-	struct elasticsearch *es = (struct elasticsearch *)s;
-	struct es_item it = { .token = token };
-	int err = es_item_lines(es, a, &it);
-
-	if (err)
-		return err;
-	/* Keep the body under batching.batchsize: send what waits before this one. */
-	if (es->n && es->bytes + it.len > es->set.batching_bytes)
-		es_flush(es);
-	if (es->n == es->cap) {
-		size_t cap = es->cap ? es->cap * 2 : 16;
-		struct es_item *p;
-
-		/* es_flush() must always find a buffer it can hand over: grow before adding. */
-		p = reallocarray(es->buf, cap, sizeof(*p));
-		if (!p) {
-			free(it.lines);
-			return -ENOMEM;
-		}
-		es->buf = p;
-		es->cap = cap;
-	}
-	es->buf[es->n++] = it;
-	es->bytes += it.len;
-	if (es->n >= es->max_batch)
-		es_flush(es);
-	else if (es->n == 1)
-		uv_timer_start(&es->timer, on_flush_timer, (uint64_t)es->flush_ms, 0);
-	return 0;
+	return es_send_batch(s, &a, &token, 1);
 }
 
 static void es_release(struct elasticsearch *es)
@@ -406,7 +408,6 @@ static char *es_build_url(const char *host, const char *pipeline)
 static int es_init(struct sink *s, struct config *cfg, const struct sink_env *env)
 {
 	struct elasticsearch *es = (struct elasticsearch *)s;
-	const char *maxconc = config_get(cfg, "elasticsearch.maxconcurrentrequests");
 	struct http_header extra[1];
 	char *apikey = NULL;
 	int err;
@@ -421,19 +422,22 @@ static int es_init(struct sink *s, struct config *cfg, const struct sink_env *en
 		log_error("elasticsearch.index: empty");
 		err = -EINVAL;
 	}
+	if (!err) {
+		char name[512];
+
+		/* Elasticsearch refuses such names with a 400 for every alert: say it now. */
+		es_index_name(&es->set, 0, name, sizeof(name));
+		if (name[strcspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZ \\/*?\"<>|,#:")] ||
+		    name[0] == '-' || name[0] == '_' || name[0] == '+') {
+			log_error("elasticsearch.index: '%s' gives index '%s', which Elasticsearch "
+				  "refuses (lower case, none of \\/*?\"<>|,#: or space, not "
+				  "starting with - _ +)",
+				  es->set.index, name);
+			err = -EINVAL;
+		}
+	}
 	if (err)
 		return err;
-	es->max_batch = es->set.batching_enabled ? (size_t)es->set.batchsize : 1;
-	if (maxconc && strtoll(maxconc, NULL, 10) > 0 &&
-	    (size_t)strtoll(maxconc, NULL, 10) < es->max_batch) {
-		log_info("elasticsearch: batches hold at most %s alerts "
-			 "(elasticsearch.maxconcurrentrequests); raise it to %zu for full batches",
-			 maxconc, es->max_batch);
-		es->max_batch = (size_t)strtoll(maxconc, NULL, 10);
-	}
-	es->flush_ms = es->set.batching_flushinterval_ms > 0 ? es->set.batching_flushinterval_ms :
-							       es->set.flushinterval_ms;
-
 	err = -ENOMEM;
 	es->url = es_build_url(es->set.hostport, es->set.pipeline);
 	if (!es->url)
@@ -452,13 +456,10 @@ static int es_init(struct sink *s, struct config *cfg, const struct sink_env *en
 	extra[0] = (struct http_header){ "Authorization", es->auth };
 	es->headers = chat_headers(&es->set.customheaders, "application/x-ndjson", extra, 1,
 				   &es->n_headers);
-	if (!es->headers)
+	if (!es->headers) {
+		err = -errno;
 		goto fail;
-	err = uv_timer_init(env->loop, &es->timer);
-	if (err)
-		goto fail;
-	es->timer.data = es;
-	es->timer_open = true;
+	}
 	return 0;
 fail:
 	es_release(es);
@@ -468,21 +469,9 @@ fail:
 static void es_close(struct sink *s)
 {
 	struct elasticsearch *es = (struct elasticsearch *)s;
-	struct sink_status st;
 
-	/* Alerts still waiting for their batch go back to the pipeline. */
-	sink_status_set(&st, SINK_RETRY, "shutting down");
-	for (size_t i = 0; i < es->n; i++)
-		es_complete(es, &es->buf[i], &st);
-	free(es->buf);
-	es->buf = NULL;
-	es->n = es->cap = es->bytes = 0;
-	if (es->timer_open) {
-		uv_timer_stop(&es->timer);
-		uv_close((uv_handle_t *)&es->timer, NULL);
-		es->timer_open = false;
-	}
 	/* Bulk requests in flight end through the shared client (aborted: SINK_RETRY). */
+	es->closed = true;
 	es_release(es);
 }
 
@@ -493,5 +482,6 @@ const struct sink_ops elasticsearch_sink_ops = {
 	.enable_key = "elasticsearch.hostport",
 	.init = es_init,
 	.send = es_send,
+	.send_batch = es_send_batch,
 	.close = es_close,
 };

@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Grafana Loki push API (POST hostport + endpoint, default /loki/api/v1/push), one stream per
- * alert as Falcosidekick builds it (outputs/loki.go):
+ * Grafana Loki push API (POST hostport + endpoint, default /loki/api/v1/push), streams as
+ * Falcosidekick builds them (outputs/loki.go):
  *
- *	{"streams":[{"stream":{labels, sorted},"values":[["<ns since epoch>","<line>"]]}]}
+ *	{"streams":[{"stream":{labels, sorted},"values":[["<ns since epoch>","<line>"], ...]}]}
+ *
+ * Batching is the pipeline's (loki.batch.size, loki.batch.wait) through send_batch: the alerts
+ * of a batch with the same labels share one stream, their entries in time order. Loki answers
+ * for the whole push, so every alert of a batch gets the same result.
  *
  * Labels: rule, priority, source, hostname, tags (joined by ","), k8s_ns_name / k8s_pod_name
  * when present, and the output fields listed in loki.extralabels under their sanitized names
@@ -111,6 +115,15 @@ static json_t *loki_labels(const struct loki *l, const struct alert *a)
 					json_object_get(of, l->set.extralabels.v[i]));
 	if (alert_hostname(a)[0])
 		err |= json_object_set_new(labels, "hostname", json_string(alert_hostname(a)));
+	/* Loki drops a label with an empty value; leave it out so the stream is what it sees. */
+	{
+		const char *k;
+		json_t *v;
+		void *tmp;
+
+		json_object_foreach_safe(labels, tmp, k, v) if (!json_string_length(v))
+			json_object_del(labels, k);
+	}
 	if (json_array_size(alert_tags(a))) {
 		char *tags = chat_join_tags(alert_tags(a), ",");
 
@@ -123,31 +136,67 @@ static json_t *loki_labels(const struct loki *l, const struct alert *a)
 	return sorted;
 }
 
-static char *loki_body(const struct loki *l, const struct alert *a, size_t *len)
+/* The log line of an alert; *text receives what the caller frees. NULL on ENOMEM. */
+static const char *loki_line(const struct loki *l, const struct alert *a, char **text)
 {
-	json_t *labels = loki_labels(l, a), *root = NULL;
-	char ns[32], *text = NULL, *body = NULL;
-	const char *line;
+	*text = NULL;
+	if (l->set.format == LOKI_JSON)
+		return alert_json(a, NULL);
+	if (alert_output(a)[0])
+		return alert_output(a);
+	*text = alert_text(a);
+	return *text;
+}
 
-	if (!labels)
-		return NULL;
-	if (l->set.format == LOKI_JSON) {
-		line = alert_json(a, NULL);
-	} else if (alert_output(a)[0]) {
-		line = alert_output(a);
-	} else {
-		text = alert_text(a);
-		line = text;
+static int by_time(const void *x, const void *y)
+{
+	int64_t a = alert_time_ns(*(struct alert *const *)x);
+	int64_t b = alert_time_ns(*(struct alert *const *)y);
+
+	return (a > b) - (a < b);
+}
+
+/* The push body of alerts[0..n): one stream per label set, entries in time order. */
+static char *loki_body(const struct loki *l, struct alert *const *alerts, size_t n, size_t *len)
+{
+	json_t *root = json_object(), *streams = json_array(), *index = json_object();
+	struct alert **sorted = malloc((n ? n : 1) * sizeof(*sorted));
+	char *body = NULL;
+	int err = !root || !streams || !index || !sorted;
+
+	if (!err) {
+		memcpy(sorted, alerts, n * sizeof(*sorted));
+		qsort(sorted, n, sizeof(*sorted), by_time);
 	}
-	snprintf(ns, sizeof(ns), "%" PRId64, alert_time_ns(a));
-	if (line)
-		root = json_pack("{s:[{s:O, s:[[s, s]]}]}", "streams", "stream", labels, "values",
-				 ns, line);
-	if (root)
+	for (size_t i = 0; !err && i < n; i++) {
+		json_t *labels = loki_labels(l, sorted[i]), *stream;
+		char *key = labels ? json_dumps(labels, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+		char ns[32], *text;
+		const char *line = loki_line(l, sorted[i], &text);
+
+		snprintf(ns, sizeof(ns), "%" PRId64, alert_time_ns(sorted[i]));
+		err = !labels || !key || !line;
+		stream = err ? NULL : json_object_get(index, key);
+		if (!err && !stream) {
+			stream = json_pack("{s:O, s:[]}", "stream", labels, "values");
+			err = !stream || json_array_append_new(streams, stream) ||
+			      json_object_set(index, key, stream);
+		}
+		if (!err)
+			err = json_array_append_new(json_object_get(stream, "values"),
+						    json_pack("[s, s]", ns, line));
+		free(text);
+		free(key);
+		json_decref(labels);
+	}
+	if (!err)
+		err = json_object_set(root, "streams", streams);
+	if (!err)
 		body = chat_json_dumps(root, len);
-	free(text);
+	free(sorted);
+	json_decref(index);
+	json_decref(streams);
 	json_decref(root);
-	json_decref(labels);
 	return body;
 }
 
@@ -195,8 +244,12 @@ static int loki_init(struct sink *s, struct config *cfg, const struct sink_env *
 	extra[1] = (struct http_header){ "Authorization", l->auth };
 	l->headers =
 		chat_headers(&l->set.customheaders, "application/json", extra, 2, &l->n_headers);
+	if (!l->headers) {
+		err = -errno;
+		goto fail;
+	}
 	l->label_names = calloc(l->set.extralabels.n + 1, sizeof(*l->label_names));
-	if (!l->headers || !l->label_names)
+	if (!l->label_names)
 		goto fail;
 	for (size_t i = 0; i < l->set.extralabels.n; i++) {
 		l->label_names[i] = chat_label_name(l->set.extralabels.v[i]);
@@ -209,7 +262,26 @@ fail:
 	return err;
 }
 
-static int loki_send(struct sink *s, struct alert *a, void *token)
+/* One push in flight: the tokens it answers for. */
+struct loki_push {
+	struct loki *l;
+	size_t n;
+	void *tokens[];
+};
+
+static void loki_done(void *data, const struct http_response *resp)
+{
+	struct loki_push *lp = data;
+	struct sink_status st;
+
+	http_response_status(resp, &st);
+	for (size_t i = 0; i < lp->n; i++)
+		sink_done(&lp->l->base, lp->tokens[i], &st);
+	free(lp);
+}
+
+static int loki_send_batch(struct sink *s, struct alert *const *alerts, void *const *tokens,
+			   size_t n)
 {
 	struct loki *l = (struct loki *)s;
 	struct http_request req = {
@@ -218,18 +290,35 @@ static int loki_send(struct sink *s, struct alert *a, void *token)
 		.headers = l->headers,
 		.n_headers = l->n_headers,
 	};
+	struct loki_push *lp;
 	size_t len;
-	char *body = loki_body(l, a, &len);
+	char *body;
 	int err;
 
-	if (!body)
+	if (!l->url)
+		return -ESHUTDOWN;
+	lp = malloc(sizeof(*lp) + n * sizeof(lp->tokens[0]));
+	body = lp ? loki_body(l, alerts, n, &len) : NULL;
+	if (!body) {
+		free(lp);
 		return -ENOMEM;
+	}
+	lp->l = l;
+	lp->n = n;
+	memcpy(lp->tokens, tokens, n * sizeof(lp->tokens[0]));
 	chat_http_apply(&l->set.http, &req);
 	req.body = body;
 	req.body_len = len;
-	err = chat_http_send(s, l->http, &req, token);
+	err = http_client_request(l->http, &req, loki_done, lp);
 	free(body);
+	if (err)
+		free(lp);
 	return err;
+}
+
+static int loki_send(struct sink *s, struct alert *a, void *token)
+{
+	return loki_send_batch(s, &a, &token, 1);
 }
 
 static void loki_close(struct sink *s)
@@ -244,5 +333,6 @@ const struct sink_ops loki_sink_ops = {
 	.enable_key = "loki.hostport",
 	.init = loki_init,
 	.send = loki_send,
+	.send_batch = loki_send_batch,
 	.close = loki_close,
 };

@@ -402,6 +402,16 @@ struct http_header *chat_headers(const struct config_map *custom, const char *co
 	*n = 0;
 	if (!h)
 		return NULL;
+	for (size_t i = 0; custom && i < custom->n; i++) {
+		if (!http_header_valid(custom->keys[i], custom->values[i])) {
+			log_error("customheaders: invalid header '%s' (a name is a token, a value "
+				  "has no line break)",
+				  custom->keys[i]);
+			free(h);
+			errno = EINVAL;
+			return NULL;
+		}
+	}
 	for (size_t i = 0; content_type && custom && i < custom->n; i++)
 		if (!strcasecmp(custom->keys[i], "Content-Type"))
 			content_type = NULL;

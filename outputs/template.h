@@ -141,7 +141,7 @@ struct chat_http {
 /*
  * A header array: Content-Type (unless custom sets it; NULL for none), then the extra headers
  * whose value is not NULL, then custom's. Strings are borrowed; caller frees the array. NULL
- * on ENOMEM.
+ * with errno ENOMEM, or EINVAL (logged) when a custom header is not a valid one.
  */
 struct http_header *chat_headers(const struct config_map *custom, const char *content_type,
 				 const struct http_header *extra, size_t n_extra, size_t *n);

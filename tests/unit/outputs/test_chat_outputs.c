@@ -211,7 +211,7 @@ static void test_discord_fixture(void **state)
 	expect_body(
 		&discord_sink_ops, "discord: {webhookurl: 'http://127.0.0.1:%d/api/webhooks/1'}\n",
 		in,
-		"{\"content\":\"\",\"embeds\":[{\"description\":\"This is a test from "
+		"{\"embeds\":[{\"description\":\"This is a test from "
 		"falcosidekick\",\"color\":12370112,\"fields\":[{\"name\":\"rule\",\"value\":"
 		"\"Test rule\",\"inline\":true},{\"name\":\"priority\",\"value\":\"Debug\","
 		"\"inline\":true},{\"name\":\"source\",\"value\":\"syscalls\",\"inline\":true},"
@@ -231,12 +231,13 @@ static void test_discord_limits_icon_content(void **state)
 	json_t *fields = json_object(), *alert, *req, *body, *f;
 	char *json, *out = malloc(5001), *val = malloc(2001), name[16];
 
-	/* A 5000-character output, a 2000-character field and 40 fields. */
+	/* A 5000-character output, two 2000-character fields and 40 more. */
 	memset(out, 'o', 5000);
 	out[5000] = '\0';
 	memset(val, 'v', 2000);
 	val[2000] = '\0';
 	json_object_set_new(fields, "big", json_string(val));
+	json_object_set_new(fields, "big2", json_string(val));
 	for (int i = 0; i < 40; i++) {
 		snprintf(name, sizeof(name), "f%02d", i);
 		json_object_set_new(fields, name, json_integer(i));
@@ -261,14 +262,31 @@ static void test_discord_limits_icon_content(void **state)
 	assert_int_equal(chat_utf8_len(json_string_value(json_object_get(f, "description"))), 4096);
 	f = json_object_get(f, "fields");
 	assert_int_equal(json_array_size(f), 25);
-	/* rule, priority, source, hostname, big, f00..f18, tags, time. */
+	/*
+	 * rule, priority, source, hostname, big, f00..f17, tags, time:
+	 * big2 does not fit in the embed's 6000 characters after the 4096 of the description.
+	 */
 	assert_string_equal(json_string_value(json_object_get(json_array_get(f, 4), "name")),
 			    "big");
 	assert_int_equal(
 		chat_utf8_len(json_string_value(json_object_get(json_array_get(f, 4), "value"))),
 		1024);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(f, 5), "name")),
+			    "f00");
 	assert_string_equal(json_string_value(json_object_get(json_array_get(f, 22), "name")),
 			    "f17");
+	{
+		size_t total = 4096;
+
+		for (size_t i = 0; i < json_array_size(f); i++) {
+			json_t *one = json_array_get(f, i);
+
+			total += chat_utf8_len(json_string_value(json_object_get(one, "name"))) +
+				 chat_utf8_len(json_string_value(json_object_get(one, "value")));
+			assert_true(json_string_length(json_object_get(one, "value")) > 0);
+		}
+		assert_true(total <= 6000);
+	}
 	assert_string_equal(json_string_value(json_object_get(json_array_get(f, 23), "name")),
 			    "tags");
 	assert_string_equal(json_string_value(json_object_get(json_array_get(f, 24), "name")),
