@@ -1083,6 +1083,9 @@ static bool sink_wanted(struct config *cfg, const struct sink_ops *ops)
 	const char *v = config_get(cfg, ops->enable_key);
 	size_t plen = strlen(ops->name);
 
+	/* A list (alertmanager.hostport: [a, b]) has no scalar text, yet it is set. */
+	if (!v && config_is_set(cfg, ops->enable_key))
+		return true;
 	/* Unset: the table default of the enable key decides (stdout.enabled: true). */
 	if (!v && ops->options && !strncmp(ops->enable_key, ops->name, plen) &&
 	    ops->enable_key[plen] == '.') {
