@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Exact request bodies of the HTTP outputs built on the chat helpers (mattermost, teams,
- * discord, googlechat, loki, alertmanager) for the issue's fixture alert, their options, and
+ * discord, googlechat, loki, alertmanager, elasticsearch) for the issue's fixture alert, their options, and
  * how their answers map to sink results. Each test drives the real sink against
  * tests/integration/receiver.py.
  */
@@ -20,6 +20,7 @@ extern const struct sink_ops discord_sink_ops;
 extern const struct sink_ops googlechat_sink_ops;
 extern const struct sink_ops loki_sink_ops;
 extern const struct sink_ops alertmanager_sink_ops;
+extern const struct sink_ops elasticsearch_sink_ops;
 
 #define FIXTURE_TIME "2001-01-01 01:10:00 +0000 UTC"
 
@@ -560,6 +561,78 @@ static void test_alertmanager_ha_pair(void **state)
 	am_pair("400", "422", SINK_FAIL);
 }
 
+/* --- elasticsearch -------------------------------------------------------------------------- */
+
+/*
+ * One send_batch of three alerts over a 1 KiB batch.maxbytes: split into several bulk requests,
+ * each item's answer deciding for its own alert (201 OK, 429 RETRY, 400 FAIL).
+ */
+static void test_elasticsearch_batch_split_and_items(void **state)
+{
+	static const char *const flags[] = { "--bulk",	    "--bulk-item", "r1=429",
+					     "--bulk-item", "r2=400",	   NULL };
+	struct alert *a[3];
+	void *tokens[3];
+	struct receiver r;
+	struct harness h;
+	char yaml[256], json[700], pad[301];
+	json_t *reqs;
+	size_t lines = 0;
+
+	memset(pad, 'x', 300);
+	pad[300] = '\0';
+	assert_int_equal(receiver_start(&r, flags), 0);
+	snprintf(yaml, sizeof(yaml),
+		 "elasticsearch: {hostport: 'http://127.0.0.1:%d', index: 'sec-%%Y', "
+		 "batch: {maxbytes: 1KiB}}\n",
+		 r.port);
+	if (harness_start(&h, &elasticsearch_sink_ops, yaml))
+		fail_msg("init failed: %s", h.diag);
+	for (int i = 0; i < 3; i++) {
+		snprintf(json, sizeof(json),
+			 "{\"output\":\"%s\",\"priority\":\"Error\",\"rule\":\"r%d\",\"time\":"
+			 "\"2025-05-07T12:50:34Z\",\"output_fields\":{}}",
+			 pad, i);
+		a[i] = harness_alert(json);
+		assert_non_null(a[i]);
+		tokens[i] = (void *)(uintptr_t)i;
+	}
+	assert_int_equal(elasticsearch_sink_ops.send_batch(h.sink, a, tokens, 3), 0);
+	harness_wait(&h, 3);
+	assert_int_equal(h.done_calls, 3);
+	assert_int_equal(h.results[0], SINK_OK);
+	assert_int_equal(h.results[1], SINK_RETRY);
+	assert_int_equal(h.results[2], SINK_FAIL);
+	assert_int_equal(harness_stop(&h), 0);
+	reqs = receiver_requests(&r);
+	receiver_stop(&r);
+	/* Each document is over 300 bytes: no request carries all three. */
+	assert_true(json_array_size(reqs) >= 2);
+	for (size_t i = 0; i < json_array_size(reqs); i++) {
+		const char *b = body_of(json_array_get(reqs, i));
+
+		assert_non_null(strstr(b, "{\"create\":{\"_index\":\"sec-2025\",\"_id\":\""));
+		for (const char *p = b; (p = strchr(p, '\n')); p++)
+			lines++;
+	}
+	assert_int_equal(lines, 6);
+	json_decref(reqs);
+	for (int i = 0; i < 3; i++)
+		alert_unref(a[i]);
+}
+
+/* An index Elasticsearch would refuse stops lanner at start, with the reason. */
+static void test_elasticsearch_bad_index(void **state)
+{
+	struct harness h;
+
+	assert_int_not_equal(harness_start(&h, &elasticsearch_sink_ops,
+					   "elasticsearch: {hostport: 'http://127.0.0.1:9', "
+					   "index: 'Falco-%Y'}\n"),
+			     0);
+	assert_int_equal(harness_stop(&h), 0);
+}
+
 static void test_bad_urls(void **state)
 {
 	const struct sink_ops *ops[] = { &mattermost_sink_ops, &teams_sink_ops, &discord_sink_ops,
@@ -607,6 +680,8 @@ int main(void)
 		cmocka_unit_test(test_alertmanager_options),
 		cmocka_unit_test(test_alertmanager_bad_config),
 		cmocka_unit_test(test_alertmanager_ha_pair),
+		cmocka_unit_test(test_elasticsearch_batch_split_and_items),
+		cmocka_unit_test(test_elasticsearch_bad_index),
 		cmocka_unit_test(test_bad_urls),
 	};
 
