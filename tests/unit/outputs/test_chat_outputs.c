@@ -84,6 +84,54 @@ static json_t *one_request(const struct sink_ops *ops, const char *yaml_fmt, con
 	return req;
 }
 
+/*
+ * One receiver and one sink for the alert of each priority (rule "r", no output): the parsed
+ * request bodies in priority order (caller decrefs), every send OK. Receivers are slow to start
+ * on a loaded machine, so the loops over priorities share one.
+ */
+static json_t *bodies_per_priority(const struct sink_ops *ops, const char *yaml_fmt)
+{
+	struct receiver r;
+	struct harness h;
+	struct alert *a[PRIORITY__COUNT];
+	char yaml[2048];
+	json_t *reqs, *bodies = json_array();
+
+	assert_int_equal(receiver_start(&r, NULL), 0);
+	with_port(yaml, sizeof(yaml), yaml_fmt, r.port);
+	if (harness_start(&h, ops, yaml))
+		fail_msg("%s: init failed: %s", ops->name, h.diag);
+	for (int p = 0; p < PRIORITY__COUNT; p++) {
+		char json[256];
+
+		snprintf(json, sizeof(json),
+			 "{\"priority\":\"%s\",\"rule\":\"r\",\"time\":\"2025-05-07T12:50:34Z\","
+			 "\"output_fields\":{}}",
+			 priority_name((enum priority)p));
+		a[p] = harness_alert(json);
+		assert_non_null(a[p]);
+		/* One at a time, so that the receiver records them in priority order. */
+		assert_int_equal(harness_send(&h, a[p], (size_t)p), 0);
+		harness_wait(&h, p + 1);
+		assert_int_equal(h.results[p], SINK_OK);
+	}
+	assert_int_equal(harness_stop(&h), 0);
+	reqs = receiver_requests(&r);
+	receiver_stop(&r);
+	assert_int_equal(json_array_size(reqs), PRIORITY__COUNT);
+	for (int p = 0; p < PRIORITY__COUNT; p++) {
+		json_t *b = json_loads(
+			json_string_value(json_object_get(json_array_get(reqs, p), "body")), 0,
+			NULL);
+
+		assert_non_null(b);
+		json_array_append_new(bodies, b);
+		alert_unref(a[p]);
+	}
+	json_decref(reqs);
+	return bodies;
+}
+
 static const char *body_of(const json_t *req)
 {
 	return json_string_value(json_object_get(req, "body"));
@@ -174,17 +222,12 @@ static void test_teams_colors(void **state)
 		"Warning",   "Good",	  "Accent",    "Default",
 	};
 
-	for (int p = 0; p < PRIORITY__COUNT; p++) {
-		char json[256];
-		json_t *req, *body;
+	json_t *bodies = bodies_per_priority(&teams_sink_ops,
+					     "teams: {webhookurl: 'http://127.0.0.1:%d/'}\n");
 
-		snprintf(json, sizeof(json),
-			 "{\"priority\":\"%s\",\"rule\":\"r\",\"time\":\"2025-05-07T12:50:34Z\","
-			 "\"output_fields\":{}}",
-			 priority_name((enum priority)p));
-		req = one_request(&teams_sink_ops, "teams: {webhookurl: 'http://127.0.0.1:%d/'}\n",
-				  json, NULL, SINK_OK);
-		body = json_loads(body_of(req), 0, NULL);
+	for (int p = 0; p < PRIORITY__COUNT; p++) {
+		json_t *body = json_array_get(bodies, (size_t)p);
+
 		assert_string_equal(
 			json_string_value(json_object_get(
 				json_array_get(
@@ -198,9 +241,8 @@ static void test_teams_colors(void **state)
 					0),
 				"color")),
 			want[p]);
-		json_decref(body);
-		json_decref(req);
 	}
+	json_decref(bodies);
 }
 
 /* --- discord -------------------------------------------------------------------------------- */
@@ -295,24 +337,15 @@ static void test_discord_limits_icon_content(void **state)
 	json_decref(body);
 	json_decref(req);
 
+	body = bodies_per_priority(&discord_sink_ops,
+				   "discord: {webhookurl: 'http://127.0.0.1:%d/'}\n");
 	for (int p = 0; p < PRIORITY__COUNT; p++) {
-		char one[256];
-
-		snprintf(one, sizeof(one),
-			 "{\"priority\":\"%s\",\"rule\":\"r\",\"time\":\"2025-05-07T12:50:34Z\","
-			 "\"output_fields\":{}}",
-			 priority_name((enum priority)p));
-		req = one_request(&discord_sink_ops,
-				  "discord: {webhookurl: 'http://127.0.0.1:%d/'}\n", one, NULL,
-				  SINK_OK);
-		body = json_loads(body_of(req), 0, NULL);
-		f = json_array_get(json_object_get(body, "embeds"), 0);
+		f = json_array_get(json_object_get(json_array_get(body, (size_t)p), "embeds"), 0);
 		assert_int_equal(json_integer_value(json_object_get(f, "color")), colors[p]);
 		/* No output: no description. */
 		assert_null(json_object_get(f, "description"));
-		json_decref(body);
-		json_decref(req);
 	}
+	json_decref(body);
 	free(json);
 	free(out);
 	free(val);
