@@ -227,6 +227,10 @@ static int loki_init(struct sink *s, struct config *cfg, const struct sink_env *
 		err = chat_check_url("loki.hostport", l->set.hostport);
 	if (!err)
 		err = chat_http_init(&l->set.http, "loki", cfg);
+	if (!err && l->set.tenant && !http_header_valid("X-Scope-OrgID", l->set.tenant)) {
+		log_error("loki.tenant: a line break is not allowed");
+		err = -EINVAL;
+	}
 	if (err)
 		return err;
 	err = -ENOMEM;

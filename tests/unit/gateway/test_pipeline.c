@@ -538,6 +538,28 @@ static void test_batch_size_and_wait(void **state)
 	fixture_free(f);
 }
 
+/* Shutdown sends a partial batch at once instead of waiting for its batch.wait. */
+static void test_batch_flushed_at_shutdown(void **state)
+{
+	struct fixture *f = fixture_new("script: {enabled: false}\n"
+					"batchy: {enabled: true, batch: {size: 10, wait: 60s}}\n");
+
+	assert_int_equal(pipeline_submit(f->p, make_alert("a", PRIORITY_WARNING)), 0);
+	assert_int_equal(pipeline_submit(f->p, make_alert("b", PRIORITY_WARNING)), 0);
+	run_for(&f->loop, 20);
+	assert_int_equal(bc.calls, 0);
+	pipeline_shutdown(f->p, 10000, on_closed, f);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	assert_true(f->closed);
+	assert_int_equal(bc.calls, 1);
+	assert_int_equal(bc.sizes[0], 2);
+	pipeline_free(f->p);
+	metrics_free(f->m);
+	config_free(f->cfg);
+	assert_int_equal(uv_loop_close(&f->loop), 0);
+	free(f);
+}
+
 /* Per-alert results of a batch: only the retryable ones go again, in their order. */
 static void test_batch_partial_retry(void **state)
 {
@@ -925,6 +947,7 @@ int main(void)
 		cmocka_unit_test(test_ratelimit),
 		cmocka_unit_test(test_batch_size_and_wait),
 		cmocka_unit_test(test_batch_partial_retry),
+		cmocka_unit_test(test_batch_flushed_at_shutdown),
 		cmocka_unit_test(test_dedup_aggregate),
 		cmocka_unit_test(test_dedup_remembers_spooled),
 	};
