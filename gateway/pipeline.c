@@ -433,9 +433,14 @@ static void flight_end(struct flight *f)
 
 			if (!in->retry)
 				continue;
-			if (sl->closed || !q_reserve(sl)) {
+			if (sl->closed) {
+				/* With the spool on it is delivered after the next start. */
+				if (!in->pd.sp)
+					count_drop(sl, "shutdown", in->pd.a);
+				pending_release(sl, &in->pd, false);
+			} else if (!q_reserve(sl)) {
 				/* Spooled: kept on disk for the next start; else lost, and counted. */
-				count_drop(sl, sl->closed ? "shutdown" : "no_memory", in->pd.a);
+				count_drop(sl, "no_memory", in->pd.a);
 				pending_release(sl, &in->pd, false);
 			} else {
 				q_push_front(sl, in->pd);
