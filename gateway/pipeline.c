@@ -13,6 +13,7 @@
 #include "gateway/dedup.h"
 #include "gateway/metrics.h"
 #include "gateway/pipeline.h"
+#include "gateway/sink_filter.h"
 #include "gateway/spool.h"
 #include "outputs/http_client.h"
 
@@ -27,6 +28,7 @@ struct pending {
 	struct alert *a;
 	unsigned attempts; /* failed attempts so far */
 	struct spooled *sp; /* NULL in memory mode */
+	uint64_t queued_ms; /* uv_now when it entered the queue (batch.wait) */
 };
 
 /* A submitted alert waiting for its spool transaction to commit. */
@@ -44,11 +46,13 @@ struct slot {
 	struct pipeline *p;
 	struct sink *sink;
 	struct pipeline_sink_settings set;
-	/* Ring buffer; capacity = queue_max + maxconcurrentrequests so that in-flight alerts
-	 * coming back for a retry always have room at the head. */
+	struct sink_filter *filter; /* match, ratelimit, batch (gateway/sink_filter.h) */
+	/* Ring buffer; capacity = queue_max + maxconcurrentrequests * batch.size so that
+	 * in-flight alerts coming back for a retry always have room at the head. */
 	struct pending *q;
 	size_t cap, head, len;
-	unsigned inflight;
+	unsigned inflight; /* alerts */
+	unsigned requests; /* send / send_batch calls not finished: maxconcurrentrequests */
 	unsigned failures; /* consecutive retryable failures */
 	bool paused; /* in backoff */
 	bool probing; /* after a backoff: one alert at a time until one succeeds */
@@ -60,10 +64,24 @@ struct slot {
 	char last_error[256];
 };
 
-/* The token of one send. */
+/* The token of one alert in flight. */
 struct inflight {
-	struct slot *slot;
+	struct flight *f;
 	struct pending pd;
+	bool retry; /* came back SINK_RETRY: requeued when its request ends */
+};
+
+/*
+ * One request: the alerts of a send (one) or send_batch (several) call. Retries are requeued
+ * when the last alert is done, in their original order, with one backoff for the request.
+ */
+struct flight {
+	struct slot *slot;
+	size_t n, left;
+	unsigned ok, retries;
+	int64_t retry_after_ms;
+	char retry_msg[256];
+	struct inflight tok[];
 };
 
 struct pipeline {
@@ -187,6 +205,8 @@ int pipeline_declare_with(struct config *cfg, const struct sink_ops *const *regi
 		const struct sink_ops *ops = registry[i];
 
 		err = config_declare(cfg, ops->name, pipeline_sink_options);
+		if (!err)
+			err = sink_filter_declare(cfg, ops);
 		if (!err && ops->options)
 			err = config_declare(cfg, ops->name, ops->options);
 	}
@@ -320,7 +340,7 @@ static void pending_release(struct slot *sl, struct pending *pd, bool acked)
 /* Queue an alert; when full, the oldest alert of the lowest priority goes first. */
 static void slot_enqueue(struct slot *sl, struct alert *a, struct spooled *sp)
 {
-	struct pending pd = { alert_ref(a), 0, sp };
+	struct pending pd = { alert_ref(a), 0, sp, uv_now(sl->p->loop) };
 
 	/*
 	 * A spooled alert is on disk: the spool's byte bound (lowest priority first) applies to
@@ -396,96 +416,191 @@ static void slot_pause(struct slot *sl, int64_t retry_after_ms)
 	uv_timer_start(&sl->timer, on_backoff_timer, (uint64_t)delay, 0);
 }
 
+/* The last alert of a request is done: requeue its retries, pause once, go on. */
+static void flight_end(struct flight *f)
+{
+	struct slot *sl = f->slot;
+	struct pipeline *p = sl->p;
+
+	sl->requests--;
+	if (f->retries) {
+		if (sl->failures == 0)
+			log_warn("sink %s: delivery failed, will retry: %s", sl->sink->name,
+				 f->retry_msg);
+		/* Back at the head in their order: pushed front from the last one. */
+		for (size_t i = f->n; i-- > 0;) {
+			struct inflight *in = &f->tok[i];
+
+			if (!in->retry)
+				continue;
+			if (sl->closed) {
+				/* With the spool on it is delivered after the next start. */
+				if (!in->pd.sp)
+					count_drop(sl, "shutdown", in->pd.a);
+				pending_release(sl, &in->pd, false);
+			} else if (!q_reserve(sl)) {
+				/* Spooled: kept on disk for the next start; else lost, and counted. */
+				count_drop(sl, "no_memory", in->pd.a);
+				pending_release(sl, &in->pd, false);
+			} else {
+				q_push_front(sl, in->pd);
+			}
+		}
+		if (!sl->closed)
+			slot_pause(sl, f->retry_after_ms);
+	} else if (f->ok) {
+		sl->failures = 0;
+		sl->probing = false;
+	}
+	free(f);
+	slot_pump(sl);
+	if (p->shutting_down)
+		maybe_finish_shutdown(p);
+}
+
 static void on_sink_done(struct sink *s, void *token, const struct sink_status *st)
 {
 	struct inflight *in = token;
-	struct slot *sl = in->slot;
+	struct flight *f = in->f;
+	struct slot *sl = f->slot;
 	struct pipeline *p = sl->p;
-	struct pending pd = in->pd;
+	struct pending *pd = &in->pd;
 	const char *ok[] = { s->name, "ok" }, *error[] = { s->name, "error" };
 	const char *retry[] = { s->name };
 
-	free(in);
 	sl->inflight--;
 	switch (st->result) {
 	case SINK_OK:
 		metric_add(p->m_outputs, ok, 1);
-		sl->failures = 0;
-		sl->probing = false;
-		pending_release(sl, &pd, true);
+		f->ok++;
+		pending_release(sl, pd, true);
 		break;
 	case SINK_FAIL:
 		metric_add(p->m_outputs, error, 1);
 		snprintf(sl->last_error, sizeof(sl->last_error), "%s", st->msg);
 		log_error("sink %s: alert %s (rule '%s') refused, not retried: %s", s->name,
-			  alert_uuid(pd.a), alert_rule(pd.a), st->msg);
-		pending_release(sl, &pd, true);
+			  alert_uuid(pd->a), alert_rule(pd->a), st->msg);
+		pending_release(sl, pd, true);
 		break;
 	case SINK_RETRY:
 		metric_add(p->m_outputs, error, 1);
 		snprintf(sl->last_error, sizeof(sl->last_error), "%s", st->msg);
 		if (sl->closed) {
 			/* With the spool on it is delivered after the next start. */
-			if (!pd.sp)
-				count_drop(sl, "shutdown", pd.a);
-			pending_release(sl, &pd, false);
+			if (!pd->sp)
+				count_drop(sl, "shutdown", pd->a);
+			pending_release(sl, pd, false);
 			break;
 		}
-		pd.attempts++;
-		if (p->set.retry_max_attempts && pd.attempts >= p->set.retry_max_attempts) {
+		pd->attempts++;
+		if (p->set.retry_max_attempts && pd->attempts >= p->set.retry_max_attempts) {
 			log_error("sink %s: alert %s (rule '%s') given up after %u attempts: %s",
-				  s->name, alert_uuid(pd.a), alert_rule(pd.a), pd.attempts,
+				  s->name, alert_uuid(pd->a), alert_rule(pd->a), pd->attempts,
 				  st->msg);
-			count_drop(sl, "retries_exhausted", pd.a);
-			pending_release(sl, &pd, true);
+			count_drop(sl, "retries_exhausted", pd->a);
+			pending_release(sl, pd, true);
 			break;
 		}
 		metric_add(p->m_retries, retry, 1);
-		if (sl->failures == 0)
-			log_warn("sink %s: delivery failed, will retry: %s", s->name, st->msg);
-		if (!q_reserve(sl)) {
-			/* Spooled: kept on disk for the next start; else lost, and counted. */
-			count_drop(sl, "no_memory", pd.a);
-			pending_release(sl, &pd, false);
-		} else {
-			q_push_front(sl, pd);
-		}
-		slot_pause(sl, st->retry_after_ms);
+		in->retry = true;
+		f->retries++;
+		if (st->retry_after_ms > f->retry_after_ms)
+			f->retry_after_ms = st->retry_after_ms;
+		snprintf(f->retry_msg, sizeof(f->retry_msg), "%s", st->msg);
 		break;
 	}
-	slot_pump(sl);
-	if (p->shutting_down)
-		maybe_finish_shutdown(p);
+	if (--f->left == 0)
+		flight_end(f);
+}
+
+static void on_wake_timer(uv_timer_t *t)
+{
+	slot_pump(t->data);
+}
+
+/*
+ * Start one request with the n alerts at the head of the queue. 0, or -1 when the pump must
+ * stop: out of memory (the alerts stay queued), or the sink could not start (they come back
+ * as retries, which already pumped).
+ */
+static int slot_send(struct slot *sl, size_t n)
+{
+	const struct sink_ops *ops = sl->sink->ops;
+	struct flight *f = calloc(1, sizeof(*f) + n * sizeof(f->tok[0]));
+	struct alert **alerts = NULL;
+	void **tokens = NULL;
+	int err;
+
+	if (f && ops->send_batch) {
+		alerts = malloc(n * sizeof(*alerts));
+		tokens = malloc(n * sizeof(*tokens));
+	}
+	if (!f || (ops->send_batch && (!alerts || !tokens))) {
+		free(alerts);
+		free(tokens);
+		free(f);
+		return -1;
+	}
+	f->slot = sl;
+	f->n = f->left = n;
+	f->retry_after_ms = -1;
+	for (size_t i = 0; i < n; i++) {
+		f->tok[i].f = f;
+		f->tok[i].pd = q_pop_front(sl);
+		if (alerts) {
+			alerts[i] = f->tok[i].pd.a;
+			tokens[i] = &f->tok[i];
+		}
+	}
+	sl->inflight += (unsigned)n;
+	sl->requests++;
+	if (ops->send_batch)
+		err = ops->send_batch(sl->sink, alerts, tokens, n);
+	else
+		err = ops->send(sl->sink, f->tok[0].pd.a, &f->tok[0]);
+	free(alerts);
+	free(tokens);
+	if (err) {
+		struct sink_status st = { .result = SINK_RETRY, .retry_after_ms = -1 };
+
+		snprintf(st.msg, sizeof(st.msg), "send: %s", strerror(-err));
+		/* Same path as an asynchronous retryable failure; the last one frees f. */
+		sl->pumping = false;
+		for (size_t i = 0; i < n; i++)
+			on_sink_done(sl->sink, &f->tok[i], &st);
+		return -1;
+	}
+	return 0;
 }
 
 static void slot_pump(struct slot *sl)
 {
+	struct pipeline *p = sl->p;
+
 	if (sl->pumping)
 		return;
 	sl->pumping = true;
 	while (sl->len && !sl->paused && !sl->closed) {
 		unsigned limit = sl->probing ? 1 : (unsigned)sl->set.maxconcurrentrequests;
-		struct inflight *in;
-		int err;
+		uint64_t now = uv_now(p->loop), wait = 1;
+		size_t n;
 
-		if (sl->inflight >= limit)
+		if (sl->requests >= limit)
 			break;
-		in = malloc(sizeof(*in));
-		if (!in)
+		/*
+		 * A partial batch waits for batch.wait, except the probe after a backoff and at
+		 * shutdown; a request waits for a ratelimit token.
+		 */
+		n = sink_filter_batch(sl->filter, sl->len, now - q_at(sl, 0)->queued_ms,
+				      p->shutting_down || sl->probing, &wait);
+		if (n && !sink_filter_take(sl->filter, now, &wait))
+			n = 0;
+		if (!n) {
+			uv_timer_start(&sl->timer, on_wake_timer, wait ? wait : 1, 0);
 			break;
-		in->slot = sl;
-		in->pd = q_pop_front(sl);
-		sl->inflight++;
-		err = sl->sink->ops->send(sl->sink, in->pd.a, in);
-		if (err) {
-			struct sink_status st = { .result = SINK_RETRY, .retry_after_ms = -1 };
-
-			snprintf(st.msg, sizeof(st.msg), "send: %s", strerror(-err));
-			/* Same path as an asynchronous retryable failure. */
-			sl->pumping = false;
-			on_sink_done(sl->sink, in, &st);
-			return;
 		}
+		if (slot_send(sl, n))
+			return;
 	}
 	sl->pumping = false;
 }
@@ -712,7 +827,9 @@ int pipeline_submit_cb(struct pipeline *p, struct alert *a, pipeline_done_fn cb,
 		struct slot *sl = &p->slots[i];
 
 		if (!alert_is_test(a) &&
-		    !priority_at_least(alert_priority(a), (enum priority)sl->set.minimumpriority))
+		    (!priority_at_least(alert_priority(a),
+					(enum priority)sl->set.minimumpriority) ||
+		     !sink_filter_match(sl->filter, a)))
 			continue;
 		targets |= 1ULL << i;
 		names[n++] = sl->sink->name;
@@ -971,6 +1088,9 @@ static bool sink_wanted(struct config *cfg, const struct sink_ops *ops)
 	const char *v = config_get(cfg, ops->enable_key);
 	size_t plen = strlen(ops->name);
 
+	/* A list (alertmanager.hostport: [a, b]) has no scalar text, yet it is set. */
+	if (!v && config_is_set(cfg, ops->enable_key))
+		return true;
 	/* Unset: the table default of the enable key decides (stdout.enabled: true). */
 	if (!v && ops->options && !strncmp(ops->enable_key, ops->name, plen) &&
 	    ops->enable_key[plen] == '.') {
@@ -1014,7 +1134,11 @@ static int slot_init(struct pipeline *p, struct slot *sl, struct config *cfg,
 		if (!config_is_set(cfg, key))
 			sl->set.maxconcurrentrequests = ops->default_concurrency;
 	}
-	sl->cap = (size_t)p->set.queue_max + (size_t)sl->set.maxconcurrentrequests;
+	sl->filter = sink_filter_new(cfg, ops);
+	if (!sl->filter)
+		return -errno;
+	sl->cap = (size_t)p->set.queue_max +
+		  (size_t)sl->set.maxconcurrentrequests * sink_filter_batch_size(sl->filter);
 	sl->q = calloc(sl->cap, sizeof(*sl->q));
 	s = calloc(1, ops->size);
 	if (!sl->q || !s) {
@@ -1200,6 +1324,9 @@ void pipeline_shutdown(struct pipeline *p, int64_t timeout_ms, void (*cb)(void *
 	p->shutting_down = true;
 	p->shutdown_cb = cb;
 	p->shutdown_data = data;
+	/* Partial batches go now instead of waiting for their batch.wait. */
+	for (size_t i = 0; i < p->n_slots && !p->closing; i++)
+		slot_pump(&p->slots[i]);
 	if (pipeline_pending(p) == 0 || timeout_ms <= 0) {
 		finish_shutdown(p);
 		return;
@@ -1214,6 +1341,7 @@ void pipeline_free(struct pipeline *p)
 	for (size_t i = 0; i < p->n_slots; i++) {
 		free(p->slots[i].q);
 		free(p->slots[i].sink);
+		sink_filter_free(p->slots[i].filter);
 	}
 	free(p->slots);
 	dedup_free(p->dedup);

@@ -16,8 +16,9 @@
  * The gateway pipeline, on the gateway's libuv loop:
  *
  *	submit -> enrich (hostname, customfields, customtags) -> freeze -> count
- *	       -> per sink: minimumpriority (POST /test bypasses it) -> bounded queue
- *	       -> send under the sink's concurrency limit -> done:
+ *	       -> per sink: minimumpriority and match lists (POST /test bypasses them) -> bounded
+ *	          queue -> batch (sinks with send_batch) -> ratelimit token
+ *	       -> send under the sink's concurrency limit -> done, per alert:
  *		  OK: delivered; FAIL: counted and logged; RETRY: back to the queue's head and the
  *		  sink pauses for an exponential backoff with jitter (or the server's Retry-After),
  *		  then probes with one alert before resuming full concurrency.

@@ -82,6 +82,18 @@ struct sink_ops {
 	 * only after the loop has run the close callbacks.
 	 */
 	void (*close)(struct sink *s);
+	/*
+	 * Optional, for APIs that take many alerts in one request (Elasticsearch bulk, Loki
+	 * push): deliver alerts[0..n) (frozen, borrowed until each one's done) together.
+	 * tokens[i] belongs to alerts[i]; exactly one sink_done() per token, in any order,
+	 * possibly from inside the call, so that a bulk answer can accept some alerts and retry
+	 * others. Returns 0, or -errno when nothing was started (then no sink_done() follows and
+	 * every alert counts as a retry). When set, the pipeline declares <name>.batch.size and
+	 * <name>.batch.wait, groups queued alerts and calls this instead of send; one call is one
+	 * request of maxconcurrentrequests.
+	 */
+	int (*send_batch)(struct sink *s, struct alert *const *alerts, void *const *tokens,
+			  size_t n);
 	/* Optional, SIGHUP: reopen files (logrotate). */
 	void (*reopen)(struct sink *s);
 	/* Default of <name>.maxconcurrentrequests when unset; 0 = the pipeline's (4). */

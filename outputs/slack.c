@@ -16,8 +16,6 @@
 #include "outputs/sink.h"
 #include "outputs/template.h"
 
-enum slack_format { SLACK_ALL, SLACK_TEXT, SLACK_FIELDS };
-
 static const char *const slack_formats[] = { "all", "text", "fields", NULL };
 
 struct slack_settings {
@@ -85,19 +83,24 @@ static int add_output_fields(json_t *fields, const struct alert *a)
 	return err ? -ENOMEM : 0;
 }
 
-static json_t *slack_fields(const struct alert *a)
+static json_t *slack_fields(const struct alert *a, bool mattermost)
 {
 	json_t *fields = json_array();
+	const char *host = alert_hostname(a);
 	char tb[64], *tags = NULL;
 	int err;
 
 	if (!fields)
 		return NULL;
-	err = add_field(fields, "rule", alert_rule(a), true) ||
-	      add_field(fields, "priority", priority_name(alert_priority(a)), true) ||
-	      add_field(fields, "source", alert_source(a), true);
-	if (!err && alert_hostname(a)[0])
-		err = add_field(fields, "hostname", alert_hostname(a), true);
+	/* Slack: rule, priority, source, hostname; Mattermost: rule, hostname, priority, source. */
+	err = add_field(fields, "rule", alert_rule(a), true);
+	if (!err && mattermost && host[0])
+		err = add_field(fields, "hostname", host, true);
+	if (!err)
+		err = add_field(fields, "priority", priority_name(alert_priority(a)), true) ||
+		      add_field(fields, "source", alert_source(a), true);
+	if (!err && !mattermost && host[0])
+		err = add_field(fields, "hostname", host, true);
 	if (!err && json_array_size(alert_tags(a))) {
 		tags = chat_join_tags(alert_tags(a), ", ");
 		err = !tags || add_field(fields, "tags", tags, true);
@@ -116,8 +119,7 @@ static json_t *slack_fields(const struct alert *a)
 	return fields;
 }
 
-/* The request body: Falcosidekick's slackPayload, keys in its struct order. */
-static char *slack_body(const struct slack_settings *set, const struct alert *a, size_t *len)
+char *slack_message_body(const struct slack_message *m, const struct alert *a, size_t *len)
 {
 	json_t *root = json_object(), *att = json_object(), *fields = json_null();
 	char *text = NULL, *body = NULL;
@@ -125,34 +127,34 @@ static char *slack_body(const struct slack_settings *set, const struct alert *a,
 
 	if (!root || !att)
 		goto out;
-	if (set->messageformat) {
-		text = template_render(set->messageformat, a);
+	if (m->messageformat) {
+		text = template_render(m->messageformat, a);
 		if (!text)
 			goto out;
 		if (*text)
 			err |= json_object_set_new(root, "text", json_string(text));
 	}
-	if (set->username)
-		err |= json_object_set_new(root, "username", json_string(set->username));
-	if (set->icon)
-		err |= json_object_set_new(root, "icon_url", json_string(set->icon));
-	if (set->channel)
-		err |= json_object_set_new(root, "channel", json_string(set->channel));
+	if (m->username)
+		err |= json_object_set_new(root, "username", json_string(m->username));
+	if (m->icon)
+		err |= json_object_set_new(root, "icon_url", json_string(m->icon));
+	if (m->channel)
+		err |= json_object_set_new(root, "channel", json_string(m->channel));
 
 	err |= json_object_set_new(att, "fallback", json_string(alert_output(a)));
 	err |= json_object_set_new(att, "color", json_string(chat_color(alert_priority(a))));
-	if (set->outputformat != SLACK_FIELDS && alert_output(a)[0])
+	if (m->format != CHAT_FORMAT_FIELDS && alert_output(a)[0])
 		err |= json_object_set_new(att, "text", json_string(alert_output(a)));
-	if (set->outputformat != SLACK_TEXT) {
+	if (m->format != CHAT_FORMAT_TEXT) {
 		json_decref(fields);
-		fields = slack_fields(a);
+		fields = slack_fields(a, m->mattermost);
 		if (!fields)
 			goto out;
 	}
 	/* Go marshals the nil slice of the text format as null. */
 	err |= json_object_set(att, "fields", fields);
-	if (set->outputformat != SLACK_TEXT && set->footer)
-		err |= json_object_set_new(att, "footer", json_string(set->footer));
+	if (m->format != CHAT_FORMAT_TEXT && m->footer)
+		err |= json_object_set_new(att, "footer", json_string(m->footer));
 	err |= json_object_set_new(root, "attachments", json_pack("[O]", att));
 	if (!err)
 		body = chat_json_dumps(root, len);
@@ -194,8 +196,16 @@ static int slack_send(struct sink *s, struct alert *a, void *token)
 		.headers = headers,
 		.n_headers = 1,
 	};
+	struct slack_message m = {
+		.username = sl->set.username,
+		.icon = sl->set.icon,
+		.channel = sl->set.channel,
+		.footer = sl->set.footer,
+		.format = sl->set.outputformat,
+		.messageformat = sl->set.messageformat,
+	};
 	size_t len;
-	char *body = slack_body(&sl->set, a, &len);
+	char *body = slack_message_body(&m, a, &len);
 	int err;
 
 	if (!body)

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <openssl/evp.h>
 
 #include "config/log.h"
 #include "outputs/template.h"
@@ -213,6 +214,42 @@ size_t chat_utf8_len(const char *s)
 	return n;
 }
 
+char *chat_truncate(const char *s, size_t max)
+{
+	struct sbuf b = { 0 };
+	size_t chars = 0;
+	const char *p;
+
+	if (chat_utf8_len(s) <= max) {
+		sb_str(&b, s);
+		return sb_take(&b);
+	}
+	for (p = s; *p; p++) {
+		if (((unsigned char)*p & 0xc0) != 0x80 && ++chars == max)
+			break;
+	}
+	sb_add(&b, s, (size_t)(p - s));
+	sb_str(&b, "\xe2\x80\xa6");
+	return sb_take(&b);
+}
+
+char *chat_html_escape(const char *s)
+{
+	struct sbuf b = { 0 };
+
+	for (; *s; s++) {
+		if (*s == '&')
+			sb_str(&b, "&amp;");
+		else if (*s == '<')
+			sb_str(&b, "&lt;");
+		else if (*s == '>')
+			sb_str(&b, "&gt;");
+		else
+			sb_add(&b, s, 1);
+	}
+	return sb_take(&b);
+}
+
 const char *chat_color(enum priority p)
 {
 	switch (p) {
@@ -354,6 +391,90 @@ void chat_http_apply(const struct chat_http *h, struct http_request *req)
 	req->cert_file = h->cert_file;
 	req->key_file = h->key_file;
 	req->ca_file = h->ca_file;
+}
+
+struct http_header *chat_headers(const struct config_map *custom, const char *content_type,
+				 const struct http_header *extra, size_t n_extra, size_t *n)
+{
+	struct http_header *h = calloc(1 + n_extra + (custom ? custom->n : 0), sizeof(*h));
+	size_t k = 0;
+
+	*n = 0;
+	if (!h)
+		return NULL;
+	for (size_t i = 0; custom && i < custom->n; i++) {
+		if (!http_header_valid(custom->keys[i], custom->values[i])) {
+			log_error("customheaders: invalid header '%s' (a name is a token, a value "
+				  "has no line break)",
+				  custom->keys[i]);
+			free(h);
+			errno = EINVAL;
+			return NULL;
+		}
+	}
+	for (size_t i = 0; content_type && custom && i < custom->n; i++)
+		if (!strcasecmp(custom->keys[i], "Content-Type"))
+			content_type = NULL;
+	if (content_type)
+		h[k++] = (struct http_header){ "Content-Type", content_type };
+	for (size_t i = 0; i < n_extra; i++)
+		if (extra[i].value)
+			h[k++] = extra[i];
+	for (size_t i = 0; custom && i < custom->n; i++)
+		h[k++] = (struct http_header){ custom->keys[i], custom->values[i] };
+	*n = k;
+	return h;
+}
+
+char *chat_basic_auth(const char *user, const char *password)
+{
+	size_t ul = strlen(user), pl = strlen(password), in_len = ul + 1 + pl;
+	unsigned char *in = malloc(in_len + 1);
+	char *out = malloc(6 + 4 * ((in_len + 2) / 3) + 1);
+
+	if (!in || !out) {
+		free(in);
+		free(out);
+		return NULL;
+	}
+	memcpy(in, user, ul);
+	in[ul] = ':';
+	memcpy(in + ul + 1, password, pl);
+	memcpy(out, "Basic ", 6);
+	EVP_EncodeBlock((unsigned char *)out + 6, in, (int)in_len);
+	free(in);
+	return out;
+}
+
+json_t *chat_sorted_object(const json_t *obj)
+{
+	size_t n;
+	const char **keys = chat_sorted_keys(obj, &n);
+	json_t *out = keys ? json_object() : NULL;
+
+	for (size_t i = 0; out && i < n; i++) {
+		if (json_object_set(out, keys[i], json_object_get(obj, keys[i]))) {
+			json_decref(out);
+			out = NULL;
+		}
+	}
+	free(keys);
+	return out;
+}
+
+char *chat_join_url(const char *base, const char *path)
+{
+	size_t bl = strlen(base), n;
+	char *url;
+
+	while (bl && base[bl - 1] == '/')
+		bl--;
+	path = path ? path : "";
+	n = bl + strlen(path) + 2;
+	url = malloc(n);
+	if (url)
+		snprintf(url, n, "%.*s%s%s", (int)bl, base, *path && *path != '/' ? "/" : "", path);
+	return url;
 }
 
 int chat_check_url(const char *option, const char *url)

@@ -73,6 +73,31 @@ char *chat_join_tags(const json_t *tags, const char *sep);
 size_t chat_utf8_len(const char *s);
 
 /*
+ * s cut to at most max characters (code points, max >= 1), the last being U+2026 "..." when
+ * something was cut. Caller frees; NULL on ENOMEM.
+ */
+char *chat_truncate(const char *s, size_t max);
+
+/* s with & < > replaced by HTML entities. Caller frees; NULL on ENOMEM. */
+char *chat_html_escape(const char *s);
+
+/* The outputformat choices of the chat outputs, in this order: "all", "text", "fields". */
+enum chat_format { CHAT_FORMAT_ALL, CHAT_FORMAT_TEXT, CHAT_FORMAT_FIELDS };
+
+/*
+ * The Slack-compatible message (slack.c; reused by mattermost.c): Falcosidekick's slackPayload
+ * with its keys in struct order, Go-encoded. NULL strings are left out.
+ */
+struct slack_message {
+	const char *username, *icon, *channel, *footer;
+	int format; /* enum chat_format */
+	const struct template *messageformat; /* NULL: no top-level text */
+	bool mattermost; /* Mattermost's field order: rule, hostname, priority, source, tags */
+};
+/* Caller frees; NULL on ENOMEM. */
+char *slack_message_body(const struct slack_message *m, const struct alert *a, size_t *len);
+
+/*
  * Serialize j exactly as Go's json.NewEncoder(w).Encode() does (Falcosidekick's request
  * bodies): compact, keys in j's insertion order, '<' '>' '&' U+2028 U+2029 escaped as \u003c
  * ..., lower-case \u00xx for control characters, and a trailing newline. Caller frees; NULL
@@ -113,10 +138,24 @@ struct chat_http {
 	  .help = "time allowed for one request, connection included" }
 /* clang-format on */
 
+/*
+ * A header array: Content-Type (unless custom sets it; NULL for none), then the extra headers
+ * whose value is not NULL, then custom's. Strings are borrowed; caller frees the array. NULL
+ * with errno ENOMEM, or EINVAL (logged) when a custom header is not a valid one.
+ */
+struct http_header *chat_headers(const struct config_map *custom, const char *content_type,
+				 const struct http_header *extra, size_t n_extra, size_t *n);
+/* "Basic " + base64(user ":" password). Caller frees; NULL on ENOMEM. */
+char *chat_basic_auth(const char *user, const char *password);
+/* A copy of s with its keys sorted (Go marshals maps so). NULL on ENOMEM. */
+json_t *chat_sorted_object(const json_t *obj);
+
 /* Resolve mutual TLS files for sink `name`. 0, or -EINVAL after logging why. */
 int chat_http_init(struct chat_http *h, const char *name, struct config *cfg);
 /* Copy the TLS and timeout settings into req. */
 void chat_http_apply(const struct chat_http *h, struct http_request *req);
+/* base (trailing '/' dropped) + path. Caller frees; NULL on ENOMEM. */
+char *chat_join_url(const char *base, const char *path);
 /* 0 when url is an http:// or https:// URL, else -EINVAL after logging "<option>: ...". */
 int chat_check_url(const char *option, const char *url);
 

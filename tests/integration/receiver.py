@@ -7,6 +7,7 @@ Usage:
                 [--fail-first N] [--status-429-first N --retry-after S [--retry-after-date]]
                 [--delay-ms D] [--status CODE] [--response-bytes B]
                 [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]]
+                [--bulk [--bulk-item RULE=STATUS[:TIMES] ...]]
 
 Starts an HTTP/1.1 (keep-alive) server on BIND:PORT (port 0 = any free port) and prints
 "PORT <n>" as its first stdout line, flushed, once it accepts connections.
@@ -25,6 +26,11 @@ Behaviour, applied in this order to request number n:
     --status CODE           otherwise answer CODE (default 200)
     --delay-ms D            wait D ms before every answer
     --response-bytes B      answer bodies of B bytes ("x" repeated) instead of a short text
+
+Elasticsearch bulk (--bulk): a POST whose path starts with /_bulk is answered 200 with a bulk
+response, one item per action line ({"create": {"status": 201}}), as Elasticsearch does.
+--bulk-item RULE=STATUS[:TIMES] answers STATUS (with an error type and reason) for the documents
+whose "rule" is RULE, the first TIMES times (default: always); 409 answers as a version conflict.
 
 TLS: --tls-cert/--tls-key serve HTTPS; --tls-client-ca also requires a client certificate
 signed by that CA (mutual TLS), and each record then has "client_cn", the client's common name.
@@ -54,6 +60,11 @@ class State:
         self.requests = 0
         self.connections = 0
         self.out = open(args.out, "a", encoding="utf-8")
+        self.bulk_items = {}
+        for spec in args.bulk_item or []:
+            rule, _, rest = spec.rpartition("=")
+            code, _, times = rest.partition(":")
+            self.bulk_items[rule] = [int(code), int(times) if times else None]
 
     def next_conn(self):
         with self.lock:
@@ -75,6 +86,30 @@ class State:
                 value = str(a.retry_after)
             return n, 429, [("Retry-After", value)]
         return n, a.status, []
+
+    def bulk_answer(self, body):
+        """Elasticsearch's answer to an NDJSON bulk body (create actions)."""
+        lines = [ln for ln in body.decode("utf-8").split("\n") if ln]
+        items, errors = [], False
+        for action, doc in zip(lines[0::2], lines[1::2]):
+            op = next(iter(json.loads(action)))
+            rule = json.loads(doc).get("rule")
+            status = 201
+            with self.lock:
+                spec = self.bulk_items.get(rule)
+                if spec and (spec[1] is None or spec[1] > 0):
+                    status = spec[0]
+                    if spec[1] is not None:
+                        spec[1] -= 1
+            item = {"status": status}
+            if status >= 300:
+                errors = True
+                kind = {409: "version_conflict_engine_exception",
+                        429: "es_rejected_execution_exception"}.get(
+                            status, "document_parsing_exception")
+                item["error"] = {"type": kind, "reason": "receiver says %d" % status}
+            items.append({op: item})
+        return {"errors": errors, "items": items}
 
     def record(self, rec):
         line = json.dumps(rec, ensure_ascii=False)
@@ -140,6 +175,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             with st.lock:
                 return self.answer(200, str(st.connections))
         n, status, extra = st.decide()
+        bulk_answer = None
+        if st.args.bulk and self.path.startswith("/_bulk") and status == 200:
+            bulk_answer = st.bulk_answer(body)
         rec = {
             "t": time.monotonic(),  # when the request arrived (system-wide monotonic clock)
             "n": n,
@@ -161,6 +199,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         st.record(rec)
         if st.args.delay_ms > 0:
             time.sleep(st.args.delay_ms / 1000.0)
+        if bulk_answer is not None:
+            data = json.dumps(bulk_answer)
+            return self.answer(200, data, [("X-Elastic-Product", "Elasticsearch")])
         if st.args.response_bytes > 0:
             text = "x" * st.args.response_bytes
         else:
@@ -182,6 +223,8 @@ def main():
     p.add_argument("--delay-ms", type=int, default=0)
     p.add_argument("--status", type=int, default=200)
     p.add_argument("--response-bytes", type=int, default=0)
+    p.add_argument("--bulk", action="store_true")
+    p.add_argument("--bulk-item", action="append")
     p.add_argument("--tls-cert")
     p.add_argument("--tls-key")
     p.add_argument("--tls-client-ca")

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -12,6 +13,7 @@
 #include "config/config.h"
 #include "gateway/metrics.h"
 #include "gateway/pipeline.h"
+#include "gateway/sink_filter.h"
 #include "outputs/alert.h"
 #include "outputs/sink.h"
 
@@ -96,7 +98,69 @@ static const struct sink_ops script_ops = {
 	.close = script_close,
 };
 
-static const struct sink_ops *const test_registry[] = { &script_ops, NULL };
+/*
+ * A batching sink ("batchy", off unless batchy.enabled): records every send_batch call's size
+ * and answers each alert from the script (by alert index over all calls).
+ */
+static struct {
+	size_t calls, alerts;
+	size_t sizes[MAX_SENDS];
+	uint64_t call_ms[MAX_SENDS];
+	char rules[MAX_SENDS][32];
+} bc;
+
+static const struct config_option batchy_options[] = {
+	{ "enabled", CONFIG_BOOL, "false", offsetof(struct script_settings, enabled), 0, 0, NULL,
+	  NULL, "on" },
+	{ NULL },
+};
+
+static int batchy_init(struct sink *s, struct config *cfg, const struct sink_env *env)
+{
+	struct script_sink *ss = (struct script_sink *)s;
+
+	return config_bind(cfg, "batchy", batchy_options, &ss->set);
+}
+
+static int batchy_send_batch(struct sink *s, struct alert *const *alerts, void *const *tokens,
+			     size_t n)
+{
+	struct sink_status ok = { .result = SINK_OK, .retry_after_ms = -1 };
+
+	assert_true(bc.calls < MAX_SENDS);
+	bc.sizes[bc.calls] = n;
+	bc.call_ms[bc.calls++] = uv_now(s->loop);
+	for (size_t i = 0; i < n; i++) {
+		size_t k = bc.alerts++;
+
+		assert_true(k < MAX_SENDS);
+		snprintf(bc.rules[k], sizeof(bc.rules[k]), "%s", alert_rule(alerts[i]));
+		sink_done(s, tokens[i], k < sc.n_results ? &sc.results[k] : &ok);
+	}
+	return 0;
+}
+
+static int batchy_send(struct sink *s, struct alert *a, void *token)
+{
+	return batchy_send_batch(s, &a, &token, 1);
+}
+
+static void batchy_close(struct sink *s)
+{
+}
+
+static const struct sink_ops batchy_ops = {
+	.name = "batchy",
+	.size = sizeof(struct script_sink),
+	.options = batchy_options,
+	.enable_key = "batchy.enabled",
+	.init = batchy_init,
+	.send = batchy_send,
+	.send_batch = batchy_send_batch,
+	.close = batchy_close,
+};
+
+static const struct sink_ops *const test_registry[] = { &script_ops, &batchy_ops, NULL };
 
 struct fixture {
 	uv_loop_t loop;
@@ -112,6 +176,7 @@ static struct fixture *fixture_new(const char *yaml)
 
 	assert_non_null(f);
 	memset(&sc, 0, sizeof(sc));
+	memset(&bc, 0, sizeof(bc));
 	assert_int_equal(uv_loop_init(&f->loop), 0);
 	f->cfg = config_new();
 	assert_non_null(f->cfg);
@@ -301,6 +366,227 @@ static void test_minimum_priority(void **state)
 	assert_int_equal(sc.prio[0], PRIORITY_CRITICAL);
 	assert_int_equal(sc.prio[1], PRIORITY_ERROR);
 	assert_int_equal(sc.prio[2], PRIORITY_DEBUG);
+	fixture_free(f);
+}
+
+static struct alert *make_tagged(const char *rule, const char *source, const char *tag)
+{
+	struct alert_init init = {
+		.rule = rule,
+		.priority = PRIORITY_WARNING,
+		.source = source,
+		.output = "x",
+		.time_ns = 1746622234502309868LL,
+	};
+	struct alert *a = alert_new(&init);
+
+	assert_non_null(a);
+	if (tag)
+		assert_int_equal(alert_add_tag(a, tag), 0);
+	return a;
+}
+
+static bool sent_rule(const char *rule)
+{
+	char needle[64];
+
+	snprintf(needle, sizeof(needle), "\"rule\":\"%s\"", rule);
+	for (size_t i = 0; i < sc.sends; i++)
+		if (strstr(sc.json[i], needle))
+			return true;
+	return false;
+}
+
+/* match: include/exclude lists of rules (with wildcards), tags and sources; exclude wins. */
+static void test_match_lists(void **state)
+{
+	struct fixture *f = fixture_new("script:\n"
+					"  match:\n"
+					"    rules: {include: ['Shell*', 'Write below etc'], "
+					"exclude: ['Shell in test']}\n"
+					"    tags: {exclude: [noisy]}\n"
+					"    sources: {include: [syscall, k8s_audit]}\n");
+	struct alert_init init = {
+		.rule = "Test rule", .priority = PRIORITY_DEBUG, .source = "internal", .test = true
+	};
+
+	assert_int_equal(
+		pipeline_submit(f->p, make_tagged("Shell in container", "syscall", "mitre")), 0);
+	assert_int_equal(pipeline_submit(f->p, make_tagged("Shell in test", "syscall", NULL)), 0);
+	assert_int_equal(pipeline_submit(f->p, make_tagged("Shell noisy", "syscall", "noisy")), 0);
+	assert_int_equal(pipeline_submit(f->p, make_tagged("Write below etc", "k8s_audit", NULL)),
+			 0);
+	assert_int_equal(pipeline_submit(f->p, make_tagged("Shell from aws", "aws", NULL)), 0);
+	assert_int_equal(pipeline_submit(f->p, make_tagged("Other rule", "syscall", NULL)), 0);
+	/* POST /test reaches every sink, as it bypasses minimumpriority. */
+	assert_int_equal(pipeline_submit(f->p, alert_new(&init)), 0);
+	run_for(&f->loop, 10);
+	assert_int_equal(sc.sends, 3);
+	assert_true(sent_rule("Shell in container"));
+	assert_true(sent_rule("Write below etc"));
+	assert_true(sent_rule("Test rule"));
+	assert_false(sent_rule("Shell noisy"));
+	fixture_free(f);
+}
+
+/* tags.include: any tag of the alert in the list. */
+static void test_match_tags_include(void **state)
+{
+	struct fixture *f = fixture_new("script: {match: {tags: {include: [mitre_*, pci]}}}\n");
+
+	assert_int_equal(pipeline_submit(f->p, make_tagged("a", "syscall", "mitre_execution")), 0);
+	assert_int_equal(pipeline_submit(f->p, make_tagged("b", "syscall", "container")), 0);
+	assert_int_equal(pipeline_submit(f->p, make_tagged("c", "syscall", NULL)), 0);
+	assert_int_equal(pipeline_submit(f->p, make_tagged("d", "syscall", "pci")), 0);
+	run_for(&f->loop, 10);
+	assert_int_equal(sc.sends, 2);
+	assert_true(sent_rule("a"));
+	assert_true(sent_rule("d"));
+	fixture_free(f);
+}
+
+static void test_rate_parse(void **state)
+{
+	double per_ms, count;
+
+	assert_int_equal(sink_filter_parse_rate("10/s", &per_ms, &count), 0);
+	assert_true(per_ms > 0.0099 && per_ms < 0.0101 && count == 10);
+	assert_int_equal(sink_filter_parse_rate("600/m", &per_ms, &count), 0);
+	assert_true(per_ms > 0.0099 && per_ms < 0.0101);
+	assert_int_equal(sink_filter_parse_rate("0.5/s", &per_ms, &count), 0);
+	assert_int_equal(sink_filter_parse_rate("3600/hour", &per_ms, &count), 0);
+	assert_int_equal(sink_filter_parse_rate("10", &per_ms, &count), -EINVAL);
+	assert_int_equal(sink_filter_parse_rate("10/x", &per_ms, &count), -EINVAL);
+	assert_int_equal(sink_filter_parse_rate("-1/s", &per_ms, &count), -EINVAL);
+	assert_int_equal(sink_filter_parse_rate("/s", &per_ms, &count), -EINVAL);
+}
+
+/* A bad rate is a configuration error naming the key. */
+static void test_rate_config_error(void **state)
+{
+	static const char yaml[] = "script: {ratelimit: {rate: 10 per second}}\n";
+	struct config *cfg = config_new();
+
+	assert_int_equal(pipeline_declare_with(cfg, test_registry), 0);
+	assert_int_equal(config_load_buffer(cfg, "t.yaml", yaml, strlen(yaml)), 0);
+	/* config_check only checks the shape of a custom value: binding reports it. */
+	if (config_check(cfg) == 0) {
+		uv_loop_t loop;
+		struct metrics *m = metrics_new(0);
+
+		assert_int_equal(uv_loop_init(&loop), 0);
+		errno = 0;
+		assert_null(pipeline_new_with(&loop, cfg, m, test_registry));
+		assert_int_equal(errno, EINVAL);
+		metrics_free(m);
+		assert_int_equal(uv_loop_close(&loop), 0);
+	}
+	config_free(cfg);
+}
+
+/* ratelimit: a burst goes at once, the rest waits in the queue (nothing dropped). */
+static void test_ratelimit(void **state)
+{
+	struct fixture *f =
+		fixture_new("spool: {mode: memory}\nscript: {ratelimit: {rate: 20/s, burst: 2}}\n");
+
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(pipeline_submit(f->p, make_alert("r", PRIORITY_WARNING)), 0);
+	run_for(&f->loop, 10);
+	assert_int_equal(sc.sends, 2);
+	assert_int_equal(pipeline_pending(f->p), 4);
+	for (int i = 0; i < 500 && sc.sends < 6; i++)
+		run_for(&f->loop, 20);
+	assert_int_equal(sc.sends, 6);
+	/* Four tokens at 20/s take at least 200 ms. */
+	assert_true(sc.send_ms[5] - sc.send_ms[0] >= 200);
+	assert_true(sc.send_ms[2] - sc.send_ms[0] >= 50);
+	assert_int_equal(counter(f, "lanner_dropped_total{sink=\"script\""), 0);
+	fixture_free(f);
+}
+
+/* batch.size / batch.wait: full batches at once, a partial one after batch.wait. */
+static void test_batch_size_and_wait(void **state)
+{
+	struct fixture *f = fixture_new("script: {enabled: false}\n"
+					"batchy: {enabled: true, maxconcurrentrequests: 1, "
+					"batch: {size: 3, wait: 150ms}}\n");
+	uint64_t t0 = uv_now(&f->loop);
+
+	for (int i = 0; i < 7; i++) {
+		char rule[8];
+
+		snprintf(rule, sizeof(rule), "r%d", i);
+		assert_int_equal(pipeline_submit(f->p, make_alert(rule, PRIORITY_WARNING)), 0);
+	}
+	run_for(&f->loop, 10);
+	assert_int_equal(bc.calls, 2);
+	assert_int_equal(bc.sizes[0], 3);
+	assert_int_equal(bc.sizes[1], 3);
+	for (int i = 0; i < 500 && bc.calls < 3; i++)
+		run_for(&f->loop, 20);
+	assert_int_equal(bc.calls, 3);
+	assert_int_equal(bc.sizes[2], 1);
+	assert_true(bc.call_ms[2] - t0 >= 150);
+	for (int i = 0; i < 7; i++) {
+		char rule[8];
+
+		snprintf(rule, sizeof(rule), "r%d", i);
+		assert_string_equal(bc.rules[i], rule);
+	}
+	assert_int_equal(pipeline_pending(f->p), 0);
+	fixture_free(f);
+}
+
+/* Shutdown sends a partial batch at once instead of waiting for its batch.wait. */
+static void test_batch_flushed_at_shutdown(void **state)
+{
+	struct fixture *f = fixture_new("script: {enabled: false}\n"
+					"batchy: {enabled: true, batch: {size: 10, wait: 60s}}\n");
+
+	assert_int_equal(pipeline_submit(f->p, make_alert("a", PRIORITY_WARNING)), 0);
+	assert_int_equal(pipeline_submit(f->p, make_alert("b", PRIORITY_WARNING)), 0);
+	run_for(&f->loop, 20);
+	assert_int_equal(bc.calls, 0);
+	pipeline_shutdown(f->p, 10000, on_closed, f);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	assert_true(f->closed);
+	assert_int_equal(bc.calls, 1);
+	assert_int_equal(bc.sizes[0], 2);
+	pipeline_free(f->p);
+	metrics_free(f->m);
+	config_free(f->cfg);
+	assert_int_equal(uv_loop_close(&f->loop), 0);
+	free(f);
+}
+
+/* Per-alert results of a batch: only the retryable ones go again, in their order. */
+static void test_batch_partial_retry(void **state)
+{
+	struct fixture *f = fixture_new("script: {enabled: false}\n"
+					"retry: {initial: 10ms, max: 20ms}\n"
+					"batchy: {enabled: true, batch: {size: 4, wait: 10s}}\n");
+
+	retry(1, -1);
+	sc.results[2].result = SINK_FAIL;
+	retry(3, -1);
+	sc.n_results = 4;
+	for (int i = 0; i < 4; i++) {
+		char rule[8];
+
+		snprintf(rule, sizeof(rule), "r%d", i);
+		assert_int_equal(pipeline_submit(f->p, make_alert(rule, PRIORITY_WARNING)), 0);
+	}
+	for (int i = 0; i < 500 && pipeline_pending(f->p); i++)
+		run_for(&f->loop, 20);
+	assert_int_equal(pipeline_pending(f->p), 0);
+	/* One full batch, then the two retries together as the probe after the backoff. */
+	assert_int_equal(bc.calls, 2);
+	assert_int_equal(bc.sizes[1], 2);
+	assert_int_equal(bc.alerts, 6);
+	assert_string_equal(bc.rules[4], "r1");
+	assert_string_equal(bc.rules[5], "r3");
+	assert_int_equal(counter(f, "lanner_retries_total{sink=\"batchy\"}"), 2);
 	fixture_free(f);
 }
 
@@ -654,6 +940,14 @@ int main(void)
 		cmocka_unit_test(test_spool_full_drops_lowest_priority),
 		cmocka_unit_test(test_spooled_backlog_exceeds_queue_bound),
 		cmocka_unit_test(test_dedup_uuid_window),
+		cmocka_unit_test(test_match_lists),
+		cmocka_unit_test(test_match_tags_include),
+		cmocka_unit_test(test_rate_parse),
+		cmocka_unit_test(test_rate_config_error),
+		cmocka_unit_test(test_ratelimit),
+		cmocka_unit_test(test_batch_size_and_wait),
+		cmocka_unit_test(test_batch_partial_retry),
+		cmocka_unit_test(test_batch_flushed_at_shutdown),
 		cmocka_unit_test(test_dedup_aggregate),
 		cmocka_unit_test(test_dedup_remembers_spooled),
 	};
