@@ -71,6 +71,8 @@ struct kafka_input_stats {
 	uint64_t malformed; /* messages that did not parse */
 	uint64_t deadlettered; /* malformed messages the dead-letter topic acknowledged */
 	uint64_t commits; /* commit requests sent */
+	uint64_t released; /* held alerts released to the sinks once their commit was acked */
+	uint64_t left_to_group; /* held alerts dropped: the group replays them elsewhere */
 	uint64_t pending; /* submitted, not durable yet */
 	bool stopped; /* kafka_input_stop() completed */
 };
