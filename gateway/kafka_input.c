@@ -10,6 +10,13 @@
  *
  * After a revoke the partition's kpart is dead: done messages that arrive later no longer
  * commit anything (the new owner replays them), and it is freed with its last message.
+ *
+ * With the pipeline (kafka_input_new), alerts are submitted held (pipeline_submit_held): once
+ * durable their record moves to its kpart's held list, a commit is sent soon (after the spool
+ * marked the alerts it covers), and they are released to the sinks when the coordinator
+ * acknowledges an offset past theirs. On revoke what is not acknowledged is discarded (the new
+ * owner replays it); at start, decide_spooled() asks the group about the spool's leftovers.
+ * So nothing this instance delivers is replayed by the group (docs/fleet.md, "Duplicates").
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -67,7 +74,9 @@ const struct config_option kafka_input_options[] = {
 	{ "offset_reset", CONFIG_ENUM, "earliest", KI(offset_reset), 0, 0, reset_choices, NULL,
 	  "where a group without committed offsets starts: earliest or latest" },
 	{ "commit_interval", CONFIG_DURATION, "200ms", KI(commit_interval_ms), 10, 60000, NULL,
-	  NULL, "how often durable offsets are committed (also on revoke and at shutdown)" },
+	  NULL,
+	  "commit durable offsets at least this often (they are committed as soon as a spool "
+	  "batch is durable, and on revoke and at shutdown)" },
 	{ "max_inflight", CONFIG_INT, "10000", KI(max_inflight), 1, 10000000, NULL, NULL,
 	  "alerts submitted but not durable yet before consuming pauses" },
 	{ "properties", CONFIG_MAP, NULL, KI(properties), 0, 0, NULL, NULL,
