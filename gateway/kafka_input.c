@@ -113,6 +113,7 @@ struct krec {
 	uint64_t seq;
 	int64_t offset;
 	struct pipeline_hold *hold;
+	char uuid[ALERT_UUID_LEN + 1];
 	struct krec *prev, *next;
 	struct krec *hprev, *hnext; /* kp->held */
 };
@@ -717,6 +718,7 @@ static void on_message(struct kafka_input *ki, const rd_kafka_message_t *m)
 			  m->offset, strerror(ENOMEM));
 		return;
 	}
+	snprintf(r->uuid, sizeof(r->uuid), "%s", alert_uuid(a));
 	ki->pending++;
 	ki->st.submitted++;
 	/* In memory mode the callback runs before submit returns: r may be gone after this. */
@@ -765,6 +767,9 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		/* Revoked (or lost): commit what is durable, then let the partitions go. */
 		if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS && !rd_kafka_assignment_lost(rk))
 			commit(ki, parts, true);
+		/* Results of the async commits sent before the sync one are in by now. */
+		while (rd_kafka_queue_poll_callback(ki->cq, 0) > 0)
+			;
 		for (int i = 0; i < parts->cnt; i++) {
 			struct kpart *kp =
 				kpart_find(ki, parts->elems[i].topic, parts->elems[i].partition);
@@ -773,6 +778,15 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 				 parts->elems[i].partition);
 			if (kp) {
 				kp->revoked = true;
+				/*
+				 * Should the group give the partition back to this instance, its
+				 * replay of the alerts still undecided here must be accepted: those
+				 * this instance ends up delivering are not replayed (committed).
+				 */
+				for (struct krec *r = ki->recs.next; ki->p && r != &ki->recs;
+				     r = r->next)
+					if (r->kp == kp && r->uuid[0])
+						pipeline_forget_uuid(ki->p, r->uuid);
 				kp->refs++;
 				/* Held alerts a commit in flight may still cover wait for its result. */
 				if (ki->p && !kp->commits_inflight)

@@ -627,6 +627,12 @@ int pipeline_mark_committing(struct pipeline *p, const struct pipeline_origin *o
 	return 0;
 }
 
+void pipeline_forget_uuid(struct pipeline *p, const char *uuid)
+{
+	if (p->dedup)
+		dedup_forget(p->dedup, uuid);
+}
+
 const char *pipeline_hold_uuid(const struct pipeline_hold *h)
 {
 	return alert_uuid(h->a);

@@ -141,6 +141,11 @@ void pipeline_release_spooled(struct pipeline *p);
  */
 int pipeline_mark_committing(struct pipeline *p, const struct pipeline_origin *o, size_t n,
 			     bool wait, pipeline_done_fn cb, void *data);
+/*
+ * The uuid window forgets uuid (an alert whose fate is not decided yet but that must be accepted
+ * if the group replays it to this instance: its partition was revoked).
+ */
+void pipeline_forget_uuid(struct pipeline *p, const char *uuid);
 /* Uuid of a held alert (logs). */
 const char *pipeline_hold_uuid(const struct pipeline_hold *h);
 
@@ -171,7 +176,7 @@ void pipeline_reopen(struct pipeline *p);
 /* Number of sinks, and by name (NULL when absent), for routes and tests. */
 size_t pipeline_sink_count(const struct pipeline *p);
 const char *pipeline_sink_name(const struct pipeline *p, size_t i);
-/* Alerts waiting in queues and in flight, over all sinks. */
+/* Alerts waiting in queues and in flight over all sinks, being spooled, and held. */
 size_t pipeline_pending(const struct pipeline *p);
 
 /* The backoff before retry number `attempt` (1-based), with jitter in [d/2, d]. */
