@@ -36,6 +36,7 @@ const struct config_option dedup_options[] = {
 struct unode {
 	char uuid[ALERT_UUID_LEN + 1];
 	uint64_t t;
+	bool gone; /* dedup_forget(): out of the hash table, still on the FIFO list */
 	struct unode *hnext, *next;
 };
 
@@ -169,12 +170,47 @@ static void uuid_pop_head(struct dedup *d)
 	d->uhead = n->next;
 	if (!d->uhead)
 		d->utail = NULL;
-	pp = &d->ubuckets[fnv1a(n->uuid, strlen(n->uuid)) & d->umask];
-	while (*pp != n)
-		pp = &(*pp)->hnext;
-	*pp = n->hnext;
+	if (!n->gone) {
+		pp = &d->ubuckets[fnv1a(n->uuid, strlen(n->uuid)) & d->umask];
+		while (*pp != n)
+			pp = &(*pp)->hnext;
+		*pp = n->hnext;
+	}
 	d->un--;
 	free(n);
+}
+
+/* Lower-case uuid into low (ALERT_UUID_LEN + 1 bytes); its length, 0 when unusable. */
+static size_t uuid_key(const char *uuid, char *low)
+{
+	size_t len = uuid ? strlen(uuid) : 0;
+
+	if (!len || len > ALERT_UUID_LEN)
+		return 0;
+	for (size_t i = 0; i <= len; i++)
+		low[i] = (char)((uuid[i] >= 'A' && uuid[i] <= 'Z') ? uuid[i] + 32 : uuid[i]);
+	return len;
+}
+
+bool dedup_forget(struct dedup *d, const char *uuid)
+{
+	char low[ALERT_UUID_LEN + 1];
+	size_t len;
+	struct unode **pp;
+
+	if (!dedup_uuid_enabled(d) || !(len = uuid_key(uuid, low)))
+		return false;
+	for (pp = &d->ubuckets[fnv1a(low, len) & d->umask]; *pp; pp = &(*pp)->hnext) {
+		struct unode *n = *pp;
+
+		if (!strcmp(n->uuid, low)) {
+			/* Unlinked from its chain now; the FIFO list frees it in its turn. */
+			*pp = n->hnext;
+			n->gone = true;
+			return true;
+		}
+	}
+	return false;
 }
 
 bool dedup_seen(struct dedup *d, const char *uuid, uint64_t now_ms)

@@ -64,6 +64,12 @@ bool dedup_aggregate_enabled(const struct dedup *d);
  */
 bool dedup_seen(struct dedup *d, const char *uuid, uint64_t now_ms);
 
+/*
+ * Forget uuid (accepted earlier, but that alert will not be delivered by this instance after
+ * all: the consumer group replays it), so that its replay is accepted. True when it was known.
+ */
+bool dedup_forget(struct dedup *d, const char *uuid);
+
 enum dedup_verdict {
 	DEDUP_PASS, /* deliver the alert */
 	DEDUP_ABSORBED, /* folded into its key's window: drop it (its count is in the summary) */

@@ -10,6 +10,13 @@
  *
  * After a revoke the partition's kpart is dead: done messages that arrive later no longer
  * commit anything (the new owner replays them), and it is freed with its last message.
+ *
+ * With the pipeline (kafka_input_new), alerts are submitted held (pipeline_submit_held): once
+ * durable their record moves to its kpart's held list, a commit is sent soon (after the spool
+ * marked the alerts it covers), and they are released to the sinks when the coordinator
+ * acknowledges an offset past theirs. On revoke what is not acknowledged is discarded (the new
+ * owner replays it); at start, decide_spooled() asks the group about the spool's leftovers.
+ * So nothing this instance delivers is replayed by the group (docs/fleet.md, "Duplicates").
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -67,7 +74,9 @@ const struct config_option kafka_input_options[] = {
 	{ "offset_reset", CONFIG_ENUM, "earliest", KI(offset_reset), 0, 0, reset_choices, NULL,
 	  "where a group without committed offsets starts: earliest or latest" },
 	{ "commit_interval", CONFIG_DURATION, "200ms", KI(commit_interval_ms), 10, 60000, NULL,
-	  NULL, "how often durable offsets are committed (also on revoke and at shutdown)" },
+	  NULL,
+	  "commit durable offsets at least this often (they are committed as soon as a spool "
+	  "batch is durable, and on revoke and at shutdown)" },
 	{ "max_inflight", CONFIG_INT, "10000", KI(max_inflight), 1, 10000000, NULL, NULL,
 	  "alerts submitted but not durable yet before consuming pauses" },
 	{ "properties", CONFIG_MAP, NULL, KI(properties), 0, 0, NULL, NULL,
@@ -85,18 +94,38 @@ struct kpart {
 	size_t cap; /* power of 2 */
 	uint64_t head, tail; /* sequence numbers: [head, tail) in the ring */
 	int64_t commit_next; /* -1: nothing done yet */
-	int64_t committed_next;
-	unsigned refs; /* records in flight */
+	int64_t committed_next; /* requested */
+	int64_t acked_next; /* acknowledged by the group coordinator */
+	unsigned commits_inflight;
+	unsigned refs; /* records and commits in flight */
 	bool revoked;
+	struct krec *held; /* durable alerts waiting for their offset's commit (hnext) */
 	struct kpart *next;
 };
 
-/* One message waiting for its alert to be durable, or for its dead-letter report. */
+/*
+ * One message waiting for its alert to be durable, or for its dead-letter report; then, with
+ * the pipeline (held alerts), for the commit of its offset to be acknowledged.
+ */
 struct krec {
 	struct kafka_input *ki;
 	struct kpart *kp;
 	uint64_t seq;
+	int64_t offset;
+	struct pipeline_hold *hold;
+	char uuid[ALERT_UUID_LEN + 1];
 	struct krec *prev, *next;
+	struct krec *hprev, *hnext; /* kp->held */
+};
+
+/* One commit request (async: until its result is served from ki->cq). */
+struct kcommit {
+	struct kafka_input *ki;
+	rd_kafka_topic_partition_list_t *list;
+	bool sync, sent, reported;
+	struct kcommit *prev, *next;
+	size_t n;
+	struct kpart *kp[];
 };
 
 struct kafka_input {
@@ -104,8 +133,13 @@ struct kafka_input {
 	uv_loop_t *loop;
 	kafka_input_submit_fn submit;
 	void *ctx;
+	struct pipeline *p; /* kafka_input_new(): alerts are held until their commit is acked */
 	rd_kafka_t *rk;
 	rd_kafka_queue_t *q;
+	rd_kafka_queue_t *cq; /* commit results */
+	struct kcommit kcs; /* list head: commits in flight */
+	bool committing, commit_again;
+	uv_timer_t commit_soon;
 	rd_kafka_t *dlq;
 	int pipefd[2];
 	uv_poll_t poll;
@@ -118,6 +152,11 @@ struct kafka_input {
 	struct metric *m_messages;
 	struct kafka_input_stats st;
 };
+
+static void count(struct kafka_input *ki, const char *topic, const char *status);
+
+/* How long a start waits for the group's committed offsets of what its spool holds. */
+#define KAFKA_INPUT_COMMITTED_TIMEOUT_MS 15000
 
 bool kafka_input_configured(const struct config *cfg)
 {
@@ -145,7 +184,7 @@ static struct kpart *kpart_new(struct kafka_input *ki, const char *topic, int32_
 		return NULL;
 	}
 	kp->partition = partition;
-	kp->commit_next = kp->committed_next = -1;
+	kp->commit_next = kp->committed_next = kp->acked_next = -1;
 	kp->next = ki->parts;
 	ki->parts = kp;
 	return kp;
@@ -224,53 +263,270 @@ static void kpart_done(struct kpart *kp, uint64_t seq)
 	}
 }
 
+/* --- held alerts ------------------------------------------------------------------------- */
+
+static void krec_finish(struct krec *r, bool done);
+
+static void held_add(struct kpart *kp, struct krec *r)
+{
+	r->hprev = NULL;
+	r->hnext = kp->held;
+	if (kp->held)
+		kp->held->hprev = r;
+	kp->held = r;
+}
+
+static void held_remove(struct krec *r)
+{
+	if (r->hprev)
+		r->hprev->hnext = r->hnext;
+	else
+		r->kp->held = r->hnext;
+	if (r->hnext)
+		r->hnext->hprev = r->hprev;
+	r->hprev = r->hnext = NULL;
+}
+
+/* The group acknowledged offsets up to acked_next: what they cover goes to the sinks. */
+static void release_acked(struct kpart *kp)
+{
+	struct kafka_input *ki = kp->ki;
+	struct krec *r, *next;
+
+	for (r = kp->held; r; r = next) {
+		next = r->hnext;
+		if (r->offset >= kp->acked_next)
+			continue;
+		held_remove(r);
+		pipeline_release(ki->p, r->hold);
+		ki->st.released++;
+		krec_finish(r, false);
+	}
+}
+
 /*
- * Commit the done offsets of live partitions (all, or those in only). Synchronous commits
- * block for the round trip: on revoke and at shutdown only.
+ * kp went to another instance and no commit of ours may still cover its held alerts: the group
+ * replays them to their new owner, so this instance must not deliver them.
+ */
+static void discard_held(struct kpart *kp)
+{
+	struct kafka_input *ki = kp->ki;
+	struct krec *r;
+	uint64_t n = 0;
+
+	while ((r = kp->held)) {
+		held_remove(r);
+		pipeline_discard(ki->p, r->hold);
+		count(ki, kp->topic, "left_to_group");
+		n++;
+		krec_finish(r, false);
+	}
+	ki->st.left_to_group += n;
+	if (n)
+		log_info("kafka_input: %s [%" PRId32 "]: %" PRIu64
+			 " alert(s) not committed yet left to the group's replay (not delivered "
+			 "by this instance)",
+			 kp->topic, kp->partition, n);
+}
+
+/* --- commits --------------------------------------------------------------------------------- */
+
+static void kc_free(struct kcommit *kc)
+{
+	for (size_t i = 0; i < kc->n; i++) {
+		kc->kp[i]->refs--;
+		kpart_release(kc->kp[i]);
+	}
+	if (kc->prev) {
+		kc->prev->next = kc->next;
+		kc->next->prev = kc->prev;
+	}
+	rd_kafka_topic_partition_list_destroy(kc->list);
+	free(kc);
+}
+
+static void commit(struct kafka_input *ki, const rd_kafka_topic_partition_list_t *only, bool sync);
+
+static void commit_result(struct kcommit *kc, rd_kafka_resp_err_t err,
+			  const rd_kafka_topic_partition_list_t *offsets)
+{
+	struct kafka_input *ki = kc->ki;
+	rd_kafka_resp_err_t first = 0;
+
+	kc->reported = true;
+	for (size_t i = 0; i < kc->n; i++) {
+		struct kpart *kp = kc->kp[i];
+		rd_kafka_resp_err_t e = err;
+		const rd_kafka_topic_partition_t *t =
+			offsets ? rd_kafka_topic_partition_list_find(offsets, kp->topic,
+								     kp->partition) :
+				  NULL;
+
+		if (!e)
+			e = t ? t->err : RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION;
+		if (!e && t->offset > kp->acked_next)
+			kp->acked_next = t->offset;
+		if (e) {
+			if (!first)
+				first = e;
+			/* Sent again by the next commit. */
+			kp->committed_next = kp->acked_next;
+		}
+		kp->commits_inflight--;
+		if (ki->p) {
+			release_acked(kp);
+			if (kp->revoked && !kp->commits_inflight)
+				discard_held(kp);
+		}
+	}
+	if (first && first != RD_KAFKA_RESP_ERR__NO_OFFSET)
+		log_warn("kafka_input: offset commit failed: %s (committed at the next one)",
+			 rd_kafka_err2str(first));
+	if (!kc->sync) {
+		ki->committing = false;
+		if (ki->commit_again && !ki->finished) {
+			ki->commit_again = false;
+			commit(ki, NULL, false);
+		}
+	}
+}
+
+/* Served from ki->cq (async), or inside rd_kafka_commit_queue (sync). */
+static void on_commit_result(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+			     rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+	struct kcommit *kc = opaque;
+
+	commit_result(kc, err, offsets);
+	if (!kc->sync)
+		kc_free(kc);
+}
+
+static void commit_send(struct kcommit *kc)
+{
+	struct kafka_input *ki = kc->ki;
+	rd_kafka_resp_err_t err;
+
+	kc->sent = true;
+	if (!ki->rk) {
+		commit_result(kc, RD_KAFKA_RESP_ERR__DESTROY, NULL);
+		if (!kc->sync)
+			kc_free(kc);
+		return;
+	}
+	err = rd_kafka_commit_queue(ki->rk, kc->list, kc->sync ? NULL : ki->cq, on_commit_result,
+				    kc);
+	if (err && !kc->reported) {
+		commit_result(kc, err, NULL);
+		if (!kc->sync)
+			kc_free(kc);
+	}
+}
+
+/* The spool marked the alerts this commit covers: send it. */
+static void on_marked(void *data, int err)
+{
+	struct kcommit *kc = data;
+
+	if (err)
+		log_warn("kafka_input: spool: marking committed alerts failed: committing anyway");
+	commit_send(kc);
+}
+
+/*
+ * Commit the done offsets of live partitions (all, or those in only). Async commits: one at a
+ * time (the next one covers what became done meanwhile), their results served from ki->cq.
+ * Synchronous commits block for the round trip: on revoke and at shutdown only; they are sent
+ * even when an async one for the same offset is in flight, to get a definite answer.
+ *
+ * With held alerts, the spool first marks the alerts a commit covers (so that a restart knows
+ * which ones may have been committed), and the alerts are released once the commit is acked.
  */
 static void commit(struct kafka_input *ki, const rd_kafka_topic_partition_list_t *only, bool sync)
 {
-	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
-	rd_kafka_resp_err_t err;
+	struct pipeline_origin *marks = NULL;
+	struct kcommit *kc;
+	size_t n = 0;
 
-	if (!l)
+	if (!sync && ki->committing) {
+		ki->commit_again = true;
 		return;
+	}
 	for (struct kpart *kp = ki->parts; kp; kp = kp->next) {
-		if (kp->revoked || kp->commit_next < 0 || kp->commit_next <= kp->committed_next)
+		if (kp->revoked || kp->commit_next < 0 ||
+		    kp->commit_next <= (sync ? kp->acked_next : kp->committed_next))
 			continue;
 		if (only && !rd_kafka_topic_partition_list_find(only, kp->topic, kp->partition))
 			continue;
-		rd_kafka_topic_partition_list_add(l, kp->topic, kp->partition)->offset =
+		n++;
+	}
+	if (!n)
+		return;
+	kc = calloc(1, sizeof(*kc) + n * sizeof(kc->kp[0]));
+	if (kc)
+		kc->list = rd_kafka_topic_partition_list_new((int)n);
+	if (kc && ki->p)
+		marks = calloc(n, sizeof(*marks));
+	if (!kc || !kc->list || (ki->p && !marks)) {
+		if (kc && kc->list)
+			rd_kafka_topic_partition_list_destroy(kc->list);
+		free(kc);
+		free(marks);
+		log_warn("kafka_input: commit: %s (committed at the next one)", strerror(ENOMEM));
+		return;
+	}
+	kc->ki = ki;
+	kc->sync = sync;
+	for (struct kpart *kp = ki->parts; kp; kp = kp->next) {
+		if (kp->revoked || kp->commit_next < 0 ||
+		    kp->commit_next <= (sync ? kp->acked_next : kp->committed_next))
+			continue;
+		if (only && !rd_kafka_topic_partition_list_find(only, kp->topic, kp->partition))
+			continue;
+		rd_kafka_topic_partition_list_add(kc->list, kp->topic, kp->partition)->offset =
 			kp->commit_next;
+		if (marks)
+			marks[kc->n] = (struct pipeline_origin){ kp->topic, kp->partition,
+								 kp->commit_next, false };
+		kc->kp[kc->n++] = kp;
+		kp->refs++;
+		kp->commits_inflight++;
+		if (kp->commit_next > kp->committed_next)
+			kp->committed_next = kp->commit_next;
 	}
-	if (l->cnt) {
-		ki->st.commits++;
-		err = rd_kafka_commit(ki->rk, l, sync ? 0 : 1);
-		if (err)
-			log_warn("kafka_input: commit: %s", rd_kafka_err2str(err));
-		else
-			for (int i = 0; i < l->cnt; i++) {
-				struct kpart *kp =
-					kpart_find(ki, l->elems[i].topic, l->elems[i].partition);
-
-				if (kp)
-					kp->committed_next = l->elems[i].offset;
-			}
+	ki->st.commits++;
+	if (!sync) {
+		ki->committing = true;
+		kc->prev = ki->kcs.prev;
+		kc->next = &ki->kcs;
+		kc->prev->next = kc;
+		ki->kcs.prev = kc;
 	}
-	rd_kafka_topic_partition_list_destroy(l);
+	if (marks &&
+	    pipeline_mark_committing(ki->p, marks, kc->n, sync, sync ? NULL : on_marked, kc)) {
+		log_warn("kafka_input: spool: %s marking committed alerts: committing anyway",
+			 strerror(ENOMEM));
+		marks[0].topic = NULL;
+	}
+	if (!marks || sync || !marks[0].topic)
+		commit_send(kc);
+	free(marks);
+	if (sync)
+		kc_free(kc);
 }
 
 /* --- records --------------------------------------------------------------------------------- */
 
-static struct krec *krec_new(struct kafka_input *ki, struct kpart *kp, uint64_t seq)
+static struct krec *krec_new(struct kafka_input *ki, struct kpart *kp, uint64_t seq, int64_t offset)
 {
-	struct krec *r = malloc(sizeof(*r));
+	struct krec *r = calloc(1, sizeof(*r));
 
 	if (!r)
 		return NULL;
 	r->ki = ki;
 	r->kp = kp;
 	r->seq = seq;
+	r->offset = offset;
 	r->prev = ki->recs.prev;
 	r->next = &ki->recs;
 	r->prev->next = r;
@@ -293,6 +549,14 @@ static void krec_finish(struct krec *r, bool done)
 	kpart_release(kp);
 }
 
+static void on_commit_soon(uv_timer_t *t)
+{
+	struct kafka_input *ki = t->data;
+
+	if (!ki->finished)
+		commit(ki, NULL, false);
+}
+
 static void count(struct kafka_input *ki, const char *topic, const char *status)
 {
 	const char *labels[2] = { topic, status };
@@ -305,12 +569,51 @@ static void finish(struct kafka_input *ki);
 static void on_kick(uv_timer_t *t);
 static void on_stop_timer(uv_timer_t *t);
 
+static void pending_done(struct kafka_input *ki);
+
 static void on_durable(void *data, int err)
 {
 	struct krec *r = data;
 	struct kafka_input *ki = r->ki;
 
 	krec_finish(r, true);
+	pending_done(ki);
+}
+
+/*
+ * The alert of r is durable and held (h), or needs nothing more (h NULL: a duplicate uuid, or
+ * the pipeline was closing). Its offset is done: committed at once (not waiting for
+ * commit_interval), and the alert goes to the sinks when the commit is acknowledged.
+ */
+static void on_held(void *data, int err, struct pipeline_hold *h)
+{
+	struct krec *r = data;
+	struct kafka_input *ki = r->ki;
+	struct kpart *kp = r->kp;
+
+	if (!h) {
+		krec_finish(r, true);
+	} else if (ki->finished) {
+		/* Stopped: the next start asks the group (origin_committing is 0: replayed). */
+		pipeline_abandon(ki->p, h);
+		krec_finish(r, false);
+	} else if (kp->revoked) {
+		/* Not committable any more: the partition's new owner replays it. */
+		pipeline_discard(ki->p, h);
+		count(ki, kp->topic, "left_to_group");
+		ki->st.left_to_group++;
+		krec_finish(r, false);
+	} else {
+		r->hold = h;
+		held_add(kp, r);
+		kpart_done(kp, r->seq);
+		uv_timer_start(&ki->commit_soon, on_commit_soon, 0, 0);
+	}
+	pending_done(ki);
+}
+
+static void pending_done(struct kafka_input *ki)
+{
 	ki->pending--;
 	ki->st.durable++;
 	if (ki->paused && !ki->stopping && ki->pending <= (uint64_t)ki->set.max_inflight / 2) {
@@ -327,7 +630,7 @@ static void deadletter(struct kafka_input *ki, const rd_kafka_message_t *m, stru
 		       uint64_t seq, const char *why)
 {
 	char part[16], off[32];
-	struct krec *r = krec_new(ki, kp, seq);
+	struct krec *r = krec_new(ki, kp, seq, m->offset);
 	rd_kafka_resp_err_t err;
 
 	if (!r) {
@@ -408,17 +711,24 @@ static void on_message(struct kafka_input *ki, const rd_kafka_message_t *m)
 			kpart_done(kp, seq);
 		return;
 	}
-	r = krec_new(ki, kp, seq);
+	r = krec_new(ki, kp, seq, m->offset);
 	if (!r) {
 		alert_unref(a);
 		log_error("kafka_input: %s [%" PRId32 "] @%" PRId64 ": %s", topic, m->partition,
 			  m->offset, strerror(ENOMEM));
 		return;
 	}
+	snprintf(r->uuid, sizeof(r->uuid), "%s", alert_uuid(a));
 	ki->pending++;
 	ki->st.submitted++;
-	/* In memory mode on_durable runs before submit returns: r may be gone after this. */
-	err = ki->submit(ki->ctx, a, on_durable, r);
+	/* In memory mode the callback runs before submit returns: r may be gone after this. */
+	if (ki->p) {
+		struct pipeline_origin o = { topic, m->partition, m->offset, false };
+
+		err = pipeline_submit_held(ki->p, a, &o, on_held, r);
+	} else {
+		err = ki->submit(ki->ctx, a, on_durable, r);
+	}
 	if (err) {
 		ki->pending--;
 		count(ki, topic, "error");
@@ -457,6 +767,9 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		/* Revoked (or lost): commit what is durable, then let the partitions go. */
 		if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS && !rd_kafka_assignment_lost(rk))
 			commit(ki, parts, true);
+		/* Results of the async commits sent before the sync one are in by now. */
+		while (rd_kafka_queue_poll_callback(ki->cq, 0) > 0)
+			;
 		for (int i = 0; i < parts->cnt; i++) {
 			struct kpart *kp =
 				kpart_find(ki, parts->elems[i].topic, parts->elems[i].partition);
@@ -465,6 +778,20 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 				 parts->elems[i].partition);
 			if (kp) {
 				kp->revoked = true;
+				/*
+				 * Should the group give the partition back to this instance, its
+				 * replay of the alerts still undecided here must be accepted: those
+				 * this instance ends up delivering are not replayed (committed).
+				 */
+				for (struct krec *r = ki->recs.next; ki->p && r != &ki->recs;
+				     r = r->next)
+					if (r->kp == kp && r->uuid[0])
+						pipeline_forget_uuid(ki->p, r->uuid);
+				kp->refs++;
+				/* Held alerts a commit in flight may still cover wait for its result. */
+				if (ki->p && !kp->commits_inflight)
+					discard_held(kp);
+				kp->refs--;
 				kpart_release(kp);
 			}
 		}
@@ -479,14 +806,6 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	} else if (aerr) {
 		log_error("kafka_input: rebalance: %s", rd_kafka_err2str(aerr));
 	}
-}
-
-static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-		      rd_kafka_topic_partition_list_t *offsets, void *opaque)
-{
-	if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
-		log_warn("kafka_input: offset commit failed: %s (committed at the next one)",
-			 rd_kafka_err2str(err));
 }
 
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
@@ -524,7 +843,10 @@ static void drain(struct kafka_input *ki)
 	ki->draining = true;
 	while (read(ki->pipefd[0], buf, sizeof(buf)) > 0)
 		;
-	while (!ki->stopping) {
+	while (rd_kafka_queue_poll_callback(ki->cq, 0) > 0)
+		;
+	/* Paused: reading resumes once half of max_inflight is durable (on_kick), not before. */
+	while (!ki->stopping && !ki->paused) {
 		rd_kafka_message_t *m;
 
 		if (ki->pending >= (uint64_t)ki->set.max_inflight) {
@@ -623,7 +945,6 @@ static rd_kafka_conf_t *base_conf(struct kafka_input *ki, struct config *cfg, bo
 		err |= conf_set(conf, "auto.offset.reset", reset_choices[set->offset_reset],
 				"kafka_input.offset_reset");
 		rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
-		rd_kafka_conf_set_offset_commit_cb(conf, on_commit);
 	} else {
 		err |= conf_set(conf, "acks", "all", "kafka_input.deadletter_topic");
 		rd_kafka_conf_set_dr_msg_cb(conf, on_dlq_report);
@@ -664,8 +985,123 @@ static void on_handle_closed(uv_handle_t *h)
 
 static void declare_metrics(struct kafka_input *ki, struct metrics *m);
 
-struct kafka_input *kafka_input_new_with(uv_loop_t *loop, struct config *cfg, struct metrics *m,
-					 kafka_input_submit_fn submit, void *ctx)
+/* --- startup: what the last run spooled ------------------------------------------------------ */
+
+struct spooled_held {
+	struct pipeline_hold *h;
+	char *topic;
+	int32_t partition;
+	int64_t offset;
+	bool committing;
+};
+
+struct spooled_set {
+	struct spooled_held *v;
+	size_t n, cap;
+	bool enomem;
+};
+
+static void collect_spooled(void *ctx, struct pipeline_hold *h, const struct pipeline_origin *o)
+{
+	struct spooled_set *set = ctx;
+
+	if (set->n == set->cap) {
+		size_t cap = set->cap ? set->cap * 2 : 64;
+		struct spooled_held *v = realloc(set->v, cap * sizeof(*v));
+
+		if (!v) {
+			set->enomem = true;
+			return;
+		}
+		set->v = v;
+		set->cap = cap;
+	}
+	set->v[set->n] = (struct spooled_held){ h, strdup(o->topic), o->partition, o->offset,
+						o->committing };
+	if (!set->v[set->n].topic) {
+		set->enomem = true;
+		return;
+	}
+	set->n++;
+}
+
+/*
+ * The alerts a previous run of this instance spooled from Kafka and did not deliver. Each is
+ * delivered from the spool only when the group will not replay it: a commit covering it had been
+ * sent (origin_committing) and the group's committed offset is past it. Otherwise the group
+ * replays it to the owner of its partition (maybe this instance, whose uuid window then accepts
+ * it again), so it is dropped from the spool. Blocking (bounded), before consuming.
+ */
+static void decide_spooled(struct kafka_input *ki)
+{
+	struct spooled_set set = { 0 };
+	rd_kafka_topic_partition_list_t *l;
+	rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__NO_OFFSET;
+	size_t delivered = 0, left = 0;
+	bool latest = ki->set.offset_reset == 1;
+
+	pipeline_take_spooled(ki->p, collect_spooled, &set);
+	if (set.enomem) {
+		/* Untaken holds are released by pipeline_release_spooled(): never lost. */
+		log_error("kafka_input: %s deciding spooled alerts: delivering them all",
+			  strerror(ENOMEM));
+	}
+	if (!set.n) {
+		free(set.v);
+		return;
+	}
+	l = rd_kafka_topic_partition_list_new(16);
+	for (size_t i = 0; l && i < set.n; i++)
+		if (!rd_kafka_topic_partition_list_find(l, set.v[i].topic, set.v[i].partition))
+			rd_kafka_topic_partition_list_add(l, set.v[i].topic, set.v[i].partition);
+	if (l) {
+		uint64_t t0 = uv_hrtime();
+
+		err = rd_kafka_committed(ki->rk, l, KAFKA_INPUT_COMMITTED_TIMEOUT_MS);
+		log_info("kafka_input: %zu spooled alert(s) from Kafka: committed offsets of %d "
+			 "partition(s) asked in %" PRIu64 " ms%s%s",
+			 set.n, l->cnt, (uv_hrtime() - t0) / 1000000, err ? ": " : "",
+			 err ? rd_kafka_err2str(err) : "");
+	}
+	for (size_t i = 0; i < set.n; i++) {
+		struct spooled_held *sh = &set.v[i];
+		const rd_kafka_topic_partition_t *t =
+			l && !err ?
+				rd_kafka_topic_partition_list_find(l, sh->topic, sh->partition) :
+				NULL;
+		bool deliver;
+
+		if (!t || t->err) {
+			/* Unknown: a commit sent may have succeeded, so deliver (never lose). */
+			deliver = sh->committing || latest;
+		} else if (t->offset < 0) {
+			/* No committed offset: with "latest" the group would skip it. */
+			deliver = latest;
+		} else {
+			deliver = sh->committing && t->offset > sh->offset;
+		}
+		if (deliver) {
+			pipeline_release(ki->p, sh->h);
+			delivered++;
+		} else {
+			pipeline_discard(ki->p, sh->h);
+			count(ki, sh->topic, "left_to_group");
+			left++;
+		}
+		free(sh->topic);
+	}
+	ki->st.left_to_group += left;
+	log_info("kafka_input: spooled alerts from Kafka: %zu delivered from the spool (the group "
+		 "committed past them), %zu left to the group's replay",
+		 delivered, left);
+	if (l)
+		rd_kafka_topic_partition_list_destroy(l);
+	free(set.v);
+}
+
+static struct kafka_input *kafka_input_new_p(uv_loop_t *loop, struct config *cfg, struct metrics *m,
+					     kafka_input_submit_fn submit, void *ctx,
+					     struct pipeline *p)
 {
 	struct kafka_input *ki = calloc(1, sizeof(*ki));
 	rd_kafka_topic_partition_list_t *topics = NULL;
@@ -679,7 +1115,9 @@ struct kafka_input *kafka_input_new_with(uv_loop_t *loop, struct config *cfg, st
 	ki->loop = loop;
 	ki->submit = submit;
 	ki->ctx = ctx;
+	ki->p = p;
 	ki->recs.next = ki->recs.prev = &ki->recs;
+	ki->kcs.next = ki->kcs.prev = &ki->kcs;
 	ki->pipefd[0] = ki->pipefd[1] = -1;
 	if (config_bind(cfg, "kafka_input", kafka_input_options, &ki->set))
 		goto err;
@@ -715,7 +1153,8 @@ struct kafka_input *kafka_input_new_with(uv_loop_t *loop, struct config *cfg, st
 	}
 	rd_kafka_poll_set_consumer(ki->rk);
 	ki->q = rd_kafka_queue_get_consumer(ki->rk);
-	if (!ki->q || pipe2(ki->pipefd, O_NONBLOCK | O_CLOEXEC)) {
+	ki->cq = rd_kafka_queue_new(ki->rk);
+	if (!ki->q || !ki->cq || pipe2(ki->pipefd, O_NONBLOCK | O_CLOEXEC)) {
 		err = -errno;
 		goto err;
 	}
@@ -730,16 +1169,25 @@ struct kafka_input *kafka_input_new_with(uv_loop_t *loop, struct config *cfg, st
 		goto err;
 	}
 	declare_metrics(ki, m);
+	/*
+	 * Before consuming and committing (the rebalance callback and the messages are served by
+	 * the loop only): what the last run spooled, the group may replay.
+	 */
+	if (ki->p)
+		decide_spooled(ki);
 	uv_poll_init(loop, &ki->poll, ki->pipefd[0]);
 	uv_timer_init(loop, &ki->commit_timer);
 	uv_timer_init(loop, &ki->kick);
 	uv_timer_init(loop, &ki->stop_timer);
+	uv_timer_init(loop, &ki->commit_soon);
 	ki->poll.data = ki->commit_timer.data = ki->kick.data = ki->stop_timer.data = ki;
-	ki->open_handles = 4;
+	ki->commit_soon.data = ki;
+	ki->open_handles = 5;
 	uv_poll_start(&ki->poll, UV_READABLE, on_readable);
 	uv_timer_start(&ki->commit_timer, on_commit_timer, (uint64_t)ki->set.commit_interval_ms,
 		       (uint64_t)ki->set.commit_interval_ms);
 	rd_kafka_queue_io_event_enable(ki->q, ki->pipefd[1], "c", 1);
+	rd_kafka_queue_io_event_enable(ki->cq, ki->pipefd[1], "k", 1);
 	if (ki->dlq) {
 		rd_kafka_queue_t *mq = rd_kafka_queue_get_main(ki->dlq);
 
@@ -754,6 +1202,8 @@ struct kafka_input *kafka_input_new_with(uv_loop_t *loop, struct config *cfg, st
 	return ki;
 
 err:
+	if (ki->cq)
+		rd_kafka_queue_destroy(ki->cq);
 	if (ki->q)
 		rd_kafka_queue_destroy(ki->q);
 	if (ki->rk)
@@ -777,7 +1227,13 @@ static int pipeline_submit_fn(void *ctx, struct alert *a, pipeline_done_fn cb, v
 struct kafka_input *kafka_input_new(uv_loop_t *loop, struct config *cfg, struct pipeline *p,
 				    struct metrics *m)
 {
-	return kafka_input_new_with(loop, cfg, m, pipeline_submit_fn, p);
+	return kafka_input_new_p(loop, cfg, m, pipeline_submit_fn, p, p);
+}
+
+struct kafka_input *kafka_input_new_with(uv_loop_t *loop, struct config *cfg, struct metrics *m,
+					 kafka_input_submit_fn submit, void *ctx)
+{
+	return kafka_input_new_p(loop, cfg, m, submit, ctx, NULL);
 }
 
 /* Commit, close the consumer (blocking, bounded), flush the dead letters, close the handles. */
@@ -789,9 +1245,35 @@ static void finish(struct kafka_input *ki)
 		return;
 	ki->finished = true;
 	rd_kafka_queue_io_event_enable(ki->q, -1, NULL, 0);
+	rd_kafka_queue_io_event_enable(ki->cq, -1, NULL, 0);
 	commit(ki, NULL, true);
+	/* Results of async commits sent before the sync one are in by now. */
+	while (rd_kafka_queue_poll_callback(ki->cq, 0) > 0)
+		;
 	/* Serves the revoke (our rebalance callback commits again: nothing new by now). */
 	rd_kafka_consumer_close(ki->rk);
+	while (rd_kafka_queue_poll_callback(ki->cq, 0) > 0)
+		;
+	/* Commits whose result will never come: undecided, like their alerts. */
+	for (struct kcommit *kc = ki->kcs.next, *next; kc != &ki->kcs; kc = next) {
+		next = kc->next;
+		if (kc->sent && !kc->reported) {
+			commit_result(kc, RD_KAFKA_RESP_ERR__DESTROY, NULL);
+			kc_free(kc);
+		}
+	}
+	/* Held alerts still undecided stay in the spool: the next start asks the group. */
+	for (struct kpart *kp = ki->parts; kp; kp = kp->next) {
+		struct krec *r;
+
+		while ((r = kp->held)) {
+			held_remove(r);
+			pipeline_abandon(ki->p, r->hold);
+			krec_finish(r, false);
+		}
+	}
+	rd_kafka_queue_destroy(ki->cq);
+	ki->cq = NULL;
 	rd_kafka_queue_destroy(ki->q);
 	ki->q = NULL;
 	rd_kafka_destroy(ki->rk);
@@ -815,6 +1297,7 @@ static void finish(struct kafka_input *ki)
 	uv_close((uv_handle_t *)&ki->commit_timer, on_handle_closed);
 	uv_close((uv_handle_t *)&ki->kick, on_handle_closed);
 	uv_close((uv_handle_t *)&ki->stop_timer, on_handle_closed);
+	uv_close((uv_handle_t *)&ki->commit_soon, on_handle_closed);
 	log_info("kafka_input: closed");
 }
 
@@ -826,6 +1309,7 @@ void kafka_input_stop(struct kafka_input *ki, int64_t timeout_ms)
 	uv_poll_stop(&ki->poll);
 	uv_timer_stop(&ki->kick);
 	uv_timer_stop(&ki->commit_timer);
+	uv_timer_stop(&ki->commit_soon);
 	if (!ki->pending) {
 		finish(ki);
 		return;
@@ -846,6 +1330,14 @@ void kafka_input_free(struct kafka_input *ki)
 {
 	if (!ki)
 		return;
+	while (ki->kcs.next != &ki->kcs) {
+		struct kcommit *kc = ki->kcs.next;
+
+		kc->prev->next = kc->next;
+		kc->next->prev = kc->prev;
+		rd_kafka_topic_partition_list_destroy(kc->list);
+		free(kc);
+	}
 	/* Records the pipeline never answered (it was freed first): nothing to commit any more. */
 	while (ki->recs.next != &ki->recs) {
 		struct krec *r = ki->recs.next;

@@ -20,8 +20,15 @@
  * submitted like a `POST /` alert. Offsets are neither auto-committed nor auto-stored: a
  * message's offset is done when the pipeline says its alert is durable (in the spool, or queued
  * when the spool is in memory mode), and per partition only the highest contiguous done offset
- * is committed (every kafka_input.commit_interval, on revoke and at shutdown). A crash
- * therefore replays what was not durable yet instead of losing it.
+ * is committed (as soon as a spool batch is durable, at least every
+ * kafka_input.commit_interval, on revoke and at shutdown). A crash therefore replays what was
+ * not durable yet instead of losing it.
+ *
+ * With kafka_input_new() (the pipeline), alerts are held: spooled with their origin, delivered
+ * only once the commit of their offset is acknowledged, dropped on revoke when it is not (the
+ * group replays them elsewhere); at start, the spool's leftovers read from Kafka are delivered
+ * only when a commit covered them (docs/fleet.md, "Duplicates"). kafka_input_new_with() (tests)
+ * keeps the plain done callback.
  *
  * A message that does not parse is counted (lanner_kafka_input_messages_total{status=
  * "malformed"}), logged with topic/partition/offset, produced to kafka_input.deadletter_topic
@@ -71,6 +78,8 @@ struct kafka_input_stats {
 	uint64_t malformed; /* messages that did not parse */
 	uint64_t deadlettered; /* malformed messages the dead-letter topic acknowledged */
 	uint64_t commits; /* commit requests sent */
+	uint64_t released; /* held alerts released to the sinks once their commit was acked */
+	uint64_t left_to_group; /* held alerts dropped: the group replays them elsewhere */
 	uint64_t pending; /* submitted, not durable yet */
 	bool stopped; /* kafka_input_stop() completed */
 };

@@ -38,7 +38,21 @@ struct spool_wait {
 	struct spooled *sp;
 	uint64_t targets; /* bit i: slots[i] */
 	pipeline_done_fn cb;
+	pipeline_held_fn held_cb; /* pipeline_submit_held(): hold instead of queueing */
 	void *data;
+};
+
+/* A held alert (pipeline_submit_held, or loaded from the spool with a Kafka origin). */
+struct pipeline_hold {
+	struct alert *a;
+	struct spooled *sp; /* NULL in memory mode */
+	uint64_t targets;
+	bool startup; /* loaded from the spool, not taken yet (pipeline_take_spooled) */
+	bool committing; /* loaded: origin_committing */
+	char *topic; /* origin of a spooled one */
+	int32_t partition;
+	int64_t offset;
+	struct pipeline_hold *prev, *next;
 };
 
 /* Per-sink state: the sink, its bounded queue, its concurrency and backoff. */
@@ -107,6 +121,9 @@ struct pipeline {
 	struct metric *m_dedup;
 
 	struct dedup *dedup; /* uuid window and content aggregation (dedup.*) */
+
+	struct pipeline_hold holds; /* list head */
+	size_t n_holds;
 
 	struct spool *spool;
 	size_t spool_bytes;
@@ -642,6 +659,133 @@ static void enqueue_targets(struct pipeline *p, struct alert *a, uint64_t target
 	}
 }
 
+static struct pipeline_hold *hold_new(struct pipeline *p, struct alert *a, uint64_t targets,
+				      struct spooled *sp)
+{
+	struct pipeline_hold *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return NULL;
+	h->a = alert_ref(a);
+	h->targets = targets;
+	h->sp = sp;
+	h->prev = p->holds.prev;
+	h->next = &p->holds;
+	h->prev->next = h;
+	p->holds.prev = h;
+	p->n_holds++;
+	return h;
+}
+
+static void hold_free(struct pipeline *p, struct pipeline_hold *h)
+{
+	h->prev->next = h->next;
+	h->next->prev = h->prev;
+	p->n_holds--;
+	alert_unref(h->a);
+	free(h->topic);
+	free(h);
+}
+
+/* Every sink of h lets it go: acked (the spool forgets it) or not (it stays for next start). */
+static void hold_drop(struct pipeline *p, struct pipeline_hold *h, bool acked)
+{
+	for (size_t i = 0; i < p->n_slots; i++) {
+		if (h->targets & (1ULL << i)) {
+			struct pending pd = { alert_ref(h->a), 0, h->sp };
+
+			if (!h->sp && !acked)
+				count_drop(&p->slots[i], "shutdown", h->a);
+			pending_release(&p->slots[i], &pd, acked);
+		}
+	}
+	hold_free(p, h);
+	if (p->shutting_down)
+		maybe_finish_shutdown(p);
+}
+
+void pipeline_release(struct pipeline *p, struct pipeline_hold *h)
+{
+	if (p->closing) {
+		hold_drop(p, h, false);
+		return;
+	}
+	enqueue_targets(p, h->a, h->targets, h->sp);
+	hold_free(p, h);
+}
+
+void pipeline_discard(struct pipeline *p, struct pipeline_hold *h)
+{
+	if (p->dedup)
+		dedup_forget(p->dedup, alert_uuid(h->a));
+	hold_drop(p, h, true);
+}
+
+void pipeline_abandon(struct pipeline *p, struct pipeline_hold *h)
+{
+	hold_drop(p, h, false);
+}
+
+int pipeline_mark_committing(struct pipeline *p, const struct pipeline_origin *o, size_t n,
+			     bool wait, pipeline_done_fn cb, void *data)
+{
+	int err = 0;
+
+	/* One queue, applied in order: the last mark's callback says all are written. */
+	for (size_t i = 0; p->spool && !err && i < n; i++)
+		err = spool_mark_committing(p->spool, o[i].topic, o[i].partition, o[i].offset, wait,
+					    i + 1 == n ? cb : NULL, i + 1 == n ? data : NULL);
+	if (err)
+		return err;
+	if ((!p->spool || !n) && !wait && cb)
+		cb(data, 0);
+	return 0;
+}
+
+void pipeline_forget_uuid(struct pipeline *p, const char *uuid)
+{
+	if (p->dedup)
+		dedup_forget(p->dedup, uuid);
+}
+
+const char *pipeline_hold_uuid(const struct pipeline_hold *h)
+{
+	return alert_uuid(h->a);
+}
+
+size_t pipeline_take_spooled(struct pipeline *p,
+			     void (*fn)(void *ctx, struct pipeline_hold *h,
+					const struct pipeline_origin *o),
+			     void *ctx)
+{
+	struct pipeline_hold *h, *next;
+	size_t n = 0;
+
+	for (h = p->holds.next; h != &p->holds; h = next) {
+		next = h->next;
+		if (h->startup) {
+			struct pipeline_origin o = { h->topic, h->partition, h->offset,
+						     h->committing };
+
+			h->startup = false;
+			n++;
+			fn(ctx, h, &o);
+		}
+	}
+	return n;
+}
+
+void pipeline_release_spooled(struct pipeline *p)
+{
+	struct pipeline_hold *h, *next;
+
+	for (h = p->holds.next; h != &p->holds; h = next) {
+		next = h->next;
+		if (h->startup)
+			pipeline_release(p, h);
+	}
+}
+
 static void on_spooled(void *data, int err)
 {
 	struct spool_wait *w = data;
@@ -657,6 +801,17 @@ static void on_spooled(void *data, int err)
 				pending_release(&p->slots[i], &pd, false);
 			}
 		}
+	} else if (w->held_cb) {
+		struct pipeline_hold *h = hold_new(p, w->a, w->targets, w->sp);
+
+		if (!h) {
+			log_error("alert %s: %s holding it: delivered now", alert_uuid(w->a),
+				  strerror(ENOMEM));
+			enqueue_targets(p, w->a, w->targets, w->sp);
+		}
+		w->held_cb(w->data, 0, h);
+		w->held_cb = NULL;
+		w->cb = NULL;
 	} else {
 		/* A spool write error is logged and counted; the alert still goes out. */
 		enqueue_targets(p, w->a, w->targets, w->sp);
@@ -664,7 +819,9 @@ static void on_spooled(void *data, int err)
 		while (p->spool_bytes > p->set.spool_max && spool_evict_one(p))
 			;
 	}
-	if (w->cb)
+	if (w->held_cb)
+		w->held_cb(w->data, 0, NULL);
+	else if (w->cb)
 		w->cb(w->data, 0);
 	alert_unref(w->a);
 	free(w);
@@ -787,7 +944,22 @@ int pipeline_submit(struct pipeline *p, struct alert *a)
 	return pipeline_submit_cb(p, a, NULL, NULL);
 }
 
+static int submit(struct pipeline *p, struct alert *a, pipeline_done_fn cb,
+		  pipeline_held_fn held_cb, void *data, const struct pipeline_origin *origin);
+
 int pipeline_submit_cb(struct pipeline *p, struct alert *a, pipeline_done_fn cb, void *data)
+{
+	return submit(p, a, cb, NULL, data, NULL);
+}
+
+int pipeline_submit_held(struct pipeline *p, struct alert *a, const struct pipeline_origin *o,
+			 pipeline_held_fn cb, void *data)
+{
+	return submit(p, a, NULL, cb, data, o);
+}
+
+static int submit(struct pipeline *p, struct alert *a, pipeline_done_fn cb,
+		  pipeline_held_fn held_cb, void *data, const struct pipeline_origin *origin)
 {
 	const char *labels[6], *names[64];
 	struct spool_wait *w = NULL;
@@ -804,7 +976,9 @@ int pipeline_submit_cb(struct pipeline *p, struct alert *a, pipeline_done_fn cb,
 	if (!err && !alert_is_test(a) && deduplicated(p, a)) {
 		/* Already accepted (uuid) or folded into a pending summary: done, like delivered. */
 		alert_unref(a);
-		if (cb)
+		if (held_cb)
+			held_cb(data, 0, NULL);
+		else if (cb)
 			cb(data, 0);
 		return 0;
 	}
@@ -841,11 +1015,16 @@ int pipeline_submit_cb(struct pipeline *p, struct alert *a, pipeline_done_fn cb,
 		w->sp = calloc(1, sizeof(*w->sp));
 	if (!w || !w->sp) {
 		/* Memory mode, no sink, or no memory for the spool's bookkeeping: straight on. */
+		struct pipeline_hold *h = held_cb && targets ? hold_new(p, a, targets, NULL) : NULL;
+
 		if (w)
 			free(w);
-		enqueue_targets(p, a, targets, NULL);
+		if (!h)
+			enqueue_targets(p, a, targets, NULL);
 		alert_unref(a);
-		if (cb)
+		if (held_cb)
+			held_cb(data, 0, h);
+		else if (cb)
 			cb(data, 0);
 		return 0;
 	}
@@ -853,6 +1032,7 @@ int pipeline_submit_cb(struct pipeline *p, struct alert *a, pipeline_done_fn cb,
 	w->a = a;
 	w->targets = targets;
 	w->cb = cb;
+	w->held_cb = held_cb;
 	w->data = data;
 	w->sp->id = spool_next_id(p->spool);
 	w->sp->refs = (unsigned)n;
@@ -860,8 +1040,15 @@ int pipeline_submit_cb(struct pipeline *p, struct alert *a, pipeline_done_fn cb,
 	while (p->spool_bytes + len > p->set.spool_max && spool_evict_one(p))
 		;
 	p->spool_bytes += len;
-	err = spool_insert(p->spool, w->sp->id, alert_priority(a), json, len, names, n, on_spooled,
-			   w);
+	{
+		struct spool_origin so = { 0 };
+
+		if (origin)
+			so = (struct spool_origin){ origin->topic, origin->partition,
+						    origin->offset };
+		err = spool_insert_origin(p->spool, w->sp->id, alert_priority(a), json, len, &so,
+					  names, n, on_spooled, w);
+	}
 	if (err) {
 		log_error("spool: alert %s not written (%s): delivering from memory", alert_uuid(a),
 			  strerror(-err));
@@ -993,11 +1180,18 @@ struct spool_loader {
 	int64_t id;
 	struct alert *a;
 	struct spooled *sp;
-	size_t alerts, deliveries;
+	struct pipeline_hold *hold; /* the current alert has a Kafka origin */
+	size_t alerts, deliveries, held;
 };
 
 static void loader_release(struct spool_loader *l)
 {
+	if (l->hold && !l->hold->targets) {
+		/* No configured sink wants it any more (acked for each, above). */
+		l->hold->sp = NULL;
+		hold_free(l->p, l->hold);
+	}
+	l->hold = NULL;
 	/* The loader's own hold on the record (refs started at 1). */
 	if (l->sp && --l->sp->refs == 0) {
 		l->p->spool_bytes -= l->sp->bytes;
@@ -1060,6 +1254,78 @@ static void on_spooled_row(void *ctx, int64_t id, int priority, const char *json
 	l->deliveries++;
 }
 
+/*
+ * A row of an alert read from Kafka: held instead of queued, until the Kafka input has asked the
+ * group whether it will replay it (pipeline_take_spooled).
+ */
+static void on_spooled_row_origin(void *ctx, const struct spool_row *r)
+{
+	struct spool_loader *l = ctx;
+	struct pipeline *p = l->p;
+	struct slot *sl = NULL;
+
+	if (!r->origin.topic) {
+		on_spooled_row(ctx, r->id, r->priority, r->json, r->len, r->sink);
+		return;
+	}
+	if (r->id != l->id) {
+		struct alert_error err;
+
+		loader_release(l);
+		l->id = r->id;
+		l->a = alert_parse(r->json, r->len, &err);
+		if (!l->a) {
+			log_error("spool: alert %lld unreadable (%s): dropped", (long long)r->id,
+				  err.msg);
+		} else {
+			alert_freeze(l->a);
+			/* a replay of what the previous run accepted is a duplicate (unless the
+			 * Kafka input discards it: then the uuid is forgotten again) */
+			if (p->dedup)
+				dedup_seen(p->dedup, alert_uuid(l->a), uv_now(p->loop));
+			l->sp = calloc(1, sizeof(*l->sp));
+			l->hold = l->sp ? hold_new(p, l->a, 0, l->sp) : NULL;
+			if (l->hold)
+				l->hold->topic = strdup(r->origin.topic);
+			if (!l->hold || !l->hold->topic) {
+				log_error("spool: out of memory loading alert %lld",
+					  (long long)r->id);
+				if (l->hold)
+					hold_free(p, l->hold);
+				l->hold = NULL;
+				free(l->sp);
+				l->sp = NULL;
+				alert_unref(l->a);
+				l->a = NULL;
+			} else {
+				l->sp->id = r->id;
+				l->sp->refs = 1;
+				l->sp->bytes = r->len;
+				p->spool_bytes += r->len;
+				l->hold->partition = r->origin.partition;
+				l->hold->offset = r->origin.offset;
+				l->hold->committing = r->origin.committing;
+				l->hold->startup = true;
+				l->held++;
+			}
+		}
+	}
+	for (size_t i = 0; i < p->n_slots; i++)
+		if (!strcmp(p->slots[i].sink->name, r->sink))
+			sl = &p->slots[i];
+	if (!l->hold || !sl) {
+		if (l->hold)
+			log_warn("spool: alert %lld waits for output '%s', which is not configured "
+				 "any more: dropped for it",
+				 (long long)r->id, r->sink);
+		spool_ack(p->spool, r->id, r->sink);
+		return;
+	}
+	l->sp->refs++;
+	l->hold->targets |= 1ULL << (size_t)(sl - p->slots);
+	l->deliveries++;
+}
+
 static int open_spool(struct pipeline *p)
 {
 	struct spool_loader l = { .p = p, .id = -1 };
@@ -1068,7 +1334,7 @@ static int open_spool(struct pipeline *p)
 	p->spool = spool_open(p->loop, p->set.spool_path, p->set.spool_sync == 1);
 	if (!p->spool)
 		return -errno;
-	err = spool_load(p->spool, on_spooled_row, &l);
+	err = spool_load_rows(p->spool, on_spooled_row_origin, &l);
 	loader_release(&l);
 	if (err)
 		return err;
@@ -1076,6 +1342,10 @@ static int open_spool(struct pipeline *p)
 		log_info("spool %s: delivering %zu alert(s) (%zu deliveries) left from a previous "
 			 "run",
 			 p->set.spool_path, l.alerts, l.deliveries);
+	if (l.held)
+		log_info("spool %s: %zu alert(s) read from Kafka wait for the consumer group's "
+			 "committed offsets (delivered, or left to the group's replay)",
+			 p->set.spool_path, l.held);
 	for (size_t i = 0; i < p->n_slots; i++)
 		slot_pump(&p->slots[i]);
 	return 0;
@@ -1176,6 +1446,7 @@ struct pipeline *pipeline_new_with(uv_loop_t *loop, struct config *cfg, struct m
 		return NULL;
 	p->loop = loop;
 	p->metrics = m;
+	p->holds.next = p->holds.prev = &p->holds;
 	err = config_bind(cfg, "", pipeline_options, &p->set);
 	if (err)
 		goto err_free;
@@ -1343,6 +1614,13 @@ void pipeline_free(struct pipeline *p)
 		free(p->slots[i].sink);
 		sink_filter_free(p->slots[i].filter);
 	}
+	/* Holds nobody released: their alerts stay in the spool (the next start decides). */
+	while (p->holds.next != &p->holds) {
+		struct pipeline_hold *h = p->holds.next;
+
+		free(h->sp); /* held by this hold only */
+		hold_free(p, h);
+	}
 	free(p->slots);
 	dedup_free(p->dedup);
 	free(p);
@@ -1374,7 +1652,7 @@ size_t pipeline_pending(const struct pipeline *p)
 
 	for (size_t i = 0; i < p->n_slots; i++)
 		n += p->slots[i].len + p->slots[i].inflight;
-	return n + p->spool_waiting;
+	return n + p->spool_waiting + p->n_holds;
 }
 
 struct http_client *pipeline_http(const struct pipeline *p)

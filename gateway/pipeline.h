@@ -89,6 +89,68 @@ typedef void (*pipeline_done_fn)(void *data, int err);
 int pipeline_submit_cb(struct pipeline *p, struct alert *a, pipeline_done_fn cb, void *data);
 
 /*
+ * Held alerts (the Kafka input, issue 9): an alert from a consumer group must reach the sinks
+ * only once the group will not replay it (its offset committed), else a crash or a rebalance
+ * delivers it twice (here, and from the instance the group replays it to). So the Kafka input
+ * submits "held": the alert is spooled with its origin and dedup'ed like any alert, but waits
+ * out of the queues until the input releases it (commit acknowledged) or discards it (the
+ * partition went to another instance, which replays it).
+ */
+struct pipeline_origin {
+	const char *topic;
+	int32_t partition;
+	int64_t offset;
+	bool committing; /* pipeline_take_spooled(): a commit covering it had been sent */
+};
+struct pipeline_hold;
+
+/*
+ * Runs on the loop once the held alert is durable (in the spool; at once in memory mode). h is
+ * the hold to release, discard or abandon later; NULL when nothing is left to do (a duplicate
+ * uuid, an aggregated alert, or it was written while the pipeline was closing: it stays in the
+ * spool for the next start).
+ */
+typedef void (*pipeline_held_fn)(void *data, int err, struct pipeline_hold *h);
+
+/* pipeline_submit_cb, held, with the origin kept in the spool. cb is not called on error. */
+int pipeline_submit_held(struct pipeline *p, struct alert *a, const struct pipeline_origin *o,
+			 pipeline_held_fn cb, void *data);
+/* Deliver a held alert (its hold is freed). */
+void pipeline_release(struct pipeline *p, struct pipeline_hold *h);
+/*
+ * Never deliver it from this instance: the spool forgets it, the uuid window too (so that the
+ * group's replay is accepted, should it come back here). The hold is freed.
+ */
+void pipeline_discard(struct pipeline *p, struct pipeline_hold *h);
+/* Free the hold, leaving the alert in the spool: the next start decides (shutdown). */
+void pipeline_abandon(struct pipeline *p, struct pipeline_hold *h);
+/*
+ * At startup: the alerts of the spool that have a Kafka origin are held too (not delivered).
+ * fn receives each of them once, with its origin, and must release, discard or abandon it
+ * (before or after returning). Returns how many.
+ */
+size_t pipeline_take_spooled(struct pipeline *p,
+			     void (*fn)(void *ctx, struct pipeline_hold *h,
+					const struct pipeline_origin *o),
+			     void *ctx);
+/* Release the spooled holds nobody took (no Kafka input configured any more). */
+void pipeline_release_spooled(struct pipeline *p);
+/*
+ * Before committing offsets: mark in the spool the alerts of each o[i] (topic, partition) below
+ * o[i].offset as covered by a commit being sent (see spool_mark_committing). With wait, blocks
+ * until written; else cb runs on the loop once durable (at once without a spool). 0 or -ENOMEM.
+ */
+int pipeline_mark_committing(struct pipeline *p, const struct pipeline_origin *o, size_t n,
+			     bool wait, pipeline_done_fn cb, void *data);
+/*
+ * The uuid window forgets uuid (an alert whose fate is not decided yet but that must be accepted
+ * if the group replays it to this instance: its partition was revoked).
+ */
+void pipeline_forget_uuid(struct pipeline *p, const char *uuid);
+/* Uuid of a held alert (logs). */
+const char *pipeline_hold_uuid(const struct pipeline_hold *h);
+
+/*
  * Queue a frozen alert (borrowed) for the sink named sink_name only, bypassing its
  * minimumpriority (the `notify` response action). 0, -ENOENT, -ESHUTDOWN.
  */
@@ -115,7 +177,7 @@ void pipeline_reopen(struct pipeline *p);
 /* Number of sinks, and by name (NULL when absent), for routes and tests. */
 size_t pipeline_sink_count(const struct pipeline *p);
 const char *pipeline_sink_name(const struct pipeline *p, size_t i);
-/* Alerts waiting in queues and in flight, over all sinks. */
+/* Alerts waiting in queues and in flight over all sinks, being spooled, and held. */
 size_t pipeline_pending(const struct pipeline *p);
 
 /* The backoff before retry number `attempt` (1-based), with jitter in [d/2, d]. */

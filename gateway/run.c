@@ -617,6 +617,8 @@ int cmd_run(int argc, char **argv)
 	if (kafka_input_configured(g.cfg) &&
 	    !(g.kafka_input = kafka_input_new(&loop, g.cfg, g.pipeline, g.metrics)))
 		goto out_stop;
+	/* Spooled alerts read from Kafka that no Kafka input decided (none configured now). */
+	pipeline_release_spooled(g.pipeline);
 	if (declare_detector_metrics(g.metrics) || start_detector(&g, &a))
 		goto out_stop;
 	uv_signal_init(&loop, &g.sig_int);

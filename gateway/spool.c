@@ -11,7 +11,7 @@
 #include "config/log.h"
 #include "gateway/spool.h"
 
-enum op_kind { OP_INSERT, OP_ACK };
+enum op_kind { OP_INSERT, OP_ACK, OP_MARK };
 
 struct op {
 	struct op *next;
@@ -19,11 +19,15 @@ struct op {
 	int64_t id;
 	int priority;
 	char *json;
+	char *origin_topic; /* NULL: no Kafka origin */
+	int32_t origin_partition;
+	int64_t origin_offset;
 	size_t len;
 	char **sinks;
 	size_t n_sinks;
 	spool_done_fn done;
 	void *data;
+	bool *applied; /* spool_mark_committing(wait): set under lock once applied */
 	int err;
 };
 
@@ -37,12 +41,13 @@ struct spool {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
+	pthread_cond_t applied_cond;
 	struct op_list todo; /* loop -> thread */
 	struct op_list done; /* thread -> loop */
 	bool stop;
 	bool thread_started;
 	sqlite3 *db;
-	sqlite3_stmt *ins_alert, *ins_pending, *del_pending, *del_alert;
+	sqlite3_stmt *ins_alert, *ins_pending, *del_pending, *del_alert, *mark;
 	int64_t next_id;
 	uint64_t errors;
 };
@@ -63,6 +68,7 @@ static void op_free(struct op *o)
 		free(o->sinks[i]);
 	free(o->sinks);
 	free(o->json);
+	free(o->origin_topic);
 	free(o);
 }
 
@@ -86,6 +92,15 @@ static int apply(struct spool *s, struct op *o)
 		sqlite3_bind_int64(s->ins_alert, 1, o->id);
 		sqlite3_bind_int(s->ins_alert, 2, o->priority);
 		sqlite3_bind_text(s->ins_alert, 3, o->json, (int)o->len, SQLITE_STATIC);
+		if (o->origin_topic) {
+			sqlite3_bind_text(s->ins_alert, 4, o->origin_topic, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(s->ins_alert, 5, o->origin_partition);
+			sqlite3_bind_int64(s->ins_alert, 6, o->origin_offset);
+		} else {
+			sqlite3_bind_null(s->ins_alert, 4);
+			sqlite3_bind_null(s->ins_alert, 5);
+			sqlite3_bind_null(s->ins_alert, 6);
+		}
 		rc = sqlite3_step(s->ins_alert);
 		sqlite3_reset(s->ins_alert);
 		for (size_t i = 0; rc == SQLITE_DONE && i < o->n_sinks; i++) {
@@ -94,6 +109,12 @@ static int apply(struct spool *s, struct op *o)
 			rc = sqlite3_step(s->ins_pending);
 			sqlite3_reset(s->ins_pending);
 		}
+	} else if (o->kind == OP_MARK) {
+		sqlite3_bind_text(s->mark, 1, o->origin_topic, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s->mark, 2, o->origin_partition);
+		sqlite3_bind_int64(s->mark, 3, o->origin_offset);
+		rc = sqlite3_step(s->mark);
+		sqlite3_reset(s->mark);
 	} else {
 		sqlite3_bind_int64(s->del_pending, 1, o->id);
 		sqlite3_bind_text(s->del_pending, 2, o->sinks[0], -1, SQLITE_STATIC);
@@ -106,7 +127,10 @@ static int apply(struct spool *s, struct op *o)
 		}
 	}
 	if (rc != SQLITE_DONE) {
-		log_error("spool: %s of alert %lld: %s", o->kind == OP_INSERT ? "insert" : "ack",
+		log_error("spool: %s of alert %lld: %s",
+			  o->kind == OP_INSERT ? "insert" :
+			  o->kind == OP_ACK    ? "ack" :
+						 "mark",
 			  (long long)o->id, sqlite3_errmsg(s->db));
 		return -EIO;
 	}
@@ -131,10 +155,17 @@ static void apply_batch(struct spool *s, struct op *batch)
 		next = o->next;
 		if (o->err)
 			__atomic_add_fetch(&s->errors, 1, __ATOMIC_RELAXED);
-		if (o->kind == OP_INSERT && o->done)
-			list_push(&finished, o);
-		else
+		if (o->applied) {
+			pthread_mutex_lock(&s->lock);
+			*o->applied = true;
+			pthread_cond_broadcast(&s->applied_cond);
+			pthread_mutex_unlock(&s->lock);
 			op_free(o);
+		} else if (o->done) {
+			list_push(&finished, o);
+		} else {
+			op_free(o);
+		}
 	}
 	if (finished.head) {
 		pthread_mutex_lock(&s->lock);
@@ -202,18 +233,65 @@ static int mkdir_parent(const char *path)
 	return err;
 }
 
+/*
+ * Spools written before issue 9's origin columns get them (NULL: no Kafka origin). ALTER TABLE
+ * ADD COLUMN only touches the schema, so even a large spool migrates at once.
+ */
+static int migrate_origin(sqlite3 *db)
+{
+	static const char *const cols[] = { "origin_topic", "origin_partition", "origin_offset",
+					    "origin_committing" };
+	static const char *const types[] = { "TEXT", "INTEGER", "INTEGER",
+					     "INTEGER NOT NULL DEFAULT 0" };
+	bool have[4] = { false, false, false, false };
+	sqlite3_stmt *st;
+	char sql[128];
+	int err = 0;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA table_info(alerts)", -1, &st, NULL) != SQLITE_OK) {
+		log_error("spool: %s", sqlite3_errmsg(db));
+		return -EIO;
+	}
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 1);
+
+		for (size_t i = 0; name && i < 4; i++)
+			if (!strcmp(name, cols[i]))
+				have[i] = true;
+	}
+	sqlite3_finalize(st);
+	for (size_t i = 0; !err && i < 4; i++) {
+		if (have[i])
+			continue;
+		snprintf(sql, sizeof(sql), "ALTER TABLE alerts ADD COLUMN %s %s", cols[i],
+			 types[i]);
+		err = exec(db, sql);
+		if (!err && i == 0)
+			log_info("spool: added the Kafka origin columns (origin_topic, "
+				 "origin_partition, origin_offset, origin_committing)");
+	}
+	if (!err)
+		err = exec(db, "CREATE INDEX IF NOT EXISTS alerts_origin ON alerts(origin_topic, "
+			       "origin_partition, origin_offset) WHERE origin_topic IS NOT NULL");
+	return err;
+}
+
 static int prepare(struct spool *s)
 {
 	static const char *const sql[] = {
-		"INSERT INTO alerts(id, priority, json) VALUES (?1, ?2, ?3)",
+		"INSERT INTO alerts(id, priority, json, origin_topic, origin_partition, "
+		"origin_offset) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 		"INSERT OR IGNORE INTO pending(id, sink) VALUES (?1, ?2)",
 		"DELETE FROM pending WHERE id = ?1 AND sink = ?2",
 		"DELETE FROM alerts WHERE id = ?1 AND NOT EXISTS "
 		"(SELECT 1 FROM pending WHERE id = ?1)",
+		"UPDATE alerts SET origin_committing = 1 WHERE origin_topic = ?1 AND "
+		"origin_partition = ?2 AND origin_offset < ?3 AND origin_committing = 0",
 	};
-	sqlite3_stmt **stmts[] = { &s->ins_alert, &s->ins_pending, &s->del_pending, &s->del_alert };
+	sqlite3_stmt **stmts[] = { &s->ins_alert, &s->ins_pending, &s->del_pending, &s->del_alert,
+				   &s->mark };
 
-	for (size_t i = 0; i < 4; i++) {
+	for (size_t i = 0; i < 5; i++) {
 		if (sqlite3_prepare_v2(s->db, sql[i], -1, stmts[i], NULL) != SQLITE_OK) {
 			log_error("spool: %s", sqlite3_errmsg(s->db));
 			return -EIO;
@@ -233,6 +311,7 @@ struct spool *spool_open(uv_loop_t *loop, const char *path, bool full_sync)
 	s->loop = loop;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
+	pthread_cond_init(&s->applied_cond, NULL);
 	err = mkdir_parent(path);
 	if (err) {
 		log_error("spool: cannot create the folder of %s: %s", path, strerror(-err));
@@ -253,6 +332,8 @@ struct spool *spool_open(uv_loop_t *loop, const char *path, bool full_sync)
 	if (!err)
 		err = exec(s->db, "CREATE TABLE IF NOT EXISTS alerts(id INTEGER PRIMARY KEY, "
 				  "priority INTEGER NOT NULL, json TEXT NOT NULL)");
+	if (!err)
+		err = migrate_origin(s->db);
 	if (!err)
 		err = exec(s->db, "CREATE TABLE IF NOT EXISTS pending(id INTEGER NOT NULL, "
 				  "sink TEXT NOT NULL, PRIMARY KEY(id, sink)) WITHOUT ROWID");
@@ -285,10 +366,12 @@ err_close:
 	sqlite3_finalize(s->ins_pending);
 	sqlite3_finalize(s->del_pending);
 	sqlite3_finalize(s->del_alert);
+	sqlite3_finalize(s->mark);
 	sqlite3_close(s->db);
 err_free:
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cond);
+	pthread_cond_destroy(&s->applied_cond);
 	/* The async handle (if initialised) is closed; its memory must outlive the close. */
 	if (uv_is_closing((uv_handle_t *)&s->async))
 		uv_run(loop, UV_RUN_NOWAIT);
@@ -302,26 +385,60 @@ int64_t spool_next_id(const struct spool *s)
 	return s->next_id;
 }
 
+struct load_adapter {
+	void (*fn)(void *ctx, int64_t id, int priority, const char *json, size_t len,
+		   const char *sink);
+	void *ctx;
+};
+
+static void load_without_origin(void *ctx, const struct spool_row *r)
+{
+	struct load_adapter *l = ctx;
+
+	l->fn(l->ctx, r->id, r->priority, r->json, r->len, r->sink);
+}
+
 int spool_load(struct spool *s,
 	       void (*fn)(void *ctx, int64_t id, int priority, const char *json, size_t len,
 			  const char *sink),
 	       void *ctx)
+{
+	struct load_adapter l = { fn, ctx };
+
+	return spool_load_rows(s, load_without_origin, &l);
+}
+
+int spool_load_rows(struct spool *s, void (*fn)(void *ctx, const struct spool_row *r), void *ctx)
 {
 	sqlite3_stmt *st;
 	int rc;
 
 	/* The writer thread has nothing queued yet, so the connection is ours for a moment. */
 	if (sqlite3_prepare_v2(s->db,
-			       "SELECT a.id, a.priority, a.json, p.sink FROM pending p "
+			       "SELECT a.id, a.priority, a.json, p.sink, a.origin_topic, "
+			       "a.origin_partition, a.origin_offset, a.origin_committing "
+			       "FROM pending p "
 			       "JOIN alerts a ON a.id = p.id ORDER BY a.id, p.sink",
 			       -1, &st, NULL) != SQLITE_OK) {
 		log_error("spool: %s", sqlite3_errmsg(s->db));
 		return -EIO;
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		fn(ctx, sqlite3_column_int64(st, 0), sqlite3_column_int(st, 1),
-		   (const char *)sqlite3_column_text(st, 2), (size_t)sqlite3_column_bytes(st, 2),
-		   (const char *)sqlite3_column_text(st, 3));
+		struct spool_row r = {
+			.id = sqlite3_column_int64(st, 0),
+			.priority = sqlite3_column_int(st, 1),
+			.json = (const char *)sqlite3_column_text(st, 2),
+			.len = (size_t)sqlite3_column_bytes(st, 2),
+			.sink = (const char *)sqlite3_column_text(st, 3),
+		};
+
+		if (sqlite3_column_type(st, 4) != SQLITE_NULL) {
+			r.origin.topic = (const char *)sqlite3_column_text(st, 4);
+			r.origin.partition = (int32_t)sqlite3_column_int64(st, 5);
+			r.origin.offset = sqlite3_column_int64(st, 6);
+			r.origin.committing = sqlite3_column_int(st, 7) != 0;
+		}
+		fn(ctx, &r);
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
@@ -342,10 +459,24 @@ static void enqueue(struct spool *s, struct op *o)
 int spool_insert(struct spool *s, int64_t id, int priority, const char *json, size_t len,
 		 const char *const *sinks, size_t n, spool_done_fn done, void *data)
 {
+	return spool_insert_origin(s, id, priority, json, len, NULL, sinks, n, done, data);
+}
+
+int spool_insert_origin(struct spool *s, int64_t id, int priority, const char *json, size_t len,
+			const struct spool_origin *origin, const char *const *sinks, size_t n,
+			spool_done_fn done, void *data)
+{
 	struct op *o = calloc(1, sizeof(*o));
 
 	if (!o)
 		return -ENOMEM;
+	if (origin && origin->topic) {
+		o->origin_topic = strdup(origin->topic);
+		if (!o->origin_topic)
+			goto err;
+		o->origin_partition = origin->partition;
+		o->origin_offset = origin->offset;
+	}
 	o->kind = OP_INSERT;
 	o->id = id;
 	o->priority = priority;
@@ -395,6 +526,34 @@ void spool_ack(struct spool *s, int64_t id, const char *sink)
 	enqueue(s, o);
 }
 
+int spool_mark_committing(struct spool *s, const char *topic, int32_t partition, int64_t below,
+			  bool wait, spool_done_fn done, void *data)
+{
+	struct op *o = calloc(1, sizeof(*o));
+	bool applied = false;
+
+	if (!o || !(o->origin_topic = strdup(topic))) {
+		free(o);
+		return -ENOMEM;
+	}
+	o->kind = OP_MARK;
+	o->origin_partition = partition;
+	o->origin_offset = below;
+	if (wait) {
+		o->applied = &applied;
+		enqueue(s, o);
+		pthread_mutex_lock(&s->lock);
+		while (!applied)
+			pthread_cond_wait(&s->applied_cond, &s->lock);
+		pthread_mutex_unlock(&s->lock);
+		return 0;
+	}
+	o->done = done;
+	o->data = data;
+	enqueue(s, o);
+	return 0;
+}
+
 uint64_t spool_errors(const struct spool *s)
 {
 	return __atomic_load_n(&s->errors, __ATOMIC_RELAXED);
@@ -421,9 +580,11 @@ void spool_close(struct spool *s)
 	sqlite3_finalize(s->ins_pending);
 	sqlite3_finalize(s->del_pending);
 	sqlite3_finalize(s->del_alert);
+	sqlite3_finalize(s->mark);
 	sqlite3_close(s->db);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cond);
+	pthread_cond_destroy(&s->applied_cond);
 	uv_close((uv_handle_t *)&s->async, on_closed);
 }
 

@@ -17,11 +17,35 @@
  * has committed. Synchronous mode NORMAL survives a crash of lanner (kill -9); FULL also a
  * power loss, at the cost of an fsync per batch.
  *
- *	CREATE TABLE alerts(id INTEGER PRIMARY KEY, priority INTEGER, json TEXT);
+ *	CREATE TABLE alerts(id INTEGER PRIMARY KEY, priority INTEGER, json TEXT,
+ *			    origin_topic TEXT, origin_partition INTEGER, origin_offset INTEGER,
+ *			    origin_committing INTEGER);
  *	CREATE TABLE pending(id INTEGER, sink TEXT, PRIMARY KEY(id, sink));
  */
 
 struct spool;
+
+/*
+ * Where an alert was read from when it came from the Kafka input (issue 9), kept with it so that
+ * a restart can ask the consumer group whether it will replay the alert (topic NULL: no origin).
+ * Spools of earlier versions gain the columns when opened.
+ */
+struct spool_origin {
+	const char *topic;
+	int32_t partition;
+	int64_t offset;
+	bool committing; /* loaded: a commit covering it was sent (spool_mark_committing) */
+};
+
+/* One (alert, sink) row still pending, for spool_load_rows(). Strings valid during the call. */
+struct spool_row {
+	int64_t id;
+	int priority;
+	const char *json;
+	size_t len;
+	const char *sink;
+	struct spool_origin origin;
+};
 
 /* Runs on the loop when the insert is durable (err 0) or failed (-EIO: reported already). */
 typedef void (*spool_done_fn)(void *data, int err);
@@ -44,12 +68,30 @@ int spool_load(struct spool *s,
 			  const char *sink),
 	       void *ctx);
 
+/* The same, with each row's Kafka origin. */
+int spool_load_rows(struct spool *s, void (*fn)(void *ctx, const struct spool_row *r), void *ctx);
+
 /*
  * Queue the insert of one alert (json copied) pending for sinks[0..n). done runs later on the
  * loop. 0 or -ENOMEM.
  */
 int spool_insert(struct spool *s, int64_t id, int priority, const char *json, size_t len,
 		 const char *const *sinks, size_t n, spool_done_fn done, void *data);
+
+/* The same, keeping the alert's Kafka origin (NULL or topic NULL: none). */
+int spool_insert_origin(struct spool *s, int64_t id, int priority, const char *json, size_t len,
+			const struct spool_origin *origin, const char *const *sinks, size_t n,
+			spool_done_fn done, void *data);
+
+/*
+ * Mark the alerts of (topic, partition) with an offset below `below` as "a commit covering them
+ * is being sent" (origin_committing = 1): a restart asks the group's committed offset only for
+ * those; the others were never covered by a commit of ours, so the group replays them. With
+ * wait, blocks the caller until applied (revoke, shutdown); else done runs on the loop once
+ * durable. 0 or -ENOMEM.
+ */
+int spool_mark_committing(struct spool *s, const char *topic, int32_t partition, int64_t below,
+			  bool wait, spool_done_fn done, void *data);
 
 /* Queue "sink is done with alert id" (delivered, refused or dropped). */
 void spool_ack(struct spool *s, int64_t id, const char *sink);

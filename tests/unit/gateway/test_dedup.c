@@ -51,6 +51,34 @@ static void test_uuid_window(void **state)
 	dedup_free(d);
 }
 
+/* A forgotten uuid is accepted again (the Kafka input left its alert to the group's replay). */
+static void test_uuid_forget(void **state)
+{
+	struct dedup_settings s = uuid_set(1000, 16);
+	struct dedup *d = dedup_new(NULL, &s, NULL, NULL);
+	char u[64];
+
+	assert_non_null(d);
+	assert_false(dedup_seen(d, U1, 0));
+	assert_false(dedup_seen(d, U2, 0));
+	assert_true(dedup_forget(d, "3F2504E0-4F89-41D3-9A0C-0305E82C3301"));
+	assert_false(dedup_forget(d, U1));
+	assert_true(dedup_seen(d, U2, 1));
+	assert_false(dedup_seen(d, U1, 2));
+	assert_true(dedup_seen(d, U1, 3));
+	/* Forgotten entries still leave through expiry and the bound without harm. */
+	assert_true(dedup_forget(d, U2));
+	for (int i = 0; i < 40; i++) {
+		snprintf(u, sizeof(u), "00000000-0000-4000-8000-%012d", i);
+		assert_false(dedup_seen(d, u, 10));
+		if (i % 3 == 0)
+			assert_true(dedup_forget(d, u));
+	}
+	assert_false(dedup_seen(d, U1, 2000));
+	assert_false(dedup_seen(d, U2, 2000));
+	dedup_free(d);
+}
+
 static void test_uuid_off(void **state)
 {
 	struct dedup_settings s = uuid_set(0, 100);
@@ -312,6 +340,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_uuid_window),
 		cmocka_unit_test(test_uuid_off),
+		cmocka_unit_test(test_uuid_forget),
 		cmocka_unit_test(test_uuid_bound),
 		cmocka_unit_test(test_uuid_many),
 		cmocka_unit_test(test_aggregate),

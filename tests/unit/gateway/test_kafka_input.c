@@ -14,6 +14,8 @@
 #include "config/config.h"
 #include "gateway/kafka_input.h"
 #include "gateway/metrics.h"
+#include "gateway/pipeline.h"
+#include "outputs/sink.h"
 #include "outputs/alert.h"
 
 /*
@@ -379,12 +381,140 @@ static void test_config_required(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* --- with the pipeline: held alerts ------------------------------------------------------- */
+
+static struct {
+	size_t sends;
+} cs;
+
+static int count_init(struct sink *s, struct config *cfg, const struct sink_env *env)
+{
+	return 0;
+}
+
+static int count_send(struct sink *s, struct alert *a, void *token)
+{
+	struct sink_status ok = { .result = SINK_OK, .retry_after_ms = -1 };
+
+	cs.sends++;
+	sink_done(s, token, &ok);
+	return 0;
+}
+
+static const struct config_option count_options[] = {
+	{ "enabled", CONFIG_BOOL, "true", 0, 0, 0, NULL, NULL, "on" },
+	{ NULL },
+};
+
+static const struct sink_ops count_ops = {
+	.name = "count",
+	.size = sizeof(struct sink),
+	.options = count_options,
+	.enable_key = "count.enabled",
+	.init = count_init,
+	.send = count_send,
+};
+
+static const struct sink_ops *const count_registry[] = { &count_ops, NULL };
+
+static void on_pipeline_closed(void *data)
+{
+	*(bool *)data = true;
+}
+
+/*
+ * An alert read from Kafka reaches the sinks only once the group acknowledged the commit of its
+ * offset: while the coordinator refuses the commits, nothing is delivered; after, everything.
+ */
+static void test_held_until_commit_acked(void **state)
+{
+	char dir[] = "/tmp/lanner-kin-XXXXXX", yaml[1024], errstr[256];
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	struct kafka_input_stats st;
+	struct pipeline *p;
+	struct env e = { 0 };
+	bool closed = false;
+
+	memset(&cs, 0, sizeof(cs));
+	assert_non_null(mkdtemp(dir));
+	rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof(errstr));
+	e.mrk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+	assert_non_null(e.mrk);
+	e.mc = rd_kafka_mock_cluster_new(e.mrk, 3);
+	assert_non_null(e.mc);
+	assert_int_equal(rd_kafka_mock_topic_create(e.mc, "alerts", 2, 3), 0);
+	e.bootstrap = rd_kafka_mock_cluster_bootstraps(e.mc);
+	snprintf(yaml, sizeof(yaml),
+		 "kafka_input:\n  brokers: '%s'\n  topics: [alerts]\n  group: g\n"
+		 "  commit_interval: 50ms\n"
+		 "spool: {path: '%s/spool.db'}\ndedup: {uuid_window: 1m}\n",
+		 e.bootstrap, dir);
+	uv_loop_init(&e.loop);
+	e.cfg = config_new();
+	e.m = metrics_new(0);
+	assert_int_equal(config_declare(e.cfg, "kafka_input", kafka_input_options), 0);
+	assert_int_equal(pipeline_declare_with(e.cfg, count_registry), 0);
+	assert_int_equal(config_load_buffer(e.cfg, "t.yaml", yaml, strlen(yaml)), 0);
+	assert_int_equal(config_check(e.cfg), 0);
+	p = pipeline_new_with(&e.loop, e.cfg, e.m, count_registry);
+	assert_non_null(p);
+	e.ki = kafka_input_new(&e.loop, e.cfg, p, e.m);
+	assert_non_null(e.ki);
+
+	/* Every commit refused for a while (a coordinator error on the whole request). */
+	rd_kafka_mock_push_request_errors(e.mc, 8 /* OffsetCommit */, 6,
+					  RD_KAFKA_RESP_ERR_OFFSET_METADATA_TOO_LARGE,
+					  RD_KAFKA_RESP_ERR_OFFSET_METADATA_TOO_LARGE,
+					  RD_KAFKA_RESP_ERR_OFFSET_METADATA_TOO_LARGE,
+					  RD_KAFKA_RESP_ERR_OFFSET_METADATA_TOO_LARGE,
+					  RD_KAFKA_RESP_ERR_OFFSET_METADATA_TOO_LARGE,
+					  RD_KAFKA_RESP_ERR_OFFSET_METADATA_TOO_LARGE);
+	produce_alerts(&e, 0, 0, 5);
+	for (int i = 0; i < 1500; i++) {
+		kafka_input_get_stats(e.ki, &st);
+		if (st.durable == 5 && st.commits >= 2)
+			break;
+		run_for(&e, 10);
+	}
+	kafka_input_get_stats(e.ki, &st);
+	assert_int_equal(st.durable, 5);
+	/* Durable, commits refused: held, not delivered. */
+	assert_int_equal(cs.sends, 0);
+	assert_int_equal(st.released, 0);
+	/* The errors run out: the next commit is acknowledged, the alerts go out, once. */
+	for (int i = 0; i < 1500 && cs.sends < 5; i++)
+		run_for(&e, 10);
+	assert_int_equal(cs.sends, 5);
+	assert_int_equal(committed(&e, 0), 5);
+	run_for(&e, 200);
+	kafka_input_get_stats(e.ki, &st);
+	assert_int_equal(st.released, 5);
+	assert_int_equal(cs.sends, 5);
+
+	kafka_input_stop(e.ki, 2000);
+	pipeline_shutdown(p, 2000, on_pipeline_closed, &closed);
+	while (!(kafka_input_get_stats(e.ki, &st), st.stopped) || !closed)
+		uv_run(&e.loop, UV_RUN_ONCE);
+	uv_run(&e.loop, UV_RUN_DEFAULT);
+	pipeline_free(p);
+	kafka_input_free(e.ki);
+	assert_int_equal(uv_loop_close(&e.loop), 0);
+	metrics_free(e.m);
+	config_free(e.cfg);
+	cluster_down(&e);
+	snprintf(yaml, sizeof(yaml), "rm -rf '%s'", dir);
+	assert_int_equal(system(yaml), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_commit_in_order), cmocka_unit_test(test_poison),
-		cmocka_unit_test(test_backpressure),	cmocka_unit_test(test_stop_timeout),
+		cmocka_unit_test(test_commit_in_order),
+		cmocka_unit_test(test_poison),
+		cmocka_unit_test(test_backpressure),
+		cmocka_unit_test(test_stop_timeout),
 		cmocka_unit_test(test_config_required),
+		cmocka_unit_test(test_held_until_commit_acked),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

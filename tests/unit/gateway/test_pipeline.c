@@ -9,6 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include <uv.h>
+#include <sqlite3.h>
 
 #include "config/config.h"
 #include "gateway/metrics.h"
@@ -839,6 +840,161 @@ static void test_dedup_remembers_spooled(void **state)
 	assert_int_equal(system(yaml), 0);
 }
 
+static struct {
+	struct pipeline_hold *h[8];
+	size_t n;
+	struct pipeline_origin o[8];
+	char topic[8][32];
+	size_t taken;
+} hd;
+
+static void on_held(void *data, int err, struct pipeline_hold *h)
+{
+	assert_int_equal(err, 0);
+	hd.h[(size_t)(uintptr_t)data] = h;
+	hd.n++;
+}
+
+static void take(void *ctx, struct pipeline_hold *h, const struct pipeline_origin *o)
+{
+	assert_true(hd.taken < 8);
+	hd.h[hd.taken] = h;
+	hd.o[hd.taken] = *o;
+	snprintf(hd.topic[hd.taken], sizeof(hd.topic[0]), "%s", o->topic);
+	hd.o[hd.taken].topic = hd.topic[hd.taken];
+	hd.taken++;
+}
+
+static void submit_held(struct fixture *f, size_t i, int64_t offset, char *json, size_t len)
+{
+	struct alert *a = make_alert("kafka", PRIORITY_WARNING);
+	struct pipeline_origin o = { "alerts", 3, offset, false };
+
+	if (json)
+		snprintf(
+			json, len,
+			"{\"uuid\":\"%s\",\"output\":\"x\",\"priority\":\"Warning\",\"rule\":\"r\","
+			"\"time\":\"2026-01-01T00:00:00Z\",\"output_fields\":{}}",
+			alert_uuid(a));
+	assert_int_equal(pipeline_submit_held(f->p, a, &o, on_held, (void *)(uintptr_t)i), 0);
+}
+
+/*
+ * Held alerts (the Kafka input): spooled with their origin, delivered only when released;
+ * discarded ones are forgotten by the spool and the uuid window; a restart holds the spooled
+ * ones again and hands them over with their origin and whether a commit had covered them.
+ */
+static void test_held_alerts(void **state)
+{
+	char dir[] = "/tmp/lanner-spool-XXXXXX", yaml[256], json[512];
+	struct alert_error e;
+	struct fixture *f;
+	struct alert *a;
+	struct pipeline_origin mark = { "alerts", 3, 13, false };
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(yaml, sizeof(yaml), "spool: {path: '%s/spool.db'}\ndedup: {uuid_window: 1m}\n",
+		 dir);
+	memset(&hd, 0, sizeof(hd));
+	f = fixture_new(yaml);
+	submit_held(f, 0, 10, NULL, 0);
+	submit_held(f, 1, 11, json, sizeof(json));
+	submit_held(f, 2, 12, NULL, 0);
+	submit_held(f, 3, 20, NULL, 0);
+	run_for(&f->loop, 200);
+	assert_int_equal(hd.n, 4);
+	for (size_t i = 0; i < 4; i++)
+		assert_non_null(hd.h[i]);
+	/* Durable, not delivered. */
+	assert_int_equal(sc.sends, 0);
+	assert_int_equal(pipeline_pending(f->p), 4);
+	pipeline_release(f->p, hd.h[0]);
+	run_for(&f->loop, 10);
+	assert_int_equal(sc.sends, 1);
+	/* Discarded: its replay is accepted (not a duplicate) and delivered. */
+	pipeline_discard(f->p, hd.h[1]);
+	a = alert_parse(json, strlen(json), &e);
+	assert_non_null(a);
+	assert_int_equal(pipeline_submit(f->p, a), 0);
+	run_for(&f->loop, 200);
+	assert_int_equal(sc.sends, 2);
+	assert_int_equal(counter(f, "lanner_dedup_total{reason=\"uuid\"}"), 0);
+	/* Offsets below 13 are being committed: alert 2 (offset 12) is marked, 3 (20) is not. */
+	assert_int_equal(pipeline_mark_committing(f->p, &mark, 1, true, NULL, NULL), 0);
+	fixture_free(f);
+
+	memset(&hd, 0, sizeof(hd));
+	f = fixture_new(yaml);
+	run_for(&f->loop, 100);
+	assert_int_equal(sc.sends, 0);
+	assert_int_equal(pipeline_take_spooled(f->p, take, NULL), 2);
+	assert_int_equal(hd.taken, 2);
+	for (size_t i = 0; i < 2; i++) {
+		assert_string_equal(hd.o[i].topic, "alerts");
+		assert_int_equal(hd.o[i].partition, 3);
+		assert_int_equal(hd.o[i].committing, hd.o[i].offset == 12);
+	}
+	assert_true(hd.o[0].offset == 12 || hd.o[1].offset == 12);
+	assert_true(hd.o[0].offset == 20 || hd.o[1].offset == 20);
+	/* Taken once only. */
+	assert_int_equal(pipeline_take_spooled(f->p, take, NULL), 0);
+	pipeline_release(f->p, hd.h[0]);
+	pipeline_discard(f->p, hd.h[1]);
+	run_for(&f->loop, 200);
+	assert_int_equal(sc.sends, 1);
+	fixture_free(f);
+
+	/* Delivered or discarded: a third start has nothing. */
+	f = fixture_new(yaml);
+	run_for(&f->loop, 100);
+	pipeline_release_spooled(f->p);
+	run_for(&f->loop, 10);
+	assert_int_equal(sc.sends, 0);
+	fixture_free(f);
+	snprintf(yaml, sizeof(yaml), "rm -rf '%s'", dir);
+	assert_int_equal(system(yaml), 0);
+}
+
+/* A spool of an earlier version (no origin columns) is migrated and delivered. */
+static void test_spool_migrates_origin_columns(void **state)
+{
+	char dir[] = "/tmp/lanner-spool-XXXXXX", yaml[256], path[128], sql[768];
+	struct fixture *f;
+	sqlite3 *db;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/spool.db", dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	snprintf(sql, sizeof(sql),
+		 "PRAGMA journal_mode=WAL;"
+		 "CREATE TABLE alerts(id INTEGER PRIMARY KEY, priority INTEGER NOT NULL, json TEXT "
+		 "NOT NULL);"
+		 "CREATE TABLE pending(id INTEGER NOT NULL, sink TEXT NOT NULL, PRIMARY KEY(id, "
+		 "sink)) WITHOUT ROWID;"
+		 "INSERT INTO alerts VALUES(7, 4, '{\"uuid\":\"3f2504e0-4f89-41d3-9a0c-"
+		 "0305e82c3301\",\"output\":\"x\",\"priority\":\"Warning\",\"rule\":\"old\","
+		 "\"time\":\"2026-01-01T00:00:00Z\",\"output_fields\":{}}');"
+		 "INSERT INTO pending VALUES(7, 'script');");
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	snprintf(yaml, sizeof(yaml), "spool: {path: '%s'}\n", path);
+	f = fixture_new(yaml);
+	run_for(&f->loop, 100);
+	assert_int_equal(sc.sends, 1);
+	assert_non_null(strstr(sc.json[0], "\"rule\":\"old\""));
+	assert_int_equal(pipeline_take_spooled(f->p, take, NULL), 0);
+	fixture_free(f);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+				      "SELECT origin_topic, origin_partition, origin_offset, "
+				      "origin_committing FROM alerts",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	snprintf(yaml, sizeof(yaml), "rm -rf '%s'", dir);
+	assert_int_equal(system(yaml), 0);
+}
+
 /* Spool bound: past spool.max_bytes the lowest-priority oldest alert goes, and it is told. */
 static void test_spool_full_drops_lowest_priority(void **state)
 {
@@ -950,6 +1106,8 @@ int main(void)
 		cmocka_unit_test(test_batch_flushed_at_shutdown),
 		cmocka_unit_test(test_dedup_aggregate),
 		cmocka_unit_test(test_dedup_remembers_spooled),
+		cmocka_unit_test(test_held_alerts),
+		cmocka_unit_test(test_spool_migrates_origin_columns),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
