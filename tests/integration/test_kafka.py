@@ -168,7 +168,8 @@ class KafkaTest(unittest.TestCase):
             sent.add(u)
         conn.close()
         posted_in = time.monotonic() - down_at
-        self.assertLess(posted_in, 10, "posting took longer than the outage")
+        # The brokers stay down for 10 s, or for as long as posting takes on a loaded machine:
+        # every one of the 5,000 alerts arrives during the outage either way.
         time.sleep(max(0, 10 - (time.monotonic() - down_at)))
         retries = lan.metrics().get('lanner_retries_total{sink="kafka"}', 0)
         self.mock.command("up")
