@@ -55,8 +55,8 @@ void podwatch_get_stats(const struct podwatch *w, struct podwatch_stats *out);
 
 /*
  * Watch-stream parsing, exposed for tests. A line buffer: feed it the bytes as they arrive; fn
- * gets each complete line (without its '\n'). A line longer than max (bytes) is skipped and
- * counted in `skipped`. buf grows as needed up to max.
+ * gets each complete line (without its '\n'). A line that must be buffered (it spans pieces)
+ * beyond max bytes is skipped whole and counted in `skipped`; buf grows as needed up to max.
  */
 struct watch_lines {
 	char *buf;
