@@ -251,6 +251,25 @@ static void detector_metrics(void *data, metrics_emit_fn emit, void *emit_ctx)
 			emit(emit_ctx, &reasons[i], (double)st.kernel_drops[i]);
 }
 
+/* Pod metadata (podwatch.h); runs on the gateway loop, like the watcher. */
+static void podmeta_metrics(void *data, metrics_emit_fn emit, void *emit_ctx)
+{
+	const char *which = data;
+	struct podwatch_stats st;
+
+	if (!det.podwatch)
+		return;
+	podwatch_get_stats(det.podwatch, &st);
+	if (!strcmp(which, "containers"))
+		emit(emit_ctx, NULL, (double)podmeta_count(det.podmeta));
+	else if (!strcmp(which, "lists"))
+		emit(emit_ctx, NULL, (double)st.lists);
+	else if (!strcmp(which, "events"))
+		emit(emit_ctx, NULL, (double)st.events);
+	else if (!strcmp(which, "errors"))
+		emit(emit_ctx, NULL, (double)st.errors);
+}
+
 static int declare_detector_metrics(struct metrics *m)
 {
 	static const char *const reason[] = { "reason" };
@@ -276,6 +295,22 @@ static int declare_detector_metrics(struct metrics *m)
 		err = metrics_gauge(m, "lanner_detector_processes",
 				    "Processes in the detector's process table", NULL, 0,
 				    detector_metrics, "procs");
+	if (!err)
+		err = metrics_gauge(m, "lanner_k8s_metadata_containers",
+				    "Containers of this node whose pod metadata is cached", NULL, 0,
+				    podmeta_metrics, "containers");
+	if (!err)
+		err = metrics_counter_fn(m, "lanner_k8s_metadata_lists_total",
+					 "Pod lists of this node completed (start, relists)", NULL,
+					 0, podmeta_metrics, "lists");
+	if (!err)
+		err = metrics_counter_fn(m, "lanner_k8s_metadata_watch_events_total",
+					 "Pod watch events applied", NULL, 0, podmeta_metrics,
+					 "events");
+	if (!err)
+		err = metrics_counter_fn(m, "lanner_k8s_metadata_errors_total",
+					 "Failed pod list/watch requests (retried with backoff)",
+					 NULL, 0, podmeta_metrics, "errors");
 	return err;
 }
 

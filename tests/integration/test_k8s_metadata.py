@@ -248,6 +248,10 @@ class K8sMetadataTest(unittest.TestCase):
         self.assertTrue(watches, "no watch after the relist")
         # the listed pod survived the relist
         self.assert_pod(self.open_in(self.cgroup(pa)), pa, cid_a)
+        m = self.lan.metrics()
+        self.assertGreaterEqual(m["lanner_k8s_metadata_lists_total"], 2)
+        self.assertGreaterEqual(m["lanner_k8s_metadata_watch_events_total"], 3)
+        self.assertEqual(m["lanner_k8s_metadata_containers"], 4)  # web and db, 2 each
 
     def test_api_down_alerts_flow_without_fields(self):
         cid = uuid.uuid4().hex + uuid.uuid4().hex
@@ -267,6 +271,9 @@ class K8sMetadataTest(unittest.TestCase):
         self.open_in(self.cgroup(pa))
         out = self.lan.output()
         self.assertEqual(out.count("pod metadata: cannot list pods of node"), 1, out[-3000:])
+        m = self.lan.metrics()
+        self.assertGreaterEqual(m["lanner_k8s_metadata_errors_total"], 3)
+        self.assertEqual(m["lanner_k8s_metadata_containers"], 0)
 
 
 if __name__ == "__main__":
