@@ -522,23 +522,31 @@ int podwatch_start(uv_loop_t *loop, struct config *cfg, struct podmeta **pmp, st
 		log_info("pod metadata: off (kubernetes.metadata.enabled: false)");
 		return 0;
 	}
-	node = set.node_name;
-	if (!node || !*node)
-		node = getenv("NODE_NAME");
-	if ((!node || !*node) && !gethostname(host, sizeof(host) - 1))
-		node = host;
-	if (!node || !k8s_valid_name(node)) {
-		log_error("pod metadata: node name '%s' is not a valid Kubernetes node name (set "
-			  "kubernetes.node_name or NODE_NAME)",
-			  node ? node : "");
-		return -EINVAL;
-	}
 	ks.kubeconfig = set.kubeconfig ? set.kubeconfig : config_get(cfg, "response.kubeconfig");
 	ks.context = set.context ? set.context : config_get(cfg, "response.context");
 	if ((!ks.kubeconfig || !*ks.kubeconfig) && !getenv("KUBERNETES_SERVICE_HOST")) {
 		log_info("pod metadata: off: no kubeconfig (kubernetes.kubeconfig or "
 			 "response.kubeconfig) and not in a cluster; syscall alerts carry no k8s.* "
 			 "fields");
+		return 0;
+	}
+	node = set.node_name;
+	if (!node || !*node)
+		node = getenv("NODE_NAME");
+	if ((!node || !*node) && !gethostname(host, sizeof(host) - 1))
+		node = host;
+	if (!node || !k8s_valid_name(node)) {
+		/* a wrong setting is an error; a host name that is no node name only turns this off */
+		if (set.node_name && *set.node_name) {
+			log_error(
+				"pod metadata: kubernetes.node_name '%s' is not a valid Kubernetes "
+				"node name",
+				node);
+			return -EINVAL;
+		}
+		log_warn("pod metadata: off: '%s' is not a valid Kubernetes node name (set "
+			 "kubernetes.node_name or NODE_NAME); syscall alerts carry no k8s.* fields",
+			 node ? node : "");
 		return 0;
 	}
 	w = calloc(1, sizeof(*w));
