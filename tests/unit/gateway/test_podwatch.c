@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "gateway/podwatch.h"
+#include "../response/standin.h"
 
 #define ID_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define ID_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
@@ -229,6 +230,114 @@ static void test_stream(void **state)
 	podmeta_free(s.pm);
 }
 
+/* ---- the watcher on a loop against the Kubernetes API stand-in ---------------------------- */
+
+#define ID_LOOP "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+static void tick(uv_timer_t *t)
+{
+	(void)t;
+}
+
+/* Run the loop until pred(w, pm) or 20 s. */
+static bool run_until_pred(uv_loop_t *loop, struct podwatch *w, struct podmeta *pm,
+			   bool (*pred)(struct podwatch *, struct podmeta *))
+{
+	uv_timer_t t;
+	bool ok = false;
+
+	uv_timer_init(loop, &t);
+	uv_timer_start(&t, tick, 20, 20);
+	for (int i = 0; i < 2000 && !(ok = pred(w, pm)); i++)
+		uv_run(loop, UV_RUN_ONCE);
+	uv_close((uv_handle_t *)&t, NULL);
+	uv_run(loop, UV_RUN_NOWAIT);
+	return ok;
+}
+
+static bool listed(struct podwatch *w, struct podmeta *pm)
+{
+	struct podwatch_stats st;
+
+	(void)pm;
+	podwatch_get_stats(w, &st);
+	return st.lists >= 1 && st.watches >= 1;
+}
+
+static bool has_loop_pod(struct podwatch *w, struct podmeta *pm)
+{
+	const struct podmeta_info *i = podmeta_get(pm, ID_LOOP);
+
+	(void)w;
+	podmeta_put(i);
+	return i != NULL;
+}
+
+static bool relisted(struct podwatch *w, struct podmeta *pm)
+{
+	struct podwatch_stats st;
+
+	(void)pm;
+	podwatch_get_stats(w, &st);
+	return st.relists_gone >= 1 && st.lists >= 2 && st.watches >= 3;
+}
+
+static void test_watcher_loop(void **state)
+{
+	struct standin s;
+	struct config *cfg = config_new();
+	struct podmeta *pm;
+	struct podwatch *w;
+	char set[256];
+	uv_loop_t loop;
+	json_t *r;
+
+	(void)state;
+	assert_int_equal(standin_start(&s, 0), 0);
+	assert_int_equal(config_declare(cfg, "kubernetes", podwatch_options), 0);
+	snprintf(set, sizeof(set), "kubernetes.kubeconfig=%s", s.kubeconfig);
+	assert_int_equal(config_set(cfg, set), 0);
+	assert_int_equal(config_set(cfg, "kubernetes.node_name=node-1"), 0);
+	assert_int_equal(config_set(cfg, "kubernetes.metadata.watch_timeout=1s"), 0);
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_int_equal(podwatch_start(&loop, cfg, &pm, &w), 0);
+	assert_non_null(w);
+	assert_non_null(pm);
+
+	/* list, then watch; the small cluster's pods have no running containers yet */
+	assert_true(run_until_pred(&loop, w, pm, listed));
+	assert_int_equal(podmeta_count(pm), 0);
+	assert_true(standin_count(&s, "GET", "/api/v1/pods") >= 2);
+
+	/* the kubelet reports a running container: the watch brings it */
+	r = standin_control(
+		&s, "POST", "/__standin/pod-event",
+		"{\"type\":\"ADDED\",\"object\":{\"apiVersion\":\"v1\",\"kind\":\"Pod\","
+		"\"metadata\":{\"name\":\"late\",\"namespace\":\"shop\",\"uid\":\"u-late\","
+		"\"labels\":{\"app\":\"late\"}},\"spec\":{\"nodeName\":\"node-1\","
+		"\"containers\":[{\"name\":\"app\",\"image\":\"nginx:1.27\"}]},"
+		"\"status\":{\"containerStatuses\":[{\"name\":\"app\",\"image\":"
+		"\"nginx:1.27\",\"containerID\":\"containerd://" ID_LOOP "\"}]}}}");
+	assert_non_null(r);
+	json_decref(r);
+	assert_true(run_until_pred(&loop, w, pm, has_loop_pod));
+
+	/* history compacted: ERROR 410 on the watch, a relist, and the pod is still there */
+	r = standin_control(&s, "POST", "/__standin/expire", "{}");
+	assert_non_null(r);
+	json_decref(r);
+	assert_true(run_until_pred(&loop, w, pm, relisted));
+	assert_true(has_loop_pod(w, pm));
+
+	/* stop with a watch on the wire: everything closes */
+	podwatch_stop(w);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	podmeta_free(pm);
+	config_free(cfg);
+	standin_stop(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -236,6 +345,7 @@ int main(void)
 		cmocka_unit_test(test_lines_too_long),
 		cmocka_unit_test(test_events),
 		cmocka_unit_test(test_stream),
+		cmocka_unit_test(test_watcher_loop),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
