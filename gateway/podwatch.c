@@ -372,6 +372,7 @@ static void watch(struct podwatch *w)
 	}
 	watch_lines_clear(&w->lines);
 	w->gone = w->watch_err = false;
+	w->msg[0] = '\0';
 	w->watch_events = 0;
 	w->watch_start_ms = uv_now(w->loop);
 	w->st.watches++;
