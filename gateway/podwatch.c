@@ -14,7 +14,6 @@
 
 #define BACKOFF_FIRST_MS 500
 #define BACKOFF_MAX_MS 30000
-#define LIST_PAGE 500
 #define LIST_MAX_BYTES (64u << 20)
 #define LINE_MAX_BYTES (8u << 20) /* one Pod object in a watch event */
 
@@ -26,6 +25,7 @@ struct podwatch_settings {
 	int64_t max_containers;
 	int64_t watch_timeout_ms;
 	int64_t timeout_ms;
+	int64_t page_size;
 };
 
 #define PS(m) offsetof(struct podwatch_settings, m)
@@ -47,6 +47,8 @@ const struct config_option podwatch_options[] = {
 	  NULL, NULL, "a pod watch is ended by the API server after this and resumed" },
 	{ "metadata.timeout", CONFIG_DURATION, "30s", PS(timeout_ms), 100, 300000, NULL, NULL,
 	  "timeout of one pod LIST request" },
+	{ "metadata.page_size", CONFIG_INT, "500", PS(page_size), 1, 10000, NULL, NULL,
+	  "pods per LIST page (limit; the rest follows with continue)" },
 	{ NULL },
 };
 
@@ -59,7 +61,7 @@ struct podwatch {
 	char *selector; /* "fieldSelector=spec.nodeName%3DNODE" */
 	char rv[128]; /* resourceVersion to watch from; "" = list first */
 	char *cont; /* continue token of the list page asked for */
-	int64_t watch_timeout_ms, list_timeout_ms, backoff_ms;
+	int64_t watch_timeout_ms, list_timeout_ms, backoff_ms, page_size;
 	uv_timer_t timer;
 	unsigned refs; /* owner until stop, the timer handle, the request in flight */
 	bool stopping;
@@ -296,8 +298,9 @@ static void list(struct podwatch *w)
 	};
 	char *path = NULL, *tok = w->cont ? urlencode(w->cont) : NULL;
 
-	if ((w->cont && !tok) || asprintf(&path, "/api/v1/pods?%s&limit=%d%s%s", w->selector,
-					  LIST_PAGE, tok ? "&continue=" : "", tok ? tok : "") < 0) {
+	if ((w->cont && !tok) ||
+	    asprintf(&path, "/api/v1/pods?%s&limit=%lld%s%s", w->selector, (long long)w->page_size,
+		     tok ? "&continue=" : "", tok ? tok : "") < 0) {
 		struct k8s_response r = { .message = "out of memory", .reason = "" };
 
 		free(tok);
@@ -557,6 +560,7 @@ int podwatch_start(uv_loop_t *loop, struct config *cfg, struct podmeta **pmp, st
 	w->refs = 2; /* owner + timer */
 	w->watch_timeout_ms = set.watch_timeout_ms;
 	w->list_timeout_ms = set.timeout_ms;
+	w->page_size = set.page_size;
 	watch_lines_init(&w->lines, LINE_MAX_BYTES);
 	w->node = strdup(node);
 	if (!w->node || asprintf(&w->selector, "fieldSelector=spec.nodeName%%3D%s", node) < 0) {

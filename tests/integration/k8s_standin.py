@@ -15,7 +15,8 @@ State FILE: {"items": [<full Kubernetes objects>]} (Pod, ReplicaSet, Deployment,
 DaemonSet, NetworkPolicy); small_cluster() below builds the one the tests use.
 
 API paths served (namespaced, and cluster-wide pods):
-    /api/v1/pods?fieldSelector=spec.nodeName%3DNODE            GET: PodList (resourceVersion);
+    /api/v1/pods?fieldSelector=spec.nodeName%3DNODE            GET: PodList (resourceVersion;
+        limit=N pages it: metadata.continue, 410 for a continue older than the last expiry);
         with watch=1&resourceVersion=RV[&timeoutSeconds=N]: a watch, chunked JSON lines
         {"type":"ADDED|MODIFIED|DELETED","object":Pod} of changes after RV; RV older than the
         last expiry: one ERROR event (Status 410 Expired) and the end, as the API server does
@@ -51,6 +52,7 @@ Requests also carry "t_start" (time.time() when received). Pod changes made thro
 Python 3 standard library only. Stops on SIGTERM/SIGINT.
 """
 import argparse
+import base64
 import copy
 import datetime
 import http.server
@@ -417,10 +419,25 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return node is None or p.get("spec", {}).get("nodeName") == node
 
         if q.get("watch", ["0"])[0] not in ("1", "true"):
-            items = [o for (p, _, _), o in cl.objects.items() if p == "pods" and mine(o)]
+            items = sorted((o for (p, _, _), o in cl.objects.items() if p == "pods" and mine(o)),
+                           key=lambda o: (o["metadata"]["namespace"], o["metadata"]["name"]))
+            rv, start = cl.rv, 0
+            if q.get("continue"):
+                tok = json.loads(base64.urlsafe_b64decode(q["continue"][0]).decode())
+                rv, start = tok["rv"], tok["start"]
+                if rv < cl.compacted:
+                    return self.fail(410, "The provided continue parameter is too old to "
+                                     "display a consistent list result. You can start a new "
+                                     "list without the continue parameter.")
+            md = {"resourceVersion": str(rv)}
+            limit = int(q.get("limit", ["0"])[0] or 0)
+            page = items[start:start + limit] if limit > 0 else items[start:]
+            if limit > 0 and start + limit < len(items):
+                md["continue"] = base64.urlsafe_b64encode(json.dumps(
+                    {"rv": rv, "start": start + limit}).encode()).decode()
+                md["remainingItemCount"] = len(items) - start - limit
             return self.send_json(200, {"kind": "PodList", "apiVersion": "v1",
-                                        "metadata": {"resourceVersion": str(cl.rv)},
-                                        "items": items})
+                                        "metadata": md, "items": page})
         since = int(q.get("resourceVersion", [str(cl.rv)])[0] or cl.rv)
         deadline = time.monotonic() + int(q.get("timeoutSeconds", ["1800"])[0])
         self.send_response(200)

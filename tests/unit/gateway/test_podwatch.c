@@ -282,6 +282,22 @@ static bool relisted(struct podwatch *w, struct podmeta *pm)
 	return st.relists_gone >= 1 && st.lists >= 2 && st.watches >= 3;
 }
 
+/* LIST requests that followed a continue token. */
+static int continued(const struct standin *s)
+{
+	json_t *reqs = standin_control(s, "GET", "/__standin/requests", NULL), *it;
+	size_t i;
+	int n = 0;
+
+	json_array_foreach(reqs, i, it) {
+		const char *p = json_string_value(json_object_get(it, "path"));
+
+		n += p && strstr(p, "/api/v1/pods?") && strstr(p, "&limit=2&continue=");
+	}
+	json_decref(reqs);
+	return n;
+}
+
 static void test_watcher_loop(void **state)
 {
 	struct standin s;
@@ -299,6 +315,8 @@ static void test_watcher_loop(void **state)
 	assert_int_equal(config_set(cfg, set), 0);
 	assert_int_equal(config_set(cfg, "kubernetes.node_name=node-1"), 0);
 	assert_int_equal(config_set(cfg, "kubernetes.metadata.watch_timeout=1s"), 0);
+	/* node-1 has 5 pods in the small cluster: 3 pages of 2 */
+	assert_int_equal(config_set(cfg, "kubernetes.metadata.page_size=2"), 0);
 	assert_int_equal(uv_loop_init(&loop), 0);
 	assert_int_equal(podwatch_start(&loop, cfg, &pm, &w), 0);
 	assert_non_null(w);
@@ -307,7 +325,8 @@ static void test_watcher_loop(void **state)
 	/* list, then watch; the small cluster's pods have no running containers yet */
 	assert_true(run_until_pred(&loop, w, pm, listed));
 	assert_int_equal(podmeta_count(pm), 0);
-	assert_true(standin_count(&s, "GET", "/api/v1/pods") >= 1);
+	assert_true(standin_count(&s, "GET", "/api/v1/pods") >= 3); /* the list's pages */
+	assert_true(continued(&s) == 2);
 
 	/* the kubelet reports a running container: the watch brings it */
 	r = standin_control(
@@ -321,7 +340,7 @@ static void test_watcher_loop(void **state)
 	assert_non_null(r);
 	json_decref(r);
 	assert_true(run_until_pred(&loop, w, pm, has_loop_pod));
-	assert_true(standin_count(&s, "GET", "/api/v1/pods") >= 2); /* the list and a watch */
+	assert_true(standin_count(&s, "GET", "/api/v1/pods") >= 4); /* the pages and a watch */
 
 	/* history compacted: ERROR 410 on the watch, a relist, and the pod is still there */
 	r = standin_control(&s, "POST", "/__standin/expire", "{}");
