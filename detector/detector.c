@@ -14,6 +14,7 @@
 #include "detector/decode.h"
 #include "detector/detector.h"
 #include "detector/event_json.h"
+#include "detector/podmeta.h"
 #include "detector/probe.h"
 #include "detector/proctable.h"
 
@@ -441,6 +442,8 @@ static int64_t track_fds(struct detector *d, struct proc_entry *e, const struct 
 static void handle_record(struct detector *d, const struct lanner_rec *rec, size_t size)
 {
 	struct syscall_event ev;
+	struct event_container cm;
+	const struct podmeta_info *pi = NULL;
 	struct proc_entry *e = NULL;
 	struct decode_exec x;
 	struct lanner_fork_info fi;
@@ -486,6 +489,19 @@ static void handle_record(struct detector *d, const struct lanner_rec *rec, size
 		proctable_bind(d->procs, e, rec->tid);
 		ev.proc = &e->p;
 		ev.container = e->cont_known ? &e->cont.c : NULL;
+		/* the pod's metadata, held (a reference) until this event is done */
+		if (e->cont_known && d->o.podmeta && e->cont.full_id[0] &&
+		    (pi = podmeta_get(d->o.podmeta, e->cont.full_id))) {
+			cm = e->cont.c;
+			cm.name = pi->name;
+			cm.image = pi->image;
+			cm.image_repository = pi->image_repository;
+			cm.image_tag = pi->image_tag;
+			cm.image_digest = pi->image_digest;
+			cm.privileged = pi->privileged;
+			ev.container = &cm;
+			ev.k8s = &pi->k8s;
+		}
 		close_fd = track_fds(d, e, rec, size, &ev);
 	}
 	atomic_fetch_add(&d->events, 1);
@@ -494,6 +510,7 @@ static void handle_record(struct detector *d, const struct lanner_rec *rec, size
 	if (d->eval)
 		rules_eval(d->eval, d->src, &ev, on_match, d);
 after:
+	podmeta_put(pi);
 	if (e && close_fd >= 0)
 		fdtable_del(e->fds, close_fd);
 	if (rec->type == LANNER_REC_PROC_EXIT && xi.group_dead)

@@ -48,6 +48,12 @@ struct detector_opts {
 	uint32_t ringbuf_bytes; /* per CPU; 0: the probe's default */
 	bool drop_failed; /* drop failed syscalls in the kernel */
 	uint32_t internal_alert_interval_ms; /* 0: 60000 */
+	/*
+	 * Pod metadata (podmeta.h) for container.name/image/privileged and k8s.*; borrowed, must
+	 * outlive the detector; NULL: none. Looked up by full container id for every event of a
+	 * containerised process, on the detector thread.
+	 */
+	struct podmeta *podmeta;
 };
 
 struct detector_stats {

@@ -11,6 +11,7 @@
 #include "config/config.h"
 #include "config/log.h"
 #include "detector/detector.h"
+#include "gateway/podwatch.h"
 #include "gateway/commands.h"
 #include "gateway/gateway.h"
 #include "gateway/http_server.h"
@@ -214,6 +215,8 @@ static const struct config_option detector_options[] = {
 
 static struct {
 	struct detector *d;
+	struct podwatch *podwatch; /* pod metadata (podwatch.h), gateway loop */
+	struct podmeta *podmeta; /* shared with the detector thread; freed after it stopped */
 	struct detector_settings set;
 	const struct run_args *args;
 } det;
@@ -248,6 +251,25 @@ static void detector_metrics(void *data, metrics_emit_fn emit, void *emit_ctx)
 			emit(emit_ctx, &reasons[i], (double)st.kernel_drops[i]);
 }
 
+/* Pod metadata (podwatch.h); runs on the gateway loop, like the watcher. */
+static void podmeta_metrics(void *data, metrics_emit_fn emit, void *emit_ctx)
+{
+	const char *which = data;
+	struct podwatch_stats st;
+
+	if (!det.podwatch)
+		return;
+	podwatch_get_stats(det.podwatch, &st);
+	if (!strcmp(which, "containers"))
+		emit(emit_ctx, NULL, (double)podmeta_count(det.podmeta));
+	else if (!strcmp(which, "lists"))
+		emit(emit_ctx, NULL, (double)st.lists);
+	else if (!strcmp(which, "events"))
+		emit(emit_ctx, NULL, (double)st.events);
+	else if (!strcmp(which, "errors"))
+		emit(emit_ctx, NULL, (double)st.errors);
+}
+
 static int declare_detector_metrics(struct metrics *m)
 {
 	static const char *const reason[] = { "reason" };
@@ -273,6 +295,22 @@ static int declare_detector_metrics(struct metrics *m)
 		err = metrics_gauge(m, "lanner_detector_processes",
 				    "Processes in the detector's process table", NULL, 0,
 				    detector_metrics, "procs");
+	if (!err)
+		err = metrics_gauge(m, "lanner_k8s_metadata_containers",
+				    "Containers of this node whose pod metadata is cached", NULL, 0,
+				    podmeta_metrics, "containers");
+	if (!err)
+		err = metrics_counter_fn(m, "lanner_k8s_metadata_lists_total",
+					 "Pod lists of this node completed (start, relists)", NULL,
+					 0, podmeta_metrics, "lists");
+	if (!err)
+		err = metrics_counter_fn(m, "lanner_k8s_metadata_watch_events_total",
+					 "Pod watch events applied", NULL, 0, podmeta_metrics,
+					 "events");
+	if (!err)
+		err = metrics_counter_fn(m, "lanner_k8s_metadata_errors_total",
+					 "Failed pod list/watch requests (retried with backoff)",
+					 NULL, 0, podmeta_metrics, "errors");
 	return err;
 }
 
@@ -301,9 +339,15 @@ static int start_detector(struct gateway *g, const struct run_args *a)
 	o.ringbuf_bytes = (uint32_t)det.set.ringbuf_bytes;
 	o.drop_failed = det.set.drop_failed;
 	o.internal_alert_interval_ms = (uint32_t)det.set.internal_alert_interval_ms;
+	e = podwatch_start(g->loop, g->cfg, &det.podmeta, &det.podwatch);
+	if (e)
+		return e;
+	o.podmeta = det.podmeta;
 	det.d = detector_start(&o, err, sizeof(err));
 	if (!det.d) {
 		e = -errno;
+		podwatch_stop(det.podwatch); /* nobody to read the metadata */
+		det.podwatch = NULL;
 		if (det.set.required) {
 			log_error("detector refused (detector.required is on): %s", err);
 			return e ? e : -EINVAL;
@@ -352,6 +396,15 @@ static void stop_detector(void)
 {
 	detector_stop(det.d);
 	det.d = NULL;
+	podwatch_stop(det.podwatch);
+	det.podwatch = NULL;
+}
+
+/* After the loop ended: the detector thread is gone, nobody reads the table any more. */
+static void free_podmeta(void)
+{
+	podmeta_free(det.podmeta);
+	det.podmeta = NULL;
 }
 
 /* ---- end of detector block ---- */
@@ -366,6 +419,8 @@ int gateway_declare(struct config *cfg)
 		err = pipeline_declare_with(cfg, gateway_sinks());
 	if (!err)
 		err = config_declare(cfg, "", detector_options);
+	if (!err)
+		err = config_declare(cfg, "kubernetes", podwatch_options);
 	if (!err)
 		err = config_declare(cfg, "kafka_input", kafka_input_options);
 	return err;
@@ -649,6 +704,7 @@ out_loop:
 	pipeline_free(g.pipeline);
 	kafka_input_free(g.kafka_input);
 	metrics_free(g.metrics);
+	free_podmeta();
 	if (uv_loop_close(&loop))
 		log_error("event loop still had handles at exit");
 	log_info("stopped");

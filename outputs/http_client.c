@@ -55,6 +55,7 @@ struct http_xfer {
 	CURL *easy;
 	struct curl_slist *headers;
 	http_done_fn cb;
+	bool (*on_data)(void *data, const char *buf, size_t len);
 	void *data;
 	char *body; /* response, at most keep bytes + NUL */
 	size_t keep;
@@ -371,6 +372,13 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userp)
 	struct http_xfer *x = userp;
 	size_t n = size * nmemb, room, keep;
 
+	if (x->on_data) {
+		long status = 0;
+
+		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+		if (status >= 200 && status < 300)
+			return x->on_data(x->data, ptr, n) ? n : 0;
+	}
 	/* Keep the first x->keep bytes, swallow (and flag) the rest. */
 	room = x->keep - x->body_len;
 	keep = n < room ? n : room;
@@ -510,6 +518,7 @@ int http_client_request(struct http_client *c, const struct http_request *req, h
 	x->c = c;
 	x->cb = cb;
 	x->data = data;
+	x->on_data = req->on_data;
 	x->retry_after_ms = -1;
 	x->keep = req->max_response_bytes ? req->max_response_bytes : HTTP_BODY_KEEP;
 	x->easy = e = curl_easy_init();

@@ -39,6 +39,14 @@ struct http_request {
 	const char *key_file;
 	const char *bearer_token; /* adds Authorization: Bearer */
 	size_t max_response_bytes; /* response body bytes kept (rest discarded); 0 = 64 KiB */
+	/*
+	 * Streaming (watches): when set, the body of a 2xx answer is handed to on_data (with the
+	 * request's data) piece by piece as it arrives, and not kept (the response's body is then
+	 * empty); other statuses are kept as usual for their error message. on_data returns false
+	 * to abort the transfer (curl_code CURLE_WRITE_ERROR). It runs inside curl: it must not
+	 * call http_client functions.
+	 */
+	bool (*on_data)(void *data, const char *buf, size_t len);
 };
 
 struct http_response {

@@ -48,6 +48,7 @@ struct k8s_req {
 	k8s_done_fn cb;
 	void *data;
 	int attempt;
+	struct k8s_request_opts o;
 	bool in_wait;
 	struct k8s_req *prev, *next;
 	uv_timer_t timer;
@@ -512,6 +513,14 @@ static void req_finish_failed(struct k8s_req *q)
 
 static void on_http_done(void *data, const struct http_response *hr);
 
+/* Streamed body bytes go to the caller with the caller's data. */
+static bool req_on_data(void *data, const char *buf, size_t len)
+{
+	struct k8s_req *q = data;
+
+	return q->o.on_data(q->data, buf, len);
+}
+
 static void req_start(struct k8s_req *q)
 {
 	struct k8s_client *c = q->c;
@@ -526,7 +535,9 @@ static void req_start(struct k8s_req *q)
 		.n_headers = q->body ? 2 : 1,
 		.body = q->body,
 		.body_len = q->body_len,
-		.timeout_ms = c->timeout_ms,
+		.timeout_ms = q->o.timeout_ms > 0 ? q->o.timeout_ms : c->timeout_ms,
+		.max_response_bytes = q->o.max_response_bytes,
+		.on_data = q->o.on_data ? req_on_data : NULL,
 		.insecure = c->insecure,
 		.ca_file = c->ca_file,
 		.cert_file = c->cert_file,
@@ -585,7 +596,7 @@ static void on_http_done(void *data, const struct http_response *hr)
 	char msg[256];
 	json_t *body;
 
-	if (!c->closed && retryable(hr) && q->attempt <= c->max_retries) {
+	if (!c->closed && !q->o.no_retry && retryable(hr) && q->attempt <= c->max_retries) {
 		int64_t ms = (int64_t)BACKOFF_FIRST_MS << (q->attempt - 1);
 
 		if (hr->retry_after_ms >= 0)
@@ -605,6 +616,13 @@ static void on_http_done(void *data, const struct http_response *hr)
 int k8s_request(struct k8s_client *c, const char *method, const char *path,
 		const char *content_type, const json_t *body, k8s_done_fn cb, void *data)
 {
+	return k8s_request_ex(c, method, path, content_type, body, NULL, cb, data);
+}
+
+int k8s_request_ex(struct k8s_client *c, const char *method, const char *path,
+		   const char *content_type, const json_t *body, const struct k8s_request_opts *o,
+		   k8s_done_fn cb, void *data)
+{
 	struct k8s_req *q;
 
 	if (c->closed)
@@ -615,6 +633,8 @@ int k8s_request(struct k8s_client *c, const char *method, const char *path,
 	q->c = c;
 	q->cb = cb;
 	q->data = data;
+	if (o)
+		q->o = *o;
 	q->method = strdup(method);
 	q->ctype = strdup(content_type ? content_type : "application/json");
 	if (asprintf(&q->url, "%s%s", c->server, path) < 0)

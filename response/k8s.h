@@ -67,6 +67,24 @@ void k8s_client_free(struct k8s_client *c);
 int k8s_request(struct k8s_client *c, const char *method, const char *path,
 		const char *content_type, const json_t *body, k8s_done_fn cb, void *data);
 
+/* Per-request options of k8s_request_ex. */
+struct k8s_request_opts {
+	long timeout_ms; /* whole request; 0 = the client's timeout */
+	size_t max_response_bytes; /* body kept for the callback; 0 = 64 KiB */
+	bool no_retry; /* report the first outcome (the caller has its own backoff) */
+	/*
+	 * Streaming (watches): the body of a 2xx answer goes to on_data as it arrives (see
+	 * http_request.on_data: false aborts, no http_client calls from inside); the final
+	 * response then has no body. Called with the request's data.
+	 */
+	bool (*on_data)(void *data, const char *buf, size_t len);
+};
+
+/* k8s_request with options (NULL = k8s_request's behaviour). */
+int k8s_request_ex(struct k8s_client *c, const char *method, const char *path,
+		   const char *content_type, const json_t *body, const struct k8s_request_opts *o,
+		   k8s_done_fn cb, void *data);
+
 /* The namespace the client's credentials belong to (in-cluster namespace file, kubeconfig
  * context namespace), or "" when unknown. Borrowed. */
 const char *k8s_client_namespace(const struct k8s_client *c);

@@ -14,7 +14,12 @@ else 401. Errors are `Status` objects as the API server sends them:
 State FILE: {"items": [<full Kubernetes objects>]} (Pod, ReplicaSet, Deployment, StatefulSet,
 DaemonSet, NetworkPolicy); small_cluster() below builds the one the tests use.
 
-API paths served (namespaced only):
+API paths served (namespaced, and cluster-wide pods):
+    /api/v1/pods?fieldSelector=spec.nodeName%3DNODE            GET: PodList (resourceVersion;
+        limit=N pages it: metadata.continue, 410 for a continue older than the last expiry);
+        with watch=1&resourceVersion=RV[&timeoutSeconds=N]: a watch, chunked JSON lines
+        {"type":"ADDED|MODIFIED|DELETED","object":Pod} of changes after RV; RV older than the
+        last expiry: one ERROR event (Status 410 Expired) and the end, as the API server does
     /api/v1/namespaces/NS/pods[/NAME]                          GET, PATCH, DELETE (list: GET)
     /api/v1/namespaces/NS/events                               POST
     /apis/apps/v1/namespaces/NS/{replicasets,deployments,statefulsets,daemonsets}[/NAME]
@@ -36,10 +41,18 @@ Control endpoints (no token needed, not recorded):
                                the next `count` matching requests (count -1: all) fail with a
                                Status of that code (403 Forbidden, 500, 503, 429 ...)
     POST /__standin/delay      {"ms": 5}: wait before every API answer
+    POST /__standin/pod-event  {"type":"ADDED|MODIFIED|DELETED","object":Pod}: a pod change as
+                               the kubelet/scheduler would make it (status included); watches
+                               see it with a new resourceVersion
+    POST /__standin/expire     {}: compact the history: every open watch gets ERROR 410 and
+                               ends; watching from any earlier resourceVersion is 410 too
+Requests also carry "t_start" (time.time() when received). Pod changes made through the API
+(POST, PATCH, DELETE) are watch events too.
 
 Python 3 standard library only. Stops on SIGTERM/SIGINT.
 """
 import argparse
+import base64
 import copy
 import datetime
 import http.server
@@ -51,6 +64,7 @@ import ssl
 import sys
 import threading
 import time
+import urllib.parse
 import uuid
 
 RESOURCES = {
@@ -236,6 +250,9 @@ class Cluster:
         self.faults = []
         self.delay_ms = 0
         self.rv = 100
+        self.cond = threading.Condition(self.lock)
+        self.pod_events = []  # (rv, type, pod) after self.compacted
+        self.compacted = 0
         for o in state.get("items", []):
             key = (PLURAL[o["kind"]], o["metadata"]["namespace"], o["metadata"]["name"])
             self.objects[key] = o
@@ -248,6 +265,26 @@ class Cluster:
         o["metadata"]["resourceVersion"] = str(self.rv)
         if spec_changed:
             o["metadata"]["generation"] = o["metadata"].get("generation", 1) + 1
+
+    def pod_event(self, type_, pod):
+        """A watch event for a pod change (lock held); returns the pod as stored."""
+        self.rv += 1
+        pod = copy.deepcopy(pod)
+        pod["metadata"]["resourceVersion"] = str(self.rv)
+        key = ("pods", pod["metadata"]["namespace"], pod["metadata"]["name"])
+        if type_ == "DELETED":
+            self.objects.pop(key, None)
+        else:
+            self.objects[key] = pod
+        self.pod_events.append((self.rv, type_, copy.deepcopy(pod)))
+        self.cond.notify_all()
+        return pod
+
+    def expire(self):
+        self.rv += 1
+        self.compacted = self.rv
+        self.pod_events = []
+        self.cond.notify_all()
 
     def fault(self, method, path):
         for f in self.faults:
@@ -337,7 +374,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if cl.delay_ms:
             time.sleep(cl.delay_ms / 1000.0)
         with cl.lock:
-            rec = {"method": method, "path": self.path,
+            rec = {"method": method, "path": self.path, "t_start": time.time(),
                    "content_type": self.headers.get("Content-Type"),
                    "body": raw.decode("utf-8", "replace") if raw else None}
             cl.requests.append(rec)
@@ -349,6 +386,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def locked_api(self, cl, method, path, query, raw):
         if self.headers.get("Authorization") != "Bearer " + self.server.token:
             return self.fail(401, "Unauthorized")
+        if path == "/api/v1/pods":
+            code = cl.fault(method, path)
+            if code:
+                return self.fail(code, "injected failure %d" % code)
+            if method != "GET":
+                return self.fail(405, "method not allowed")
+            return self.all_pods(cl, urllib.parse.parse_qs(query))
         m = PATH_RE.match(path)
         if not m or m.group("plural") not in RESOURCES:
             return self.fail(404, "the server could not find the requested resource")
@@ -359,6 +403,74 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.api(method, m, query, raw)
         except (ValueError, KeyError, IndexError, TypeError) as e:
             self.fail(400, "invalid request: %s" % e)
+
+    def all_pods(self, cl, q):
+        """Cluster-wide pods: list, or watch (lock held; a watch waits on cl.cond)."""
+        node = None
+        for sel in q.get("fieldSelector", []):
+            for term in sel.split(","):
+                k, _, v = term.partition("=")
+                if k == "spec.nodeName":
+                    node = v
+                elif term:
+                    return self.fail(400, "field label not supported: %s" % k)
+
+        def mine(p):
+            return node is None or p.get("spec", {}).get("nodeName") == node
+
+        if q.get("watch", ["0"])[0] not in ("1", "true"):
+            items = sorted((o for (p, _, _), o in cl.objects.items() if p == "pods" and mine(o)),
+                           key=lambda o: (o["metadata"]["namespace"], o["metadata"]["name"]))
+            rv, start = cl.rv, 0
+            if q.get("continue"):
+                tok = json.loads(base64.urlsafe_b64decode(q["continue"][0]).decode())
+                rv, start = tok["rv"], tok["start"]
+                if rv < cl.compacted:
+                    return self.fail(410, "The provided continue parameter is too old to "
+                                     "display a consistent list result. You can start a new "
+                                     "list without the continue parameter.")
+            md = {"resourceVersion": str(rv)}
+            limit = int(q.get("limit", ["0"])[0] or 0)
+            page = items[start:start + limit] if limit > 0 else items[start:]
+            if limit > 0 and start + limit < len(items):
+                md["continue"] = base64.urlsafe_b64encode(json.dumps(
+                    {"rv": rv, "start": start + limit}).encode()).decode()
+                md["remainingItemCount"] = len(items) - start - limit
+            return self.send_json(200, {"kind": "PodList", "apiVersion": "v1",
+                                        "metadata": md, "items": page})
+        since = int(q.get("resourceVersion", [str(cl.rv)])[0] or cl.rv)
+        deadline = time.monotonic() + int(q.get("timeoutSeconds", ["1800"])[0])
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
+        def chunk(obj):
+            data = (json.dumps(obj) + "\n").encode()
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.wfile.flush()
+
+        try:
+            while True:
+                if since < cl.compacted:
+                    chunk({"type": "ERROR", "object": status(
+                        410, "Expired", "too old resource version: %d (%d)" %
+                        (since, cl.compacted))})
+                    break
+                for rv, type_, pod in cl.pod_events:
+                    if rv > since:
+                        since = rv
+                        if mine(pod):
+                            chunk({"type": type_, "object": pod})
+                left = deadline - time.monotonic()
+                if left <= 0 or getattr(self.server, "stopping", False):
+                    break
+                cl.cond.wait(min(left, 1.0))
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except OSError:
+            self.close_connection = True
+        return None
 
     def injected(self, code, method, m):
         plural, name, ns = m.group("plural"), m.group("name"), m.group("ns")
@@ -427,7 +539,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 md["generation"] = 1
                 obj["apiVersion"] = (group + "/" if group else "") + version
                 cl.bump(obj, False)
-                if plural != "events":
+                if plural == "pods":
+                    obj = cl.pod_event("ADDED", obj)
+                elif plural != "events":
                     cl.objects[(plural, ns, oname)] = obj
                 return self.send_json(201, obj)
             return self.fail(405, "method not allowed")
@@ -473,6 +587,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                  "immutable" % (kind, name), name=name, kind=kind)
             cl.objects[key] = new
             cl.bump(new, before != json.dumps(new.get("spec"), sort_keys=True))
+            if plural == "pods":
+                new = cl.pod_event("MODIFIED", new)
             return self.send_json(200, new)
         if method == "DELETE":
             del cl.objects[key]
@@ -485,6 +601,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     gp = re.match(r"(\d+)", str(opts["gracePeriodSeconds"]))
             o["metadata"]["deletionGracePeriodSeconds"] = int(gp.group(1)) if gp else \
                 o["spec"].get("terminationGracePeriodSeconds", 30)
+            if plural == "pods":
+                cl.pod_event("DELETED", o)
             return self.send_json(200, o)
         return self.fail(405, "method not allowed")
 
@@ -536,6 +654,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if method == "POST" and path == "/__standin/delay":
                 cl.delay_ms = json.loads(raw).get("ms", 0)
                 return self.send_json(200, {"ok": True})
+            if method == "POST" and path == "/__standin/pod-event":
+                ev = json.loads(raw)
+                if ev.get("type") not in ("ADDED", "MODIFIED", "DELETED"):
+                    return self.fail(400, "type must be ADDED, MODIFIED or DELETED")
+                return self.send_json(200, cl.pod_event(ev["type"], ev["object"]))
+            if method == "POST" and path == "/__standin/expire":
+                cl.expire()
+                return self.send_json(200, {"ok": True, "compacted": cl.compacted})
         return self.fail(404, "no such control endpoint")
 
 
@@ -597,6 +723,12 @@ class StandIn:
     def requests(self):
         return self._call("GET", "/__standin/requests")
 
+    def pod_event(self, type_, pod):
+        return self._call("POST", "/__standin/pod-event", {"type": type_, "object": pod})
+
+    def expire(self):
+        return self._call("POST", "/__standin/expire", {})
+
     def inject(self, code, method=None, path=None, count=1):
         f = {"code": code, "count": count}
         if method:
@@ -646,6 +778,9 @@ def main():
     srv.socket = ctx.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)
 
     def stop(*_):
+        srv.stopping = True
+        with srv.cluster.lock:
+            srv.cluster.cond.notify_all()
         threading.Thread(target=srv.shutdown, daemon=True).start()
 
     signal.signal(signal.SIGTERM, stop)

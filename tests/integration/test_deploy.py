@@ -209,6 +209,26 @@ class DeployTest(unittest.TestCase):
         for s in binding["subjects"]:
             self.assertIn((s["namespace"], s["name"]), accounts)
 
+    def test_pod_metadata(self):
+        """The agent watches its own node's pods: NODE_NAME from the downward API (read by
+        gateway/podwatch.c), metadata on in its config, pods list/watch granted to its account."""
+        ds = self.one("DaemonSet", "lanner-agent")
+        env = {e["name"]: e for e in containers(ds)[0].get("env", [])}
+        self.assertEqual(env["NODE_NAME"]["valueFrom"]["fieldRef"]["fieldPath"], "spec.nodeName")
+        with open(os.path.join(ROOT, "gateway/podwatch.c"), encoding="utf-8") as f:
+            code = f.read()
+        self.assertIn('getenv("NODE_NAME")', code)
+        self.assertIn("fieldSelector=spec.nodeName", code)
+        self.assertIn("watch=1", code)
+        _, cfg = self.config_of(ds)
+        self.assertTrue(cfg["kubernetes"]["metadata"]["enabled"])
+        role = self.one("ClusterRole", "lanner-pod-metadata")
+        self.assertTrue({"list", "watch"} <= set(role["rules"][0]["verbs"]))
+        binding = self.one("ClusterRoleBinding", "lanner-pod-metadata")
+        sa = ds["spec"]["template"]["spec"]["serviceAccountName"]
+        self.assertIn({"kind": "ServiceAccount", "name": sa,
+                       "namespace": ds["metadata"]["namespace"]}, binding["subjects"])
+
     def test_containerfile(self):
         with open(os.path.join(DEPLOY, "Containerfile"), encoding="utf-8") as f:
             text = f.read()

@@ -638,6 +638,73 @@ static void test_status_policy(void **state)
 	assert_int_equal(st.result, SINK_FAIL);
 }
 
+/* Streaming (http_request.on_data): a 2xx body goes to on_data piece by piece, not kept. */
+struct stream_res {
+	struct result r; /* first: on_done reads it */
+	size_t streamed, abort_after;
+	int pieces;
+	bool only_x;
+};
+
+static bool on_piece(void *data, const char *buf, size_t len)
+{
+	struct stream_res *s = data;
+
+	s->pieces++;
+	s->streamed += len;
+	for (size_t i = 0; i < len; i++)
+		if (buf[i] != 'x')
+			s->only_x = false;
+	return !s->abort_after || s->streamed < s->abort_after;
+}
+
+static void stream_one(const char *const *flags, struct stream_res *s)
+{
+	struct http_request req = { .method = "GET", .on_data = on_piece };
+	struct receiver rcv;
+	struct http_client *c;
+	uv_loop_t loop;
+
+	assert_int_equal(receiver_start(&rcv, flags), 0);
+	assert_int_equal(uv_loop_init(&loop), 0);
+	c = http_client_new(&loop);
+	assert_non_null(c);
+	req.url = url_of(&rcv, "/watch");
+	s->only_x = true;
+	assert_int_equal(http_client_request(c, &req, on_done, s), 0);
+	run_until(&loop, &s->r.calls, 1);
+	finish(&loop, c);
+	receiver_stop(&rcv);
+}
+
+static void test_stream_body(void **state)
+{
+	static const char *const big[] = { "--response-bytes", "300000", NULL };
+	static const char *const err[] = { "--status", "500", "--response-bytes", "1000", NULL };
+	struct stream_res s = { .abort_after = 0 };
+
+	(void)state;
+	stream_one(big, &s);
+	assert_int_equal(s.r.status, 200);
+	assert_int_equal(s.r.curl_code, 0);
+	assert_int_equal(s.streamed, 300000); /* every byte, beyond the 64 KiB kept otherwise */
+	assert_true(s.pieces > 1);
+	assert_true(s.only_x);
+	assert_int_equal(s.r.body_len, 0);
+	/* on_data false aborts the transfer */
+	memset(&s, 0, sizeof(s));
+	s.abort_after = 1;
+	stream_one(big, &s);
+	assert_int_equal(s.r.curl_code, CURLE_WRITE_ERROR);
+	assert_true(s.streamed < 300000);
+	/* a non-2xx body is kept for its message, not streamed */
+	memset(&s, 0, sizeof(s));
+	stream_one(err, &s);
+	assert_int_equal(s.r.status, 500);
+	assert_int_equal(s.streamed, 0);
+	assert_int_equal(s.r.body_len, 1000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -661,6 +728,7 @@ int main(void)
 		cmocka_unit_test(test_parse_retry_after),
 		cmocka_unit_test(test_header_validation),
 		cmocka_unit_test(test_status_policy),
+		cmocka_unit_test(test_stream_body),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
