@@ -199,6 +199,8 @@ static int ui_init(struct sink *s, struct config *cfg, const struct sink_env *en
 	return 0;
 }
 
+static void query_free(struct query *q);
+
 static void end_streams(struct ui_sink *u)
 {
 	struct subscriber *sub, *next;
@@ -206,7 +208,7 @@ static void end_streams(struct ui_sink *u)
 	for (sub = u->subs; sub; sub = next) {
 		next = sub->next;
 		http_stream_end(sub->st);
-		free(sub->q);
+		query_free(sub->q);
 		free(sub);
 	}
 	u->subs = NULL;
@@ -780,11 +782,12 @@ static bool uuid_ok(const char *s)
 static void on_event(void *data, struct http_req *req)
 {
 	struct ui_sink *u = ui_for(data, req);
-	const char *id = http_req_path(req) + strlen("/api/v1/events/");
+	const char *id;
 	struct query *q;
 
 	if (!u)
 		return;
+	id = http_req_path(req) + strlen("/api/v1/events/");
 	if (*http_req_query(req)) {
 		reply_error(req, 400, "unknown parameter", "");
 		return;
@@ -1023,7 +1026,7 @@ static void on_stream(void *data, struct http_req *req)
 	sub->next = u->subs;
 	u->subs = sub;
 	/* the headers are out; a first comment lets clients know the stream is live */
-	stream_write(u, sub, ": connected\n\n", 14);
+	stream_write(u, sub, ": connected\n\n", 13);
 }
 
 int api_routes_register(struct gateway *g)

@@ -187,9 +187,6 @@ static int create_schema(struct store *s)
 {
 	int err = 0;
 
-	/* before the first table: lets retention give pages back to the file system */
-	if (query_int(s->db, "PRAGMA page_count", 0) == 0)
-		err = exec(s->db, "PRAGMA auto_vacuum=INCREMENTAL");
 	for (size_t i = 0; !err && schema[i]; i++)
 		err = exec(s->db, schema[i]);
 	for (size_t i = 0; !err && s->fts && fts_schema[i]; i++)
@@ -412,6 +409,19 @@ static bool todo_waiting(struct store *s)
 }
 
 /*
+ * After deletes: drop empty rollup rows, and let FTS5 rewrite a bounded amount of its index
+ * without the deleted rows (a negative merge also merges lone segments; deletes alone only add
+ * tombstones, so the index would grow while the table shrinks).
+ */
+static void reclaim(struct store *s)
+{
+	exec(s->db, "DELETE FROM rollup WHERE n <= 0");
+	exec(s->db, "DELETE FROM rollup_tags WHERE n <= 0");
+	if (s->fts)
+		exec(s->db, "INSERT INTO events_fts(events_fts, rank) VALUES('merge', -500)");
+}
+
+/*
  * Retention, in small transactions so inserts never wait long: by age, then by size (oldest
  * first) until the pages in use fit, then the freed pages go back to the file system.
  */
@@ -428,18 +438,22 @@ static void retention(struct store *s)
 		if (n < DELETE_BATCH || todo_waiting(s))
 			break;
 	}
+	if (deleted)
+		reclaim(s);
+	/* deleted rows free their pages only once the index drops them: reclaim each round */
 	for (rounds = 0; s->opts.max_bytes && rounds < 40; rounds++) {
 		if (used_bytes(s->db) <= s->opts.max_bytes)
 			break;
 		n = delete_oldest(s, INT64_MAX);
-		deleted |= n > 0;
+		if (n > 0)
+			reclaim(s);
 		if (n <= 0 || todo_waiting(s))
 			break;
 	}
-	if (deleted) {
-		exec(s->db, "DELETE FROM rollup WHERE n <= 0");
-		exec(s->db, "DELETE FROM rollup_tags WHERE n <= 0");
+	if (deleted || rounds) {
 		exec(s->db, "PRAGMA incremental_vacuum");
+		/* the file shrinks when a checkpoint copies the whole WAL back */
+		sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 	}
 }
 
@@ -611,7 +625,9 @@ struct store *store_open(uv_loop_t *loop, const struct store_opts *o)
 	if (!s->db)
 		goto err_free;
 	s->fts = sqlite3_compileoption_used("ENABLE_FTS5") == 1;
-	if (exec(s->db, "PRAGMA journal_mode=WAL") || exec(s->db, "PRAGMA synchronous=NORMAL") ||
+	/* before the first table (a no-op after): lets retention give pages back to the disk */
+	if (exec(s->db, "PRAGMA auto_vacuum=INCREMENTAL") ||
+	    exec(s->db, "PRAGMA journal_mode=WAL") || exec(s->db, "PRAGMA synchronous=NORMAL") ||
 	    exec(s->db, "PRAGMA journal_size_limit=4194304") || create_schema(s) || prepare(s))
 		goto err_close;
 	s->next_id = query_int(s->db, "SELECT MAX(id) FROM events", 0) + 1;
