@@ -18,6 +18,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "config/log.h"
 #include "gateway/store.h"
@@ -371,8 +372,8 @@ static uint64_t used_bytes(sqlite3 *db)
 	return (uint64_t)((pages - free_pages) * size);
 }
 
-/* Delete up to DELETE_BATCH of the oldest events (older than cutoff_ns). Rows deleted, or -EIO. */
-static int delete_oldest(struct store *s, int64_t cutoff_ns)
+/* Delete up to limit of the oldest events (older than cutoff_ns). Rows deleted, or -EIO. */
+static int delete_oldest(struct store *s, int64_t cutoff_ns, int limit)
 {
 	sqlite3_stmt *st;
 	int n, rc;
@@ -383,7 +384,7 @@ static int delete_oldest(struct store *s, int64_t cutoff_ns)
 			       -1, &st, NULL) != SQLITE_OK)
 		return -EIO;
 	sqlite3_bind_int64(st, 1, cutoff_ns);
-	sqlite3_bind_int(st, 2, DELETE_BATCH);
+	sqlite3_bind_int(st, 2, limit);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
@@ -418,7 +419,7 @@ static void reclaim(struct store *s)
 	exec(s->db, "DELETE FROM rollup WHERE n <= 0");
 	exec(s->db, "DELETE FROM rollup_tags WHERE n <= 0");
 	if (s->fts)
-		exec(s->db, "INSERT INTO events_fts(events_fts, rank) VALUES('merge', -500)");
+		exec(s->db, "INSERT INTO events_fts(events_fts, rank) VALUES('merge', -2000)");
 }
 
 /*
@@ -430,27 +431,46 @@ static void retention(struct store *s)
 	int64_t cutoff = s->opts.max_age_ms > 0 ? now_ns() - s->opts.max_age_ms * NS_PER_MS :
 						  INT64_MIN;
 	bool deleted = false;
+	uint64_t used;
 	int n, rounds;
 
 	for (rounds = 0; cutoff != INT64_MIN && rounds < 40; rounds++) {
-		n = delete_oldest(s, cutoff);
+		n = delete_oldest(s, cutoff, DELETE_BATCH);
 		deleted |= n > 0;
 		if (n < DELETE_BATCH || todo_waiting(s))
 			break;
 	}
 	if (deleted)
 		reclaim(s);
-	/* deleted rows free their pages only once the index drops them: reclaim each round */
-	for (rounds = 0; s->opts.max_bytes && rounds < 40; rounds++) {
-		if (used_bytes(s->db) <= s->opts.max_bytes)
-			break;
-		n = delete_oldest(s, INT64_MAX);
-		if (n > 0)
-			reclaim(s);
-		if (n <= 0 || todo_waiting(s))
-			break;
+	/*
+	 * By size: pages of deleted rows come back only once FTS5 merges its tombstones in, so
+	 * the pages in use lag behind. Each pass deletes the share of rows the excess suggests,
+	 * at most a quarter of them, then reclaims; the next pass looks again. This converges
+	 * without deleting everything on the way.
+	 */
+	used = s->opts.max_bytes ? used_bytes(s->db) : 0;
+	if (used > s->opts.max_bytes) {
+		uint64_t alerts, want;
+
+		pthread_mutex_lock(&s->lock);
+		alerts = s->stats.alerts;
+		pthread_mutex_unlock(&s->lock);
+		want = (uint64_t)((double)alerts * (double)(used - s->opts.max_bytes) /
+				  (double)used) +
+		       1;
+		if (want > alerts / 4 + 1)
+			want = alerts / 4 + 1;
+		while (want > 0) {
+			n = delete_oldest(s, INT64_MAX,
+					  want < DELETE_BATCH ? (int)want : DELETE_BATCH);
+			if (n <= 0)
+				break;
+			deleted = true;
+			want -= (uint64_t)n < want ? (uint64_t)n : want;
+		}
+		reclaim(s);
 	}
-	if (deleted || rounds) {
+	if (deleted) {
 		exec(s->db, "PRAGMA incremental_vacuum");
 		/* the file shrinks when a checkpoint copies the whole WAL back */
 		sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
@@ -584,6 +604,27 @@ static sqlite3 *open_db(const char *path, bool create)
 	return db;
 }
 
+/* Rename a corrupt database (and drop its WAL) so a fresh one can start. 0 or -errno. */
+static int set_aside(const char *path)
+{
+	char aside[PATH_MAX], side[PATH_MAX];
+	int err = 0;
+
+	snprintf(aside, sizeof(aside), "%s.corrupt-%lld", path, (long long)(now_ns() / 1000000000));
+	if (rename(path, aside)) {
+		err = -errno;
+		log_error("store: %s is corrupt and cannot be set aside: %s", path,
+			  strerror(errno));
+		return err;
+	}
+	snprintf(side, sizeof(side), "%s-wal", path);
+	unlink(side);
+	snprintf(side, sizeof(side), "%s-shm", path);
+	unlink(side);
+	log_error("store: %s was corrupt: moved to %s, starting an empty store", path, aside);
+	return 0;
+}
+
 static void store_release(struct store *s)
 {
 	for (size_t i = 0; i < s->n_free; i++)
@@ -621,15 +662,31 @@ struct store *store_open(uv_loop_t *loop, const struct store_opts *o)
 		goto err_free;
 	}
 	err = -EIO;
-	s->db = open_db(o->path, true);
-	if (!s->db)
-		goto err_free;
 	s->fts = sqlite3_compileoption_used("ENABLE_FTS5") == 1;
-	/* before the first table (a no-op after): lets retention give pages back to the disk */
-	if (exec(s->db, "PRAGMA auto_vacuum=INCREMENTAL") ||
-	    exec(s->db, "PRAGMA journal_mode=WAL") || exec(s->db, "PRAGMA synchronous=NORMAL") ||
-	    exec(s->db, "PRAGMA journal_size_limit=4194304") || create_schema(s) || prepare(s))
-		goto err_close;
+	for (int attempt = 0;; attempt++) {
+		int code;
+
+		s->db = open_db(o->path, true);
+		if (!s->db)
+			goto err_free;
+		/* before the first table (a no-op after): lets retention give pages back */
+		if (!exec(s->db, "PRAGMA auto_vacuum=INCREMENTAL") &&
+		    !exec(s->db, "PRAGMA journal_mode=WAL") &&
+		    !exec(s->db, "PRAGMA synchronous=NORMAL") &&
+		    !exec(s->db, "PRAGMA journal_size_limit=4194304") && !create_schema(s) &&
+		    !prepare(s))
+			break;
+		code = sqlite3_errcode(s->db) & 0xff;
+		finalize_all(s);
+		s->ins_event = s->ins_tag = s->ins_field = s->ins_fts = s->up_rollup =
+			s->up_rollup_tag = NULL;
+		sqlite3_close(s->db);
+		s->db = NULL;
+		/* the store is a view of what was delivered: a broken file is set aside, not fatal */
+		if (attempt || (code != SQLITE_CORRUPT && code != SQLITE_NOTADB) ||
+		    set_aside(o->path))
+			goto err_free;
+	}
 	s->next_id = query_int(s->db, "SELECT MAX(id) FROM events", 0) + 1;
 	s->stats.alerts = (uint64_t)query_int(s->db, "SELECT COUNT(*) FROM events", 0);
 	exec(s->db, "PRAGMA analysis_limit=1000; ANALYZE");
