@@ -318,43 +318,49 @@ static int insert(struct store *s, struct op *o)
 	return err ? err : 1;
 }
 
-/*
- * One transaction for the batch. An alert whose insert fails is rolled back alone (savepoint),
- * so one bad row does not cost the others; a failed commit fails them all.
- */
-static void write_batch(struct store *s, struct op *batch)
+/* One transaction: 0 when committed; on any failure it is rolled back whole. */
+static int write_txn(struct store *s, struct op *first, struct op *end, uint64_t *added)
 {
-	uint64_t added = 0, failed = 0;
 	struct op *o;
-	int err = exec(s->db, "BEGIN IMMEDIATE");
+	int rc, err = exec(s->db, "BEGIN IMMEDIATE");
 
-	for (o = batch; o; o = o->next) {
-		int rc;
-
-		if (err) {
-			o->err = err;
-			continue;
-		}
-		exec(s->db, "SAVEPOINT a");
+	*added = 0;
+	for (o = first; !err && o != end; o = o->next) {
 		rc = insert(s, o);
 		if (rc < 0) {
 			log_error("store: alert %s not stored: %s", alert_uuid(o->a),
 				  sqlite3_errmsg(s->db));
-			exec(s->db, "ROLLBACK TO a");
-			o->err = -EIO;
+			err = rc;
 		} else {
-			added += (uint64_t)rc;
+			*added += (uint64_t)rc;
 		}
-		exec(s->db, "RELEASE a");
 	}
-	if (!err && exec(s->db, "COMMIT")) {
-		exec(s->db, "ROLLBACK");
-		added = 0;
-		for (o = batch; o; o = o->next)
-			o->err = -EIO;
+	if (!err)
+		err = exec(s->db, "COMMIT");
+	if (err) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		*added = 0;
 	}
-	for (o = batch; o; o = o->next)
-		failed += o->err != 0;
+	return err;
+}
+
+/*
+ * One transaction for the whole batch (no savepoint per alert: FTS5 flushes its pending terms
+ * into a new segment at every savepoint). When it fails, each alert is tried alone, so one bad
+ * row does not cost the others.
+ */
+static void write_batch(struct store *s, struct op *batch)
+{
+	uint64_t added = 0, n, failed = 0;
+	struct op *o;
+
+	if (write_txn(s, batch, NULL, &added)) {
+		for (o = batch; o; o = o->next) {
+			o->err = write_txn(s, o, o->next, &n) ? -EIO : 0;
+			added += n;
+			failed += o->err != 0;
+		}
+	}
 	s->since_analyze += added;
 	pthread_mutex_lock(&s->lock);
 	s->stats.alerts += added;
@@ -601,6 +607,8 @@ static sqlite3 *open_db(const char *path, bool create)
 		return NULL;
 	}
 	sqlite3_busy_timeout(db, 10000);
+	/* index pages stay in memory: inserts and queries touch them all the time */
+	sqlite3_exec(db, "PRAGMA cache_size=-65536; PRAGMA mmap_size=1073741824", NULL, NULL, NULL);
 	return db;
 }
 
