@@ -448,6 +448,12 @@ class LiveTest(unittest.TestCase):
         # the stream's event is the stored one
         ev = self.api.json("/api/v1/events/" + got[0])
         self.assertEqual(ev["uuid"], got[0])
+        # idle: a keepalive comment within 15 s (and some slack on a loaded machine)
+        deadline = time.monotonic() + 25
+        line = b""
+        while time.monotonic() < deadline and line != b": keepalive\n":
+            line = resp.readline()
+        self.assertEqual(line, b": keepalive\n")
         conn.close()
 
 
