@@ -156,21 +156,24 @@ static const char *const schema[] = {
 	"CREATE TABLE IF NOT EXISTS fields(event INTEGER NOT NULL, name TEXT NOT NULL, "
 	"value TEXT NOT NULL, PRIMARY KEY(event, name)) WITHOUT ROWID",
 	"CREATE INDEX IF NOT EXISTS fields_value ON fields(name, value)",
-	"CREATE TABLE IF NOT EXISTS rollup(minute INTEGER NOT NULL, priority INTEGER NOT NULL, "
-	"rule TEXT NOT NULL, source TEXT NOT NULL, hostname TEXT NOT NULL, n INTEGER NOT NULL, "
-	"PRIMARY KEY(minute, priority, rule, source, hostname)) WITHOUT ROWID",
-	"CREATE TABLE IF NOT EXISTS rollup_tags(minute INTEGER NOT NULL, tag TEXT NOT NULL, "
-	"priority INTEGER NOT NULL, rule TEXT NOT NULL, source TEXT NOT NULL, "
-	"hostname TEXT NOT NULL, n INTEGER NOT NULL, "
-	"PRIMARY KEY(minute, tag, priority, rule, source, hostname)) WITHOUT ROWID",
+	/* counts per minute and per hour, by priority and one dimension (1 rule, 2 source,
+	 * 3 hostname, 4 tag) */
+	"CREATE TABLE IF NOT EXISTS roll_m(dim INTEGER NOT NULL, t INTEGER NOT NULL, "
+	"priority INTEGER NOT NULL, key TEXT NOT NULL, n INTEGER NOT NULL, "
+	"PRIMARY KEY(dim, t, priority, key)) WITHOUT ROWID",
+	"CREATE TABLE IF NOT EXISTS roll_h(dim INTEGER NOT NULL, t INTEGER NOT NULL, "
+	"priority INTEGER NOT NULL, key TEXT NOT NULL, n INTEGER NOT NULL, "
+	"PRIMARY KEY(dim, t, priority, key)) WITHOUT ROWID",
 	/* side tables and counts follow the events out (retention) */
 	"CREATE TRIGGER IF NOT EXISTS events_gone AFTER DELETE ON events BEGIN "
-	"UPDATE rollup SET n = n - 1 WHERE minute = old.time_ns / 60000000000 AND "
-	"priority = old.priority AND rule = old.rule AND source = old.source AND "
-	"hostname = old.hostname; "
-	"UPDATE rollup_tags SET n = n - 1 WHERE minute = old.time_ns / 60000000000 AND "
-	"tag IN (SELECT tag FROM tags WHERE event = old.id) AND priority = old.priority AND "
-	"rule = old.rule AND source = old.source AND hostname = old.hostname; "
+	"UPDATE roll_m SET n = n - 1 WHERE t = old.time_ns / 60000000000 AND "
+	"priority = old.priority AND ((dim = 1 AND key = old.rule) OR (dim = 2 AND "
+	"key = old.source) OR (dim = 3 AND key = old.hostname) OR (dim = 4 AND key IN "
+	"(SELECT tag FROM tags WHERE event = old.id))); "
+	"UPDATE roll_h SET n = n - 1 WHERE t = old.time_ns / 3600000000000 AND "
+	"priority = old.priority AND ((dim = 1 AND key = old.rule) OR (dim = 2 AND "
+	"key = old.source) OR (dim = 3 AND key = old.hostname) OR (dim = 4 AND key IN "
+	"(SELECT tag FROM tags WHERE event = old.id))); "
 	"DELETE FROM tags WHERE event = old.id; "
 	"DELETE FROM fields WHERE event = old.id; END",
 	NULL,
@@ -204,10 +207,10 @@ static int prepare(struct store *s)
 		"INSERT OR IGNORE INTO tags(event, tag) VALUES (?1, ?2)",
 		"INSERT OR IGNORE INTO fields(event, name, value) VALUES (?1, ?2, ?3)",
 		s->fts ? "INSERT INTO events_fts(rowid, output) VALUES (?1, ?2)" : NULL,
-		"INSERT INTO rollup VALUES (?1, ?2, ?3, ?4, ?5, 1) ON CONFLICT(minute, priority, "
-		"rule, source, hostname) DO UPDATE SET n = n + 1",
-		"INSERT INTO rollup_tags VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1) ON CONFLICT(minute, tag, "
-		"priority, rule, source, hostname) DO UPDATE SET n = n + 1",
+		"INSERT INTO roll_m VALUES (?1, ?2, ?3, ?4, 1) ON CONFLICT(dim, t, priority, key) "
+		"DO UPDATE SET n = n + 1",
+		"INSERT INTO roll_h VALUES (?1, ?2, ?3, ?4, 1) ON CONFLICT(dim, t, priority, key) "
+		"DO UPDATE SET n = n + 1",
 	};
 	sqlite3_stmt **st[] = { &s->ins_event, &s->ins_tag,   &s->ins_field,
 				&s->ins_fts,   &s->up_rollup, &s->up_rollup_tag };
@@ -244,11 +247,28 @@ static int step(sqlite3_stmt *st)
 	return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
+/* Count one alert in the minute and hour rollups of dimension dim. */
+static int roll(struct store *s, int dim, int64_t t, int prio, const char *key)
+{
+	sqlite3_stmt *st[2] = { s->up_rollup, s->up_rollup_tag };
+	int64_t unit[2] = { NS_PER_MINUTE, 60 * NS_PER_MINUTE };
+	int err = 0;
+
+	for (int i = 0; !err && i < 2; i++) {
+		sqlite3_bind_int(st[i], 1, dim);
+		sqlite3_bind_int64(st[i], 2, t / unit[i]);
+		sqlite3_bind_int(st[i], 3, prio);
+		sqlite3_bind_text(st[i], 4, key, -1, SQLITE_STATIC);
+		err = step(st[i]);
+	}
+	return err;
+}
+
 /* 1 when inserted, 0 when the uuid was already there, -EIO. */
 static int insert(struct store *s, struct op *o)
 {
 	const struct alert *a = o->a;
-	int64_t t = alert_time_ns(a), minute = t / NS_PER_MINUTE;
+	int64_t t = alert_time_ns(a);
 	int prio = (int)alert_priority(a);
 	const char *rule = alert_rule(a), *src = alert_source(a), *host = alert_hostname(a);
 	const char *output = alert_output(a);
@@ -277,16 +297,8 @@ static int insert(struct store *s, struct op *o)
 		sqlite3_bind_int64(s->ins_tag, 1, o->id);
 		sqlite3_bind_text(s->ins_tag, 2, json_string_value(v), -1, SQLITE_STATIC);
 		err = step(s->ins_tag);
-		if (!err) {
-			sqlite3_bind_int64(s->up_rollup_tag, 1, minute);
-			sqlite3_bind_text(s->up_rollup_tag, 2, json_string_value(v), -1,
-					  SQLITE_STATIC);
-			sqlite3_bind_int(s->up_rollup_tag, 3, prio);
-			sqlite3_bind_text(s->up_rollup_tag, 4, rule, -1, SQLITE_STATIC);
-			sqlite3_bind_text(s->up_rollup_tag, 5, src, -1, SQLITE_STATIC);
-			sqlite3_bind_text(s->up_rollup_tag, 6, host, -1, SQLITE_STATIC);
-			err = step(s->up_rollup_tag);
-		}
+		if (!err)
+			err = roll(s, 4, t, prio, json_string_value(v));
 		if (err)
 			return err;
 	}
@@ -310,12 +322,11 @@ static int insert(struct store *s, struct op *o)
 		if (err)
 			return err;
 	}
-	sqlite3_bind_int64(s->up_rollup, 1, minute);
-	sqlite3_bind_int(s->up_rollup, 2, prio);
-	sqlite3_bind_text(s->up_rollup, 3, rule, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s->up_rollup, 4, src, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s->up_rollup, 5, host, -1, SQLITE_STATIC);
-	err = step(s->up_rollup);
+	err = roll(s, 1, t, prio, rule);
+	if (!err)
+		err = roll(s, 2, t, prio, src);
+	if (!err)
+		err = roll(s, 3, t, prio, host);
 	return err ? err : 1;
 }
 
@@ -423,8 +434,8 @@ static bool todo_waiting(struct store *s)
  */
 static void reclaim(struct store *s)
 {
-	exec(s->db, "DELETE FROM rollup WHERE n <= 0");
-	exec(s->db, "DELETE FROM rollup_tags WHERE n <= 0");
+	exec(s->db, "DELETE FROM roll_m WHERE n <= 0");
+	exec(s->db, "DELETE FROM roll_h WHERE n <= 0");
 	if (s->fts)
 		exec(s->db, "INSERT INTO events_fts(events_fts, rank) VALUES('merge', -2000)");
 }
@@ -1077,9 +1088,8 @@ static char *fts_phrase(const char *const *words, size_t n, bool fts)
 }
 
 /*
- * The filters on events e, except time. Words of 3 bytes or more go to the trigram index (a
- * substring match, case-insensitive), shorter ones (and all without FTS5) to LIKE, which
- * SQLite evaluates only on the rows the other filters left.
+ * The filters on events e, except time. correlated: as per-row lookups (walking a window of
+ * events in time order), else as sets the planner can start from.
  */
 static void filter_sql(struct sql *q, const struct store *s, const struct store_filter *f,
 		       bool correlated)
@@ -1108,20 +1118,19 @@ static void filter_sql(struct sql *q, const struct store *s, const struct store_
 	}
 	if (!f->n_words)
 		return;
-	phrase = fts_phrase(f->words, f->n_words, s->fts);
+	/*
+	 * Words are substrings, ASCII case folded, checked by LIKE on every row that reaches this
+	 * test; the trigram index (not when walking a window: a lookup per row costs more than the
+	 * LIKE) narrows the rows first. Its Unicode folding selects a superset: LIKE decides.
+	 */
+	phrase = correlated ? NULL : fts_phrase(f->words, f->n_words, s->fts);
 	if (phrase && *phrase) {
-		sql_add(q, correlated ?
-				   " AND EXISTS (SELECT 1 FROM events_fts WHERE events_fts "
-				   "MATCH ? AND rowid = e.id)" :
-				   " AND e.id IN (SELECT rowid FROM events_fts WHERE events_fts "
-				   "MATCH ?)");
+		sql_add(q, " AND e.id IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)");
 		bind_owned(q, phrase);
 	} else {
 		free(phrase);
 	}
 	for (i = 0; i < f->n_words; i++) {
-		if (s->fts && strlen(f->words[i]) >= 3)
-			continue;
 		sql_add(q, " AND e.output LIKE ? ESCAPE '\\'");
 		bind_owned(q, like_pattern(f->words[i]));
 	}
@@ -1421,19 +1430,19 @@ static void tally_free(struct tally *t)
 	free(t->v);
 }
 
-static const char *group_column(enum store_group by, bool rollup)
+static const char *group_column(enum store_group by)
 {
 	switch (by) {
 	case STORE_BY_PRIORITY:
-		return rollup ? "r.priority" : "e.priority";
+		return "e.priority";
 	case STORE_BY_RULE:
-		return rollup ? "r.rule" : "e.rule";
+		return "e.rule";
 	case STORE_BY_SOURCE:
-		return rollup ? "r.source" : "e.source";
+		return "e.source";
 	case STORE_BY_TAG:
-		return rollup ? "r.tag" : "t.tag";
+		return "t.tag";
 	case STORE_BY_HOST:
-		return rollup ? "r.hostname" : "e.hostname";
+		return "e.hostname";
 	}
 	return "NULL";
 }
@@ -1493,14 +1502,14 @@ static int64_t floor_div(int64_t a, int64_t b)
 /* Counts over the raw events of [from_ms, to_ms). */
 static int tally_raw(struct tally *t, sqlite3 *db, const struct store *s,
 		     const struct store_filter *f, enum store_group by, int64_t from_ms,
-		     int64_t to_ms)
+		     int64_t to_ms, bool edge)
 {
 	struct sql q = { 0 };
 	int err;
 
 	if (from_ms >= to_ms)
 		return 0;
-	sql_add(&q, "SELECT %s, ", group_column(by, false));
+	sql_add(&q, "SELECT %s, ", group_column(by));
 	if (t->n_buckets) {
 		sql_add(&q, "((e.time_ns / 1000000) / ?) * ?, COUNT(*)");
 		bind_int(&q, t->bucket_ms);
@@ -1508,8 +1517,14 @@ static int tally_raw(struct tally *t, sqlite3 *db, const struct store *s,
 	} else {
 		sql_add(&q, "0, COUNT(*)");
 	}
-	sql_add(&q, " FROM events e%s WHERE e.time_ns >= ? AND e.time_ns < ?",
-		by == STORE_BY_TAG ? " JOIN tags t ON t.event = e.id" : "");
+	/*
+	 * The edges of a rollup range are short: walk them by time. Otherwise the planner picks,
+	 * but tags come after events (CROSS JOIN fixes the order): walking a tag index to group
+	 * would visit every alert ever stored.
+	 */
+	sql_add(&q, " FROM events e%s%s WHERE e.time_ns >= ? AND e.time_ns < ?",
+		edge ? " INDEXED BY events_time" : "",
+		by == STORE_BY_TAG ? " CROSS JOIN tags t ON t.event = e.id" : "");
 	bind_int(&q, from_ms * NS_PER_MS);
 	bind_int(&q, to_ms * NS_PER_MS);
 	filter_sql(&q, s, f, false);
@@ -1519,36 +1534,34 @@ static int tally_raw(struct tally *t, sqlite3 *db, const struct store *s,
 	return err;
 }
 
-/* Counts from the per-minute rollups over the whole minutes [m0, m1). */
+/*
+ * Counts from a rollup table (roll_m: unit 1 minute, roll_h: 1 hour) over the units [u0, u1)
+ * of dimension dim, keys limited to keys[0..n_keys) when n_keys.
+ */
 static int tally_rollup(struct tally *t, sqlite3 *db, const struct store_filter *f,
-			enum store_group by, int64_t m0, int64_t m1)
+			enum store_group by, bool hours, int dim, const char *const *keys,
+			size_t n_keys, int64_t u0, int64_t u1)
 {
-	bool tags = by == STORE_BY_TAG || f->n_tags;
+	int64_t unit_ms = hours ? 3600000 : 60000;
 	struct sql q = { 0 };
 	int err;
 
-	if (m0 >= m1)
+	if (u0 >= u1)
 		return 0;
-	sql_add(&q, "SELECT %s, ", group_column(by, true));
+	sql_add(&q, "SELECT %s, ", by == STORE_BY_PRIORITY ? "r.priority" : "r.key");
 	if (t->n_buckets) {
-		sql_add(&q, "((r.minute * 60000) / ?) * ?, SUM(r.n)");
+		sql_add(&q, "((r.t * %" PRId64 ") / ?) * ?, SUM(r.n)", unit_ms);
 		bind_int(&q, t->bucket_ms);
 		bind_int(&q, t->bucket_ms);
 	} else {
 		sql_add(&q, "0, SUM(r.n)");
 	}
-	sql_add(&q, " FROM %s r WHERE r.minute >= ? AND r.minute < ?",
-		tags ? "rollup_tags" : "rollup");
-	bind_int(&q, m0);
-	bind_int(&q, m1);
-	if (f->n_tags) {
-		sql_add(&q, " AND r.tag = ?");
-		bind_text(&q, f->tags[0]);
-	}
+	sql_add(&q, " FROM %s r WHERE r.dim = %d AND r.t >= ? AND r.t < ?",
+		hours ? "roll_h" : "roll_m", dim);
+	bind_int(&q, u0);
+	bind_int(&q, u1);
 	priorities_sql(&q, "r.priority", f->priorities);
-	in_list_sql(&q, "r.rule", f->rules, f->n_rules);
-	in_list_sql(&q, "r.source", f->sources, f->n_sources);
-	in_list_sql(&q, "r.hostname", f->hosts, f->n_hosts);
+	in_list_sql(&q, "r.key", keys, n_keys);
 	sql_add(&q, " GROUP BY 1, 2");
 	err = tally_run(t, db, &q, by);
 	sql_free(&q);
@@ -1556,31 +1569,86 @@ static int tally_rollup(struct tally *t, sqlite3 *db, const struct store_filter 
 }
 
 /*
- * The rollups answer when the filters are among priority, rule, source, hostname and at most
- * one tag (not with by=tag: that needs every tag of each alert), and buckets are whole minutes.
- * The partial minutes at both ends of the range come from the events.
+ * Which rollup dimension answers by with f, and its key filter: the filters must be priority
+ * plus at most the grouped dimension's own (or, by priority, one other dimension). -1: none.
+ */
+static int rollup_dim(const struct store_filter *f, enum store_group by, const char *const **keys,
+		      size_t *n_keys)
+{
+	const char *const *lists[] = { f->rules, f->sources, f->hosts, f->tags };
+	size_t ns[] = { f->n_rules, f->n_sources, f->n_hosts, f->n_tags };
+	int used = 0, dim = -1;
+
+	if (f->n_words || f->n_fields || f->n_tags > 1)
+		return -1;
+	for (int i = 0; i < 4; i++) {
+		if (ns[i]) {
+			used++;
+			dim = i + 1;
+		}
+	}
+	*keys = NULL;
+	*n_keys = 0;
+	if (by == STORE_BY_PRIORITY) {
+		if (used > 1)
+			return -1;
+		if (!used)
+			return 2; /* one source per alert: sums to the alerts */
+	} else {
+		int own = by == STORE_BY_RULE	? 1 :
+			  by == STORE_BY_SOURCE ? 2 :
+			  by == STORE_BY_HOST	? 3 :
+						  4;
+
+		/* by tag with a tag filter needs every tag of those alerts: not in a rollup */
+		if (used > 1 || (used && dim != own) || (own == 4 && used))
+			return -1;
+		dim = own;
+		if (!used)
+			return dim;
+	}
+	*keys = lists[dim - 1];
+	*n_keys = ns[dim - 1];
+	return dim;
+}
+
+/*
+ * The rollups answer whole minutes (and whole hours when buckets are hours); the partial
+ * minutes at both ends come from the events. Other filters: from the events alone.
  */
 static int tally_all(struct tally *t, sqlite3 *db, const struct store *s,
 		     const struct store_filter *f, enum store_group by, int64_t since_ms,
 		     int64_t until_ms)
 {
-	bool rollup = !f->n_words && !f->n_fields &&
-		      (f->n_tags == 0 || (f->n_tags == 1 && by != STORE_BY_TAG)) &&
-		      (t->bucket_ms == 0 || t->bucket_ms % 60000 == 0);
-	int64_t m0, m1;
+	const char *const *keys;
+	size_t n_keys;
+	int dim = rollup_dim(f, by, &keys, &n_keys);
+	bool hours_ok = t->bucket_ms == 0 || t->bucket_ms % 3600000 == 0;
+	int64_t m0, m1, h0, h1;
 	int err;
 
-	if (!rollup)
-		return tally_raw(t, db, s, f, by, since_ms, until_ms);
+	if (dim < 0 || (t->bucket_ms && t->bucket_ms % 60000))
+		return tally_raw(t, db, s, f, by, since_ms, until_ms, false);
 	m0 = -floor_div(-since_ms, 60000); /* ceil */
 	m1 = floor_div(until_ms, 60000);
 	if (m0 >= m1)
-		return tally_raw(t, db, s, f, by, since_ms, until_ms);
-	err = tally_raw(t, db, s, f, by, since_ms, m0 * 60000);
+		return tally_raw(t, db, s, f, by, since_ms, until_ms, true);
+	h0 = -floor_div(-m0, 60);
+	h1 = floor_div(m1, 60);
+	if (!hours_ok || h0 >= h1)
+		h0 = h1 = m1 / 60; /* no whole hours: minutes all along */
+	err = tally_raw(t, db, s, f, by, since_ms, m0 * 60000, true);
+	if (!err && h0 < h1) {
+		err = tally_rollup(t, db, f, by, false, dim, keys, n_keys, m0, h0 * 60);
+		if (!err)
+			err = tally_rollup(t, db, f, by, true, dim, keys, n_keys, h0, h1);
+		if (!err)
+			err = tally_rollup(t, db, f, by, false, dim, keys, n_keys, h1 * 60, m1);
+	} else if (!err) {
+		err = tally_rollup(t, db, f, by, false, dim, keys, n_keys, m0, m1);
+	}
 	if (!err)
-		err = tally_rollup(t, db, f, by, m0, m1);
-	if (!err)
-		err = tally_raw(t, db, s, f, by, m1 * 60000, until_ms);
+		err = tally_raw(t, db, s, f, by, m1 * 60000, until_ms, true);
 	return err;
 }
 
