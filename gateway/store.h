@@ -24,8 +24,9 @@
  *	       output, raw)                         indexes: time, (priority|rule|source|hostname, time)
  *	tags(event, tag), fields(event, name, value)  side tables, indexed by value
  *	events_fts                                   FTS5 trigram index over output (when built in)
- *	rollup(minute, priority, rule, source, hostname, n), rollup_tags(minute, tag, ..., n)
- *	                                             per-minute counts for GET /api/v1/counts
+ *	roll_m(dim, t, priority, key, n), roll_h(...)  counts per minute and per hour, by
+ *	                                             priority and one of rule, source, hostname,
+ *	                                             tag (dim 1-4), for GET /api/v1/counts
  */
 
 struct store;
