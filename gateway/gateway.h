@@ -62,4 +62,10 @@ int gateway_declare(struct config *cfg);
 /* Register the HTTP routes (gateway/routes.c): POST /, /test, GET /healthz, /ping, /metrics. */
 int routes_register(struct gateway *g);
 
+/*
+ * The web UI's API under /api/v1/ (gateway/api_routes.c, docs/ui-api.md), when the "ui" sink
+ * runs (ui.enabled). After routes_register. 0 or -errno.
+ */
+int api_routes_register(struct gateway *g);
+
 #endif

@@ -37,6 +37,8 @@
 struct route {
 	char *method;
 	char *path;
+	size_t path_len;
+	bool prefix; /* path is a prefix */
 	http_handler_fn fn;
 	void *data;
 };
@@ -71,8 +73,43 @@ struct http_server {
 	h2o_accept_ctx_t accept_ctx;
 	struct route *routes;
 	size_t n_routes;
+	char **public_prefixes; /* skip the bearer token */
+	size_t n_public;
 	h2o_linklist_t conns; /* struct conn */
 	h2o_linklist_t reqs; /* struct http_req handed to a handler, not yet replied */
+	h2o_linklist_t streams; /* struct stream_gen of streaming responses */
+	h2o_linklist_t gone; /* struct http_stream whose gone callback is due */
+	uv_timer_t gone_timer; /* runs those callbacks outside h2o's and the owner's calls */
+};
+
+/*
+ * A streaming response: the generator lives in the request's pool (h2o may use its buffers
+ * until the request is disposed), the owner's handle is malloc'd; each forgets the other when
+ * it goes first.
+ */
+struct stream_gen {
+	h2o_generator_t super;
+	struct http_server *s;
+	h2o_req_t *req;
+	struct http_stream *st; /* NULL once the owner ended it */
+	h2o_linklist_t link; /* s->streams */
+	char *sending; /* handed to h2o, until proceed */
+	size_t sending_len, sending_cap;
+	char *pending; /* written since */
+	size_t pending_len, pending_cap;
+	size_t max;
+	bool busy; /* an h2o_send is in progress */
+	bool ending; /* send FINAL once the buffers drained */
+	bool done; /* FINAL or ERROR sent, or h2o stopped us */
+};
+
+struct http_stream {
+	struct stream_gen *gen; /* NULL once gone */
+	struct http_server *s;
+	http_stream_gone_fn gone;
+	void *data;
+	bool is_gone;
+	h2o_linklist_t gone_link; /* s->gone while the callback is due */
 };
 
 /*
@@ -187,10 +224,57 @@ static bool iov_eq(h2o_iovec_t v, const char *s)
 	return v.len == n && memcmp(v.base, s, n) == 0;
 }
 
-/* GET /healthz and /ping stay open for probes when a bearer token is configured. */
-static bool auth_exempt(h2o_iovec_t path)
+static bool iov_has_prefix(h2o_iovec_t v, const char *prefix, size_t n)
 {
-	return iov_eq(path, "/healthz") || iov_eq(path, "/ping");
+	return v.len >= n && memcmp(v.base, prefix, n) == 0;
+}
+
+/*
+ * GET /healthz and /ping stay open for probes when a bearer token is configured; public
+ * prefixes authenticate in their handlers.
+ */
+static bool auth_exempt(const struct http_server *s, h2o_iovec_t path)
+{
+	size_t i;
+
+	if (iov_eq(path, "/healthz") || iov_eq(path, "/ping"))
+		return true;
+	for (i = 0; i < s->n_public; i++) {
+		if (iov_has_prefix(path, s->public_prefixes[i], strlen(s->public_prefixes[i])))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The routes a path is for: the exact ones (prefix_len 0) if any, else those of the longest
+ * matching prefix (prefix_len = its length). False when none.
+ */
+static bool match_len(const struct http_server *s, h2o_iovec_t path, size_t *prefix_len)
+{
+	size_t i, best = 0;
+
+	for (i = 0; i < s->n_routes; i++) {
+		const struct route *rt = &s->routes[i];
+
+		if (!rt->prefix && iov_eq(path, rt->path)) {
+			*prefix_len = 0;
+			return true;
+		}
+		if (rt->prefix && rt->path_len > best &&
+		    iov_has_prefix(path, rt->path, rt->path_len))
+			best = rt->path_len;
+	}
+	*prefix_len = best;
+	return best > 0;
+}
+
+static bool route_hit(const struct route *rt, h2o_iovec_t path, size_t prefix_len)
+{
+	if (!prefix_len)
+		return !rt->prefix && iov_eq(path, rt->path);
+	return rt->prefix && rt->path_len == prefix_len &&
+	       iov_has_prefix(path, rt->path, rt->path_len);
 }
 
 /* Compare digests, so the time taken says nothing about the token, not even its length. */
@@ -284,7 +368,7 @@ static struct http_req *req_new(struct http_server *s, h2o_req_t *req)
 	return r;
 }
 
-static void send_not_allowed(struct http_server *s, h2o_req_t *req)
+static void send_not_allowed(struct http_server *s, h2o_req_t *req, size_t prefix_len)
 {
 	char allow[256];
 	size_t i, n = 0;
@@ -292,7 +376,7 @@ static void send_not_allowed(struct http_server *s, h2o_req_t *req)
 
 	allow[0] = '\0';
 	for (i = 0; i < s->n_routes; i++) {
-		if (!iov_eq(req->path_normalized, s->routes[i].path))
+		if (!route_hit(&s->routes[i], req->path_normalized, prefix_len))
 			continue;
 		n += (size_t)snprintf(allow + n, n < sizeof(allow) ? sizeof(allow) - n : 0, "%s%s",
 				      n ? ", " : "", s->routes[i].method);
@@ -308,26 +392,25 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
 	struct http_server *s = container_of(self, struct dispatch_handler, super)->s;
 	const struct route *rt = NULL;
-	bool path_known = false;
+	bool path_known;
 	struct http_req *r;
-	size_t i;
+	size_t i, prefix_len;
 
-	if (s->auth && !auth_exempt(req->path_normalized) && !authorized(s, req)) {
+	if (s->auth && !auth_exempt(s, req->path_normalized) && !authorized(s, req)) {
 		static const char *const hdr[2] = { "WWW-Authenticate", "Bearer realm=\"lanner\"" };
 
 		send_text(req, 401, hdr, 1, "missing or invalid bearer token\n");
 		return 0;
 	}
-	for (i = 0; i < s->n_routes && !rt; i++) {
-		if (!iov_eq(req->path_normalized, s->routes[i].path))
-			continue;
-		path_known = true;
-		if (iov_eq(req->method, s->routes[i].method))
+	path_known = match_len(s, req->path_normalized, &prefix_len);
+	for (i = 0; i < s->n_routes && path_known && !rt; i++) {
+		if (route_hit(&s->routes[i], req->path_normalized, prefix_len) &&
+		    iov_eq(req->method, s->routes[i].method))
 			rt = &s->routes[i];
 	}
 	if (!rt) {
 		if (path_known)
-			send_not_allowed(s, req);
+			send_not_allowed(s, req, prefix_len);
 		else
 			send_text(req, 404, NULL, 0, "not found\n");
 		return 0;
@@ -584,6 +667,12 @@ static void server_dispose(struct http_server *s)
 		h2o_linklist_unlink(node);
 		container_of(node, struct http_req, link)->s = NULL;
 	}
+	while (!h2o_linklist_is_empty(&s->gone)) {
+		node = s->gone.next;
+		h2o_linklist_unlink(node);
+		container_of(node, struct http_stream, gone_link)->s = NULL;
+	}
+	uv_close((uv_handle_t *)&s->gone_timer, NULL);
 	/* a stopped HTTP/2 graceful shutdown may still sit in the one-second timeout */
 	h2o_timeout_unlink(&s->ctx.http2._graceful_shutdown_timeout);
 	/* runs the loop once (UV_RUN_NOWAIT) to finish the closes, ours included */
@@ -595,6 +684,9 @@ static void server_dispose(struct http_server *s)
 		free(s->routes[i].path);
 	}
 	free(s->routes);
+	for (i = 0; i < s->n_public; i++)
+		free(s->public_prefixes[i]);
+	free(s->public_prefixes);
 	free(s);
 }
 
@@ -634,6 +726,8 @@ struct http_server *http_server_new(uv_loop_t *loop, const struct http_server_op
 	}
 	h2o_linklist_init_anchor(&s->conns);
 	h2o_linklist_init_anchor(&s->reqs);
+	h2o_linklist_init_anchor(&s->streams);
+	h2o_linklist_init_anchor(&s->gone);
 	if (opts->tls_cert) {
 		err = tls_init(s, opts);
 		if (err)
@@ -663,6 +757,9 @@ struct http_server *http_server_new(uv_loop_t *loop, const struct http_server_op
 	s->accept_ctx.hosts = s->conf.hosts;
 	s->accept_ctx.ssl_ctx = s->ssl_ctx;
 
+	uv_timer_init(loop, &s->gone_timer);
+	s->gone_timer.data = s;
+	uv_unref((uv_handle_t *)&s->gone_timer);
 	err = uv_tcp_init(loop, &s->listener);
 	if (err) {
 		close(fd);
@@ -680,6 +777,7 @@ struct http_server *http_server_new(uv_loop_t *loop, const struct http_server_op
 	return s;
 
 err_dispose:
+	uv_close((uv_handle_t *)&s->gone_timer, NULL);
 	/* runs the loop once, which completes the listener's close */
 	h2o_context_dispose(&s->ctx);
 	h2o_config_dispose(&s->conf);
@@ -704,8 +802,16 @@ static bool conn_busy(const struct http_server *s, const struct conn *c)
 		if (r->req && (void *)r->req->conn == c->sock->data)
 			return true;
 	}
+	for (node = s->streams.next; node != &s->streams; node = node->next) {
+		const struct stream_gen *g = container_of(node, struct stream_gen, link);
+
+		if ((void *)g->req->conn == c->sock->data)
+			return true;
+	}
 	return false;
 }
+
+static void stream_flush(struct stream_gen *g);
 
 void http_server_stop(struct http_server *s)
 {
@@ -718,6 +824,17 @@ void http_server_stop(struct http_server *s)
 		uv_close((uv_handle_t *)&s->listener, NULL);
 	/* HTTP/1: no more keep-alive; HTTP/2: GOAWAY */
 	h2o_context_request_shutdown(&s->ctx);
+	/* streaming responses end after what is buffered; their owners hear they are gone */
+	for (node = s->streams.next; node != &s->streams;) {
+		struct stream_gen *g = container_of(node, struct stream_gen, link);
+
+		node = node->next;
+		if (g->req->version < 0x200)
+			g->req->http1_is_persistent = 0;
+		g->ending = true;
+		/* may dispose g synchronously: node was read first */
+		stream_flush(g);
+	}
 	/*
 	 * An idle connection gets end-of-file on its read side, so h2o closes it as if the peer
 	 * had; busy ones close after their response (see http_reply_headers).
@@ -757,12 +874,12 @@ int http_server_port(const struct http_server *s)
 	return s->port;
 }
 
-int http_server_route(struct http_server *s, const char *method, const char *path,
-		      http_handler_fn fn, void *data)
+static int add_route(struct http_server *s, const char *method, const char *path, bool prefix,
+		     http_handler_fn fn, void *data)
 {
 	struct route *routes, *rt;
 
-	if (!s || !method || !path || !fn)
+	if (!s || !method || !path || !fn || (prefix && !*path))
 		return -EINVAL;
 	routes = realloc(s->routes, (s->n_routes + 1) * sizeof(*routes));
 	if (!routes)
@@ -776,9 +893,40 @@ int http_server_route(struct http_server *s, const char *method, const char *pat
 		free(rt->path);
 		return -ENOMEM;
 	}
+	rt->path_len = strlen(path);
+	rt->prefix = prefix;
 	rt->fn = fn;
 	rt->data = data;
 	s->n_routes++;
+	return 0;
+}
+
+int http_server_route(struct http_server *s, const char *method, const char *path,
+		      http_handler_fn fn, void *data)
+{
+	return add_route(s, method, path, false, fn, data);
+}
+
+int http_server_route_prefix(struct http_server *s, const char *method, const char *prefix,
+			     http_handler_fn fn, void *data)
+{
+	return add_route(s, method, prefix, true, fn, data);
+}
+
+int http_server_public_prefix(struct http_server *s, const char *prefix)
+{
+	char **v, *p;
+
+	if (!s || !prefix || !*prefix)
+		return -EINVAL;
+	v = realloc(s->public_prefixes, (s->n_public + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	s->public_prefixes = v;
+	p = strdup(prefix);
+	if (!p)
+		return -ENOMEM;
+	v[s->n_public++] = p;
 	return 0;
 }
 
@@ -856,4 +1004,246 @@ void http_reply(struct http_req *r, int status, const char *content_type, const 
 		size_t len)
 {
 	http_reply_headers(r, status, content_type, NULL, 0, body, len);
+}
+
+/* ---- streaming responses ---- */
+
+#define DEFAULT_MAX_BUFFERED (1024 * 1024)
+
+static void on_gone_timer(uv_timer_t *t)
+{
+	struct http_server *s = t->data;
+	struct http_stream *st;
+
+	/* one at a time: a callback may end other streams (unlinking them) */
+	while (!h2o_linklist_is_empty(&s->gone)) {
+		st = container_of(s->gone.next, struct http_stream, gone_link);
+		h2o_linklist_unlink(&st->gone_link);
+		st->gone(st->data, st);
+	}
+	uv_unref((uv_handle_t *)&s->gone_timer);
+}
+
+/* The client is gone: tell the owner from the loop, never inside h2o or the owner's call. */
+static void stream_detach(struct stream_gen *g)
+{
+	struct http_stream *st = g->st;
+
+	g->st = NULL;
+	if (!st)
+		return;
+	st->gen = NULL;
+	st->is_gone = true;
+	if (st->gone && st->s) {
+		h2o_linklist_insert(&g->s->gone, &st->gone_link);
+		/* referenced while a callback is due, so the loop runs it */
+		uv_ref((uv_handle_t *)&g->s->gone_timer);
+		uv_timer_start(&g->s->gone_timer, on_gone_timer, 0, 0);
+	}
+}
+
+static void on_gen_dispose(void *p)
+{
+	struct stream_gen *g = p;
+
+	if (h2o_linklist_is_linked(&g->link))
+		h2o_linklist_unlink(&g->link);
+	stream_detach(g);
+	free(g->sending);
+	free(g->pending);
+}
+
+/* Hand the pending bytes (and the end) to h2o when it is not busy. May dispose g. */
+static void stream_flush(struct stream_gen *g)
+{
+	h2o_iovec_t buf;
+	char *tmp;
+	size_t cap;
+
+	if (g->busy || g->done)
+		return;
+	if (!g->pending_len && !g->ending)
+		return;
+	tmp = g->sending;
+	cap = g->sending_cap;
+	g->sending = g->pending;
+	g->sending_cap = g->pending_cap;
+	g->sending_len = g->pending_len;
+	g->pending = tmp;
+	g->pending_cap = cap;
+	g->pending_len = 0;
+	buf = h2o_iovec_init(g->sending, g->sending_len);
+	g->busy = true;
+	if (g->ending)
+		g->done = true;
+	h2o_send(g->req, &buf, buf.len ? 1 : 0,
+		 g->ending ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
+}
+
+static void on_gen_proceed(h2o_generator_t *self, h2o_req_t *req)
+{
+	struct stream_gen *g = (struct stream_gen *)self;
+
+	g->busy = false;
+	g->sending_len = 0;
+	stream_flush(g);
+}
+
+/* h2o ends the response abruptly (connection closed, stream reset); dispose follows. */
+static void on_gen_stop(h2o_generator_t *self, h2o_req_t *req)
+{
+	struct stream_gen *g = (struct stream_gen *)self;
+
+	g->done = true;
+	stream_detach(g);
+}
+
+/* Too slow: close its connection (the whole one on HTTP/2), which disposes the request. */
+static void stream_kill(struct stream_gen *g)
+{
+	struct http_server *s = g->s;
+	h2o_linklist_t *node;
+	uv_os_fd_t fd;
+
+	log_warn("http: streaming client too slow (%zu bytes buffered), disconnecting",
+		 g->sending_len + g->pending_len);
+	g->pending_len = 0;
+	if (!g->busy) {
+		g->done = true;
+		g->busy = true;
+		h2o_send(g->req, NULL, 0, H2O_SEND_STATE_ERROR);
+		return;
+	}
+	g->done = true;
+	for (node = s->conns.next; node != &s->conns; node = node->next) {
+		struct conn *c = container_of(node, struct conn, link);
+
+		if (c->sock && c->sock->data == (void *)g->req->conn &&
+		    uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
+			shutdown(fd, SHUT_RDWR);
+	}
+}
+
+struct http_stream *http_stream_start(struct http_req *r, int status, const char *content_type,
+				      const char *const *headers, size_t n_headers,
+				      size_t max_buffered, http_stream_gone_fn gone, void *data)
+{
+	h2o_req_t *req = r->req;
+	struct http_stream *st;
+	struct stream_gen *g;
+	size_t i;
+
+	if (r->sentinel)
+		*r->sentinel = NULL;
+	if (h2o_linklist_is_linked(&r->link))
+		h2o_linklist_unlink(&r->link);
+	if (!req || !r->s) {
+		free(r);
+		return NULL;
+	}
+	st = calloc(1, sizeof(*st));
+	if (!st) {
+		send_text(req, 503, NULL, 0, "out of memory\n");
+		free(r);
+		return NULL;
+	}
+	st->s = r->s;
+	st->gone = gone;
+	st->data = data;
+	/* h2o_mem_alloc_shared aborts on ENOMEM, as all of h2o does */
+	g = h2o_mem_alloc_shared(&req->pool, sizeof(*g), on_gen_dispose);
+	memset(g, 0, sizeof(*g));
+	g->super.proceed = on_gen_proceed;
+	g->super.stop = on_gen_stop;
+	g->s = r->s;
+	g->req = req;
+	g->st = st;
+	g->max = max_buffered ? max_buffered : DEFAULT_MAX_BUFFERED;
+	st->gen = g;
+	h2o_linklist_insert(&r->s->streams, &g->link);
+	free(r);
+
+	req->res.status = status;
+	req->res.reason = reason_phrase(status);
+	if (content_type) {
+		h2o_iovec_t ct = h2o_strdup(&req->pool, content_type, SIZE_MAX);
+
+		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ct.base,
+			       ct.len);
+	}
+	for (i = 0; i < n_headers; i++) {
+		h2o_iovec_t name = h2o_strdup(&req->pool, headers[2 * i], SIZE_MAX);
+		h2o_iovec_t value = h2o_strdup(&req->pool, headers[2 * i + 1], SIZE_MAX);
+
+		h2o_strtolower(name.base, name.len);
+		h2o_add_header_by_str(&req->pool, &req->res.headers, name.base, name.len, 1, NULL,
+				      value.base, value.len);
+	}
+	if (g->s->stopping)
+		g->ending = true;
+	h2o_start_response(req, &g->super);
+	/* the headers go now; proceed follows once they are written */
+	g->busy = true;
+	if (g->ending)
+		g->done = true;
+	h2o_send(req, NULL, 0, g->ending ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
+	return st;
+}
+
+int http_stream_write(struct http_stream *st, const void *buf, size_t len)
+{
+	struct stream_gen *g = st->gen;
+	size_t need;
+	char *p;
+
+	if (!g || g->done || g->ending)
+		return -EPIPE;
+	if (g->sending_len + g->pending_len + len > g->max) {
+		stream_kill(g);
+		return -ENOBUFS;
+	}
+	need = g->pending_len + len;
+	if (need > g->pending_cap) {
+		size_t cap = g->pending_cap ? g->pending_cap : 4096;
+
+		while (cap < need)
+			cap *= 2;
+		p = realloc(g->pending, cap);
+		if (!p)
+			return -ENOMEM;
+		g->pending = p;
+		g->pending_cap = cap;
+	}
+	memcpy(g->pending + g->pending_len, buf, len);
+	g->pending_len += len;
+	stream_flush(g);
+	return 0;
+}
+
+size_t http_stream_buffered(const struct http_stream *st)
+{
+	return st->gen ? st->gen->sending_len + st->gen->pending_len : 0;
+}
+
+bool http_stream_is_gone(const struct http_stream *st)
+{
+	return st->is_gone;
+}
+
+void http_stream_end(struct http_stream *st)
+{
+	struct stream_gen *g;
+
+	if (!st)
+		return;
+	g = st->gen;
+	if (h2o_linklist_is_linked(&st->gone_link))
+		h2o_linklist_unlink(&st->gone_link);
+	free(st);
+	if (!g)
+		return;
+	g->st = NULL;
+	g->ending = true;
+	/* may dispose g */
+	stream_flush(g);
 }

@@ -51,6 +51,19 @@ int http_server_port(const struct http_server *s);
 int http_server_route(struct http_server *s, const char *method, const char *path,
 		      http_handler_fn fn, void *data);
 
+/*
+ * Route METHOD for every path that starts with prefix ("/ui/", "/api/v1/events/"). Exact
+ * routes are tried first, then the longest matching prefix; a path matched by a prefix but not
+ * its method gets 405. Returns 0, -EINVAL or -ENOMEM. Before the first request.
+ */
+int http_server_route_prefix(struct http_server *s, const char *method, const char *prefix,
+			     http_handler_fn fn, void *data);
+/*
+ * Paths under prefix skip the server's bearer token (opts.bearer_token): their handlers
+ * authenticate by themselves (the web UI has its own credentials). 0, -EINVAL or -ENOMEM.
+ */
+int http_server_public_prefix(struct http_server *s, const char *prefix);
+
 /* Request accessors: all borrowed until http_reply(). */
 const char *http_req_method(const struct http_req *r);
 const char *http_req_path(const struct http_req *r); /* without the query */
@@ -72,5 +85,38 @@ void http_reply(struct http_req *r, int status, const char *content_type, const 
 /* Same, with extra headers (name, value pairs). */
 void http_reply_headers(struct http_req *r, int status, const char *content_type,
 			const char *const *headers, size_t n_headers, const char *body, size_t len);
+
+/*
+ * Streaming responses (Server-Sent Events, long downloads): http_stream_start() answers the
+ * request with status and headers at once (no Content-Length: chunked on HTTP/1.1) and hands
+ * back a stream that the owner writes to from the loop, as data comes. Bytes written wait in
+ * a buffer while the client reads the previous ones; when the buffer would pass max_buffered
+ * the client is too slow: its connection is closed and the write returns -ENOBUFS.
+ *
+ * The client going away (connection closed, HTTP/2 stream reset, a failed write, the server
+ * stopping) calls gone(data, st) once, on the loop; a client that closes is noticed on the next
+ * write (HTTP/1.1 does not read while a response is in progress), so write something
+ * periodically (an SSE comment) to learn of it. After gone, writes return -EPIPE.
+ *
+ * The owner releases the stream with http_stream_end() exactly once, whether gone or not
+ * (from gone itself too): the response is then ended cleanly after the buffered bytes.
+ */
+struct http_stream;
+typedef void (*http_stream_gone_fn)(void *data, struct http_stream *st);
+
+/*
+ * Start the response; r is consumed (do not reply to it). NULL when the client is already gone
+ * (r is then freed) or on ENOMEM (a 503 was sent). max_buffered 0 = 1 MiB.
+ */
+struct http_stream *http_stream_start(struct http_req *r, int status, const char *content_type,
+				      const char *const *headers, size_t n_headers,
+				      size_t max_buffered, http_stream_gone_fn gone, void *data);
+/* Queue len bytes: 0, -EPIPE once the client is gone, -ENOBUFS (connection closed) if slow. */
+int http_stream_write(struct http_stream *st, const void *buf, size_t len);
+/* Bytes written and not yet handed to the socket. */
+size_t http_stream_buffered(const struct http_stream *st);
+bool http_stream_is_gone(const struct http_stream *st);
+/* End the response after what is buffered, and free st. Accepts NULL. */
+void http_stream_end(struct http_stream *st);
 
 #endif

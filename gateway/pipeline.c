@@ -76,6 +76,8 @@ struct slot {
 	uint64_t drops_unlogged;
 	uint64_t last_drop_log_ms;
 	char last_error[256];
+	int64_t last_error_ms; /* Unix ms of last_error, 0 when none */
+	uint64_t delivered, failed, dropped, retries; /* since start, for pipeline_sink_stats */
 };
 
 /* The token of one alert in flight. */
@@ -127,6 +129,7 @@ struct pipeline {
 
 	struct spool *spool;
 	size_t spool_bytes;
+	size_t spool_alerts; /* alerts in the spool some sink still holds */
 	unsigned spool_waiting; /* inserts not yet committed */
 	uint64_t spool_evicted; /* since the last internal alert */
 	uint64_t spool_alert_ms;
@@ -321,6 +324,7 @@ static void count_drop(struct slot *sl, const char *reason, struct alert *a)
 	uint64_t now = uv_now(sl->p->loop);
 
 	metric_add(sl->p->m_dropped, labels, 1);
+	sl->dropped++;
 	sl->drops_unlogged++;
 	/* Log at most once a second per sink, with the count since the last line. */
 	if (now - sl->last_drop_log_ms >= 1000 || sl->last_drop_log_ms == 0) {
@@ -346,6 +350,7 @@ static void pending_release(struct slot *sl, struct pending *pd, bool acked)
 			spool_ack(p->spool, pd->sp->id, sl->sink->name);
 		if (--pd->sp->refs == 0) {
 			p->spool_bytes -= pd->sp->bytes;
+			p->spool_alerts--;
 			free(pd->sp);
 		}
 		pd->sp = NULL;
@@ -433,6 +438,15 @@ static void slot_pause(struct slot *sl, int64_t retry_after_ms)
 	uv_timer_start(&sl->timer, on_backoff_timer, (uint64_t)delay, 0);
 }
 
+static void set_last_error(struct slot *sl, const char *msg)
+{
+	struct timespec ts;
+
+	snprintf(sl->last_error, sizeof(sl->last_error), "%s", msg);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	sl->last_error_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* The last alert of a request is done: requeue its retries, pause once, go on. */
 static void flight_end(struct flight *f)
 {
@@ -489,19 +503,21 @@ static void on_sink_done(struct sink *s, void *token, const struct sink_status *
 	switch (st->result) {
 	case SINK_OK:
 		metric_add(p->m_outputs, ok, 1);
+		sl->delivered++;
 		f->ok++;
 		pending_release(sl, pd, true);
 		break;
 	case SINK_FAIL:
 		metric_add(p->m_outputs, error, 1);
-		snprintf(sl->last_error, sizeof(sl->last_error), "%s", st->msg);
+		sl->failed++;
+		set_last_error(sl, st->msg);
 		log_error("sink %s: alert %s (rule '%s') refused, not retried: %s", s->name,
 			  alert_uuid(pd->a), alert_rule(pd->a), st->msg);
 		pending_release(sl, pd, true);
 		break;
 	case SINK_RETRY:
 		metric_add(p->m_outputs, error, 1);
-		snprintf(sl->last_error, sizeof(sl->last_error), "%s", st->msg);
+		set_last_error(sl, st->msg);
 		if (sl->closed) {
 			/* With the spool on it is delivered after the next start. */
 			if (!pd->sp)
@@ -519,6 +535,7 @@ static void on_sink_done(struct sink *s, void *token, const struct sink_status *
 			break;
 		}
 		metric_add(p->m_retries, retry, 1);
+		sl->retries++;
 		in->retry = true;
 		f->retries++;
 		if (st->retry_after_ms > f->retry_after_ms)
@@ -1040,6 +1057,7 @@ static int submit(struct pipeline *p, struct alert *a, pipeline_done_fn cb,
 	while (p->spool_bytes + len > p->set.spool_max && spool_evict_one(p))
 		;
 	p->spool_bytes += len;
+	p->spool_alerts++;
 	{
 		struct spool_origin so = { 0 };
 
@@ -1195,6 +1213,7 @@ static void loader_release(struct spool_loader *l)
 	/* The loader's own hold on the record (refs started at 1). */
 	if (l->sp && --l->sp->refs == 0) {
 		l->p->spool_bytes -= l->sp->bytes;
+		l->p->spool_alerts--;
 		free(l->sp);
 	}
 	l->sp = NULL;
@@ -1233,6 +1252,7 @@ static void on_spooled_row(void *ctx, int64_t id, int priority, const char *json
 				l->sp->refs = 1;
 				l->sp->bytes = len;
 				p->spool_bytes += len;
+				p->spool_alerts++;
 				l->alerts++;
 			}
 		}
@@ -1302,6 +1322,7 @@ static void on_spooled_row_origin(void *ctx, const struct spool_row *r)
 				l->sp->refs = 1;
 				l->sp->bytes = r->len;
 				p->spool_bytes += r->len;
+				p->spool_alerts++;
 				l->hold->partition = r->origin.partition;
 				l->hold->offset = r->origin.offset;
 				l->hold->committing = r->origin.committing;
@@ -1658,4 +1679,40 @@ size_t pipeline_pending(const struct pipeline *p)
 struct http_client *pipeline_http(const struct pipeline *p)
 {
 	return p->http;
+}
+
+int pipeline_sink_stats(const struct pipeline *p, size_t i, struct pipeline_sink_stats *out)
+{
+	const struct slot *sl;
+
+	if (i >= p->n_slots)
+		return -ENOENT;
+	sl = &p->slots[i];
+	out->name = sl->sink->name;
+	out->queue = sl->len;
+	out->inflight = sl->inflight;
+	out->delivered = sl->delivered;
+	out->failed = sl->failed;
+	out->dropped = sl->dropped;
+	out->retries = sl->retries;
+	out->backoff = sl->paused;
+	out->last_error = sl->last_error;
+	out->last_error_ms = sl->last_error_ms;
+	return 0;
+}
+
+void pipeline_spool_stats(const struct pipeline *p, struct pipeline_spool_stats *out)
+{
+	out->disk = p->spool != NULL;
+	out->bytes = p->spool_bytes;
+	out->max_bytes = p->set.spool_max;
+	out->pending = p->spool_alerts;
+}
+
+struct sink *pipeline_sink_find(const struct pipeline *p, const char *name)
+{
+	for (size_t i = 0; i < p->n_slots; i++)
+		if (!strcmp(p->slots[i].sink->name, name))
+			return p->slots[i].sink;
+	return NULL;
 }

@@ -183,6 +183,32 @@ size_t pipeline_pending(const struct pipeline *p);
 /* The backoff before retry number `attempt` (1-based), with jitter in [d/2, d]. */
 int64_t pipeline_backoff_ms(int64_t initial_ms, int64_t max_ms, unsigned attempt, uint64_t rnd);
 
+/* Health of one sink, read-only, for GET /api/v1/outputs. Strings borrowed until the next
+ * delivery of that sink. */
+struct pipeline_sink_stats {
+	const char *name;
+	size_t queue; /* waiting */
+	unsigned inflight;
+	uint64_t delivered, failed, dropped, retries; /* since start */
+	bool backoff; /* paused after a retryable failure */
+	const char *last_error; /* "" when none */
+	int64_t last_error_ms; /* Unix ms, 0 when none */
+};
+
+/* Stats of sink i (0 <= i < pipeline_sink_count): 0 or -ENOENT. */
+int pipeline_sink_stats(const struct pipeline *p, size_t i, struct pipeline_sink_stats *out);
+
+struct pipeline_spool_stats {
+	bool disk; /* spool.mode disk (and open) */
+	uint64_t bytes; /* of alerts some sink still holds */
+	uint64_t max_bytes; /* spool.max_bytes */
+	size_t pending; /* alerts some sink still holds */
+};
+void pipeline_spool_stats(const struct pipeline *p, struct pipeline_spool_stats *out);
+
+/* The running sink of that name (borrowed), or NULL. */
+struct sink *pipeline_sink_find(const struct pipeline *p, const char *name);
+
 /* The shared HTTP client the pipeline created for its sinks (borrowed). */
 struct http_client *pipeline_http(const struct pipeline *p);
 

@@ -579,6 +579,7 @@ static void on_signal(uv_signal_t *h, int signum)
 
 static int start_http(struct gateway *g)
 {
+	int err;
 	struct http_server_opts opts = {
 		.address = g->set.listenaddress,
 		.port = (int)g->set.listenport,
@@ -606,7 +607,7 @@ static int start_http(struct gateway *g)
 	}
 	g->http = http_server_new(g->loop, &opts);
 	if (!g->http) {
-		int err = -errno;
+		err = -errno;
 
 		log_error("cannot listen on %s:%lld: %s", g->set.listenaddress,
 			  (long long)g->set.listenport, strerror(errno));
@@ -614,7 +615,8 @@ static int start_http(struct gateway *g)
 	}
 	log_info("listening on %s://%s:%d", opts.tls_cert ? "https" : "http", g->set.listenaddress,
 		 http_server_port(g->http));
-	return routes_register(g);
+	err = routes_register(g);
+	return err ? err : api_routes_register(g);
 }
 
 static void close_walk(uv_handle_t *h, void *arg)

@@ -15,7 +15,9 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <cmocka.h>
 #include <curl/curl.h>
 #include <uv.h>
@@ -52,6 +54,17 @@ struct fx {
 	/* server side */
 	int late_replies;
 	int gone_seen;
+	bool stopped;
+	/* streaming */
+	int st_mode; /* see on_stream */
+	size_t max_buffered;
+	struct http_stream *st;
+	uv_timer_t st_timer;
+	int st_ticks;
+	bool gone_before_stop;
+	int overflows;
+	atomic_int gone_flag;
+	atomic_int overflow_flag;
 	/* client side */
 	struct resp r[4];
 	int raw_status;
@@ -131,6 +144,97 @@ static void on_slow(void *data, struct http_req *req)
 	reply_later(data, req, 400);
 }
 
+static void on_prefix(void *data, struct http_req *req)
+{
+	char out[256];
+	int n = snprintf(out, sizeof(out), "%s %s", (const char *)data, http_req_path(req));
+
+	http_reply(req, 200, "text/plain", out, (size_t)n);
+}
+
+/* ---- streaming: modes 0 finite, 1 endless, 2 flood (slow client), 3 until stop ---- */
+
+enum { ST_FINITE, ST_ENDLESS, ST_FLOOD, ST_UNTIL_STOP };
+
+static void st_timer_closed(uv_handle_t *h)
+{
+}
+
+static void stream_finish(struct fx *f)
+{
+	if (uv_is_active((uv_handle_t *)&f->st_timer) || f->st_mode != ST_UNTIL_STOP) {
+		if (!uv_is_closing((uv_handle_t *)&f->st_timer))
+			uv_close((uv_handle_t *)&f->st_timer, st_timer_closed);
+	}
+	http_stream_end(f->st);
+	f->st = NULL;
+}
+
+static void on_stream_gone(void *data, struct http_stream *st)
+{
+	struct fx *f = data;
+
+	assert_ptr_equal(st, f->st);
+	assert_true(http_stream_is_gone(st));
+	assert_int_equal(http_stream_write(st, "x", 1), -EPIPE);
+	f->gone_seen++;
+	if (!f->stopped)
+		f->gone_before_stop = true;
+	atomic_store(&f->gone_flag, 1);
+	stream_finish(f);
+}
+
+static void on_stream_tick(uv_timer_t *t)
+{
+	static char chunk[16384];
+	struct fx *f = t->data;
+	char line[64];
+	int n, err;
+
+	f->st_ticks++;
+	switch (f->st_mode) {
+	case ST_FINITE:
+		n = snprintf(line, sizeof(line), "data: %d\n\n", f->st_ticks);
+		assert_int_equal(http_stream_write(f->st, line, (size_t)n), 0);
+		if (f->st_ticks == 3)
+			stream_finish(f);
+		break;
+	case ST_ENDLESS:
+		assert_int_equal(http_stream_write(f->st, ": tick\n", 7), 0);
+		break;
+	case ST_FLOOD:
+		memset(chunk, 'z', sizeof(chunk));
+		err = http_stream_write(f->st, chunk, sizeof(chunk));
+		if (err == -ENOBUFS) {
+			f->overflows++;
+			assert_true(http_stream_buffered(f->st) <= f->max_buffered);
+			atomic_store(&f->overflow_flag, 1);
+			uv_timer_stop(t);
+		} else {
+			assert_int_equal(err, 0);
+		}
+		break;
+	}
+}
+
+static void on_stream(void *data, struct http_req *req)
+{
+	static const char *const hdr[2] = { "Cache-Control", "no-store" };
+	struct fx *f = data;
+
+	assert_null(f->st);
+	f->st = http_stream_start(req, 200, "text/event-stream", hdr, 1, f->max_buffered,
+				  on_stream_gone, f);
+	assert_non_null(f->st);
+	assert_int_equal(http_stream_write(f->st, "data: 0\n\n", 9), 0);
+	if (f->st_mode == ST_UNTIL_STOP)
+		return;
+	uv_timer_init(&f->loop, &f->st_timer);
+	f->st_timer.data = f;
+	uv_timer_start(&f->st_timer, on_stream_tick, f->st_mode == ST_FLOOD ? 1 : 20,
+		       f->st_mode == ST_FLOOD ? 1 : 20);
+}
+
 static void on_stop_now(void *data, struct http_req *req)
 {
 	struct fx *f = data;
@@ -146,6 +250,7 @@ static void on_done(uv_async_t *a)
 	struct fx *f = a->data;
 
 	f->stopped_at = uv_now(&f->loop);
+	f->stopped = true;
 	http_server_stop(f->s);
 	uv_close((uv_handle_t *)a, NULL);
 }
@@ -179,6 +284,14 @@ static void fx_start(struct fx *f)
 	assert_int_equal(http_server_route(f->s, "GET", "/async", on_async, f), 0);
 	assert_int_equal(http_server_route(f->s, "GET", "/slow", on_slow, f), 0);
 	assert_int_equal(http_server_route(f->s, "GET", "/stop", on_stop_now, f), 0);
+	assert_int_equal(http_server_route_prefix(f->s, "GET", "/p/", on_prefix, "short"), 0);
+	assert_int_equal(http_server_route_prefix(f->s, "GET", "/p/long/", on_prefix, "long"), 0);
+	assert_int_equal(http_server_route_prefix(f->s, "HEAD", "/p/long/", on_prefix, "long"), 0);
+	assert_int_equal(http_server_route(f->s, "GET", "/p/exact", on_prefix, "exact"), 0);
+	assert_int_equal(http_server_route_prefix(f->s, "GET", "/pub/", on_prefix, "pub"), 0);
+	assert_int_equal(http_server_public_prefix(f->s, "/pub/"), 0);
+	assert_int_equal(http_server_route(f->s, "GET", "/stream", on_stream, f), 0);
+	assert_int_equal(http_server_route_prefix(f->s, "GET", "", on_prefix, "x"), -EINVAL);
 }
 
 /* Runs the loop until the client is done and the server has closed; checks the loop is empty. */
@@ -701,6 +814,200 @@ static void test_h2_disconnect_before_reply(void **state)
 	assert_int_equal(f.gone_seen, 1);
 }
 
+/* ---- prefix routes ---- */
+
+static void client_prefix(struct fx *f)
+{
+	request(f, "GET", "/p/a/b", NULL, NULL, 0, &f->r[0]);
+	request(f, "GET", "/p/long/x", NULL, NULL, 0, &f->r[1]);
+	request(f, "GET", "/p/exact", NULL, NULL, 0, &f->r[2]);
+	request(f, "POST", "/p/long/y", NULL, "b", 1, &f->r[3]);
+}
+
+static void test_prefix(void **state)
+{
+	struct fx f = { 0 };
+
+	fx_run(&f, client_prefix);
+	assert_resp(&f.r[0], 200, "short /p/a/b");
+	assert_resp(&f.r[1], 200, "long /p/long/x");
+	assert_resp(&f.r[2], 200, "exact /p/exact");
+	assert_resp(&f.r[3], 405, "method not allowed");
+	assert_non_null(strstr(f.r[3].headers, "allow: GET, HEAD\r\n"));
+}
+
+static void client_prefix_404(struct fx *f)
+{
+	request(f, "GET", "/p", NULL, NULL, 0, &f->r[0]);
+	request(f, "GET", "/pub/x", NULL, NULL, 0, &f->r[1]);
+	request(f, "GET", "/p/x", NULL, NULL, 0, &f->r[2]);
+	request(f, "GET", "/p/x", "Authorization: Bearer " TOKEN, NULL, 0, &f->r[3]);
+}
+
+/* Under a bearer token: a public prefix is open, the others are not. */
+static void test_prefix_public(void **state)
+{
+	struct fx f = { .opts.bearer_token = TOKEN };
+
+	fx_run(&f, client_prefix_404);
+	assert_resp(&f.r[0], 401, "bearer token");
+	assert_resp(&f.r[1], 200, "pub /pub/x");
+	assert_resp(&f.r[2], 401, "bearer token");
+	assert_resp(&f.r[3], 200, "short /p/x");
+}
+
+/* ---- streaming ---- */
+
+static void client_stream(struct fx *f)
+{
+	request(f, "GET", "/stream", NULL, NULL, 0, &f->r[0]);
+}
+
+/* Chunks written from timers arrive in order; end() ends the response cleanly. */
+static void test_stream(void **state)
+{
+	struct fx f = { .st_mode = ST_FINITE };
+
+	fx_run(&f, client_stream);
+	assert_resp(&f.r[0], 200, "data: 0\n\ndata: 1\n\ndata: 2\n\ndata: 3\n\n");
+	assert_int_equal(f.r[0].len, 36);
+	assert_non_null(strcasestr(f.r[0].headers, "content-type: text/event-stream"));
+	assert_non_null(strcasestr(f.r[0].headers, "cache-control: no-store"));
+	assert_non_null(strcasestr(f.r[0].headers, "transfer-encoding: chunked"));
+	assert_int_equal(f.gone_seen, 0);
+}
+
+static size_t on_body_abort(char *p, size_t size, size_t n, void *arg)
+{
+	return 0;
+}
+
+static void wait_flag(atomic_int *flag)
+{
+	int i;
+
+	for (i = 0; i < 1000 && !atomic_load(flag); i++)
+		usleep(10 * 1000);
+}
+
+static void client_stream_abort(struct fx *f)
+{
+	CURL *h = client_new();
+
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body_abort);
+	perform(h, f, "GET", "/stream", NULL, NULL, 0, &f->r[0]);
+	curl_easy_cleanup(h);
+	wait_flag(&f->gone_flag);
+}
+
+/* The client closes: the next writes fail and the owner hears it is gone, before any stop. */
+static void test_stream_client_gone(void **state)
+{
+	struct fx f = { .st_mode = ST_ENDLESS };
+
+	fx_run(&f, client_stream_abort);
+	assert_int_equal(f.r[0].rc, CURLE_WRITE_ERROR);
+	assert_int_equal(f.gone_seen, 1);
+	assert_true(f.gone_before_stop);
+}
+
+static void h2_stream_abort(struct fx *f)
+{
+	CURL *h = client_new();
+
+	tls_client(h, false, true);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body_abort);
+	perform(h, f, "GET", "/stream", NULL, NULL, 0, &f->r[0]);
+	curl_easy_cleanup(h);
+	wait_flag(&f->gone_flag);
+}
+
+static void test_h2_stream_client_gone(void **state)
+{
+	char crt[300], key[300];
+	struct fx f = tls_fx(crt, key, sizeof(crt));
+
+	f.st_mode = ST_ENDLESS;
+	fx_run(&f, h2_stream_abort);
+	assert_int_equal(f.r[0].rc, CURLE_WRITE_ERROR);
+	assert_int_equal(f.gone_seen, 1);
+	assert_true(f.gone_before_stop);
+}
+
+/* A client that does not read: the buffer stays bounded, its connection is closed. */
+static void client_stream_slow(struct fx *f)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)f->port) };
+	struct timeval tv = { .tv_sec = 10 };
+	int fd = socket(AF_INET, SOCK_STREAM, 0), small = 4096;
+	const char *req = "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n";
+	char buf[65536];
+	ssize_t n;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    write(fd, req, strlen(req)) != (ssize_t)strlen(req))
+		goto out;
+	wait_flag(&f->overflow_flag);
+	/* what was sent before the close, then end-of-file (or a reset) */
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		;
+	f->raw_status = n == 0 || (n < 0 && errno == ECONNRESET) ? 1 : -1;
+	wait_flag(&f->gone_flag);
+out:
+	close(fd);
+}
+
+static void test_stream_slow_client(void **state)
+{
+	struct fx f = { .st_mode = ST_FLOOD, .max_buffered = 64 * 1024 };
+
+	fx_run(&f, client_stream_slow);
+	assert_int_equal(f.overflows, 1);
+	assert_int_equal(f.raw_status, 1);
+	assert_int_equal(f.gone_seen, 1);
+	assert_true(f.gone_before_stop);
+}
+
+static size_t on_body_then_stop(char *p, size_t size, size_t n, void *arg)
+{
+	struct fx *f = arg;
+
+	if (!f->done_sent) {
+		f->done_sent = true;
+		uv_async_send(&f->done);
+	}
+	return on_body(p, size, n, &f->r[0]);
+}
+
+static void client_stream_stop(struct fx *f)
+{
+	CURL *h = client_new();
+	char url[256];
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/stream", f->port);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body_then_stop);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, f);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, &f->r[0]);
+	f->r[0].rc = curl_easy_perform(h);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &f->r[0].code);
+	curl_easy_cleanup(h);
+}
+
+/* Stop with a stream open: the response ends cleanly, the owner hears gone, the loop ends. */
+static void test_stream_stop(void **state)
+{
+	struct fx f = { .st_mode = ST_UNTIL_STOP };
+
+	fx_run(&f, client_stream_stop);
+	assert_resp(&f.r[0], 200, "data: 0\n\n");
+	assert_int_equal(f.gone_seen, 1);
+	assert_false(f.gone_before_stop);
+}
+
 static int group_setup(void **state)
 {
 	char cmd[2048];
@@ -751,6 +1058,13 @@ int main(void)
 		cmocka_unit_test(test_mtls),
 		cmocka_unit_test(test_h2_stop_idle),
 		cmocka_unit_test(test_h2_disconnect_before_reply),
+		cmocka_unit_test(test_prefix),
+		cmocka_unit_test(test_prefix_public),
+		cmocka_unit_test(test_stream),
+		cmocka_unit_test(test_stream_client_gone),
+		cmocka_unit_test(test_h2_stream_client_gone),
+		cmocka_unit_test(test_stream_slow_client),
+		cmocka_unit_test(test_stream_stop),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
