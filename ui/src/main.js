@@ -80,8 +80,8 @@ function loginPage() {
 	const user = h('input#user', { name: 'username', autocomplete: 'username', required: true });
 	const pass = h('input#pass', { name: 'password', type: 'password', autocomplete: 'current-password', required: true });
 	const token = h('input#token', { name: 'token', type: 'password', autocomplete: 'off' });
-	const pwFields = h('div.fields', h('label', { for: 'user' }, 'User'), user, h('label', { for: 'pass' }, 'Password'), pass);
-	const tokFields = h('div.fields', { hidden: true }, h('label', { for: 'token' }, 'Token'), token);
+	const pwFields = h('div.login-fields', h('label', { for: 'user' }, 'User'), user, h('label', { for: 'pass' }, 'Password'), pass);
+	const tokFields = h('div.login-fields', { hidden: true }, h('label', { for: 'token' }, 'Token'), token);
 	const tabs = h(
 		'div.tabs',
 		{ role: 'tablist' },
@@ -251,9 +251,9 @@ function apiFilters(params, withTime) {
 	return out;
 }
 
-function select(name, label, options, value) {
+function select(name, label, options, value, more) {
 	return h(
-		'label.f',
+		`label.f${more ? '.more' : ''}`,
 		h('span', label),
 		h(
 			'select',
@@ -264,7 +264,7 @@ function select(name, label, options, value) {
 }
 
 function input(name, label, value, attrs = {}) {
-	return h('label.f', h('span', label), h('input', { name, value: value || '', 'data-testid': `filter-${name}`, ...attrs }));
+	return h('label.f.more', h('span', label), h('input', { name, value: value || '', 'data-testid': `filter-${name}`, ...attrs }));
 }
 
 function eventsPage(params) {
@@ -286,20 +286,28 @@ function eventsPage(params) {
 		},
 		h('label.f.search', h('span', 'Search'), h('input', { name: 'q', type: 'search', value: params.get('q') || '', placeholder: 'text in the output', 'data-testid': 'filter-q' })),
 		select('min_priority', 'Priority ≥', prioOpts, params.get('min_priority') || ''),
-		select('priority', 'Priority =', prioOpts, params.get('priority') || ''),
+		select('priority', 'Priority =', prioOpts, params.get('priority') || '', true),
 		input('rule', 'Rule', params.get('rule'), { list: 'rule-list' }),
 		input('source', 'Source', params.get('source')),
 		input('tag', 'Tag', params.get('tag')),
 		input('hostname', 'Host', params.get('hostname')),
 		input('field', 'Field', params.get('field'), { placeholder: 'proc.name=bash' }),
-		select('range', 'Time', [['', 'all'], ...RANGES.map(([n]) => [n, `last ${n}`])], params.get('range') || ''),
+		select('range', 'Time', [['', 'all'], ...RANGES.map(([n]) => [n, `last ${n}`])], params.get('range') || '', true),
 		h(
 			'div.f.buttons',
+			h(
+				'button.more-toggle',
+				{ type: 'button', onclick: () => form.classList.toggle('open') },
+				'More filters',
+			),
 			h('button.primary', { type: 'submit', 'data-testid': 'apply' }, 'Apply'),
 			h('a.button', { href: '#/events' }, 'Clear'),
 		),
 		rules,
 	);
+	// Phones show search and minimum priority; the other filters open on demand (or when set).
+	if (['priority', 'rule', 'source', 'tag', 'hostname', 'field', 'range'].some((k) => params.get(k)))
+		form.classList.add('open');
 	const live = h('input', { type: 'checkbox', checked: true, 'data-testid': 'live' });
 	const liveState = h('span.live-state', { 'data-testid': 'live-state' }, 'connecting');
 	const status = h('span.muted', { 'data-testid': 'status' });
@@ -476,7 +484,7 @@ function detailView(ev, close) {
 			),
 			copied,
 		),
-		h('p.output', { 'data-testid': 'detail-output' }, ev.output),
+		h('p.detail-output', { 'data-testid': 'detail-output' }, ev.output),
 		h(
 			'table.kv',
 			h(
@@ -506,6 +514,13 @@ function detailView(ev, close) {
 }
 
 /* ---- outputs ---- */
+
+function fmtDuration(ms) {
+	if (!ms) return '–';
+	if (ms % 86400e3 === 0) return `${ms / 86400e3} d`;
+	if (ms % 3600e3 === 0) return `${ms / 3600e3} h`;
+	return `${Math.round(ms / 60e3)} min`;
+}
 
 function health(o) {
 	if (o.backoff) return ['retrying', 'warn'];
@@ -576,7 +591,7 @@ function outputsPage() {
 						h('p.big', fmtNumber(st.alerts)),
 						h('p.muted', `alerts kept, oldest ${st.oldest ? `${fmtTime(st.oldest)} (${fmtAgo(st.oldest)})` : '–'}`),
 						h('p', `${fmtBytes(st.bytes)} of ${fmtBytes(st.max_bytes)} `, meter(st.bytes, st.max_bytes)),
-						h('p.muted', `kept ${st.max_age_ms ? `${Math.round(st.max_age_ms / 3600e3)} h` : '–'} · queued ${fmtNumber(st.queued)} · write errors ${fmtNumber(st.errors)} · full-text index ${st.full_text_index ? 'on' : 'off'}`),
+						h('p.muted', `kept ${fmtDuration(st.max_age_ms)} · queued ${fmtNumber(st.queued)} · write errors ${fmtNumber(st.errors)} · full-text index ${st.full_text_index ? 'on' : 'off'}`),
 					),
 				),
 			);
