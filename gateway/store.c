@@ -29,6 +29,7 @@
 #define DELETE_BATCH 500
 #define MAX_BATCH 4096
 #define MAX_BUCKETS 10000
+#define SEARCH_WINDOW 20000 /* events walked in time order before the other plan */
 #define ANALYZE_EVERY 200000 /* rows written between two ANALYZE */
 
 struct op {
@@ -1080,7 +1081,8 @@ static char *fts_phrase(const char *const *words, size_t n, bool fts)
  * substring match, case-insensitive), shorter ones (and all without FTS5) to LIKE, which
  * SQLite evaluates only on the rows the other filters left.
  */
-static void filter_sql(struct sql *q, const struct store *s, const struct store_filter *f)
+static void filter_sql(struct sql *q, const struct store *s, const struct store_filter *f,
+		       bool correlated)
 {
 	size_t i;
 	char *phrase;
@@ -1090,11 +1092,17 @@ static void filter_sql(struct sql *q, const struct store *s, const struct store_
 	in_list_sql(q, "e.source", f->sources, f->n_sources);
 	in_list_sql(q, "e.hostname", f->hosts, f->n_hosts);
 	for (i = 0; i < f->n_tags; i++) {
-		sql_add(q, " AND e.id IN (SELECT event FROM tags WHERE tag = ?)");
+		sql_add(q,
+			correlated ?
+				" AND EXISTS (SELECT 1 FROM tags WHERE event = e.id AND tag = ?)" :
+				" AND e.id IN (SELECT event FROM tags WHERE tag = ?)");
 		bind_text(q, f->tags[i]);
 	}
 	for (i = 0; i < f->n_fields; i++) {
-		sql_add(q, " AND e.id IN (SELECT event FROM fields WHERE name = ? AND value = ?)");
+		sql_add(q, correlated ? " AND EXISTS (SELECT 1 FROM fields WHERE event = e.id AND "
+					"name = ? AND value = ?)" :
+					" AND e.id IN (SELECT event FROM fields WHERE name = ? AND "
+					"value = ?)");
 		bind_text(q, f->field_names[i]);
 		bind_text(q, f->field_values[i]);
 	}
@@ -1102,7 +1110,11 @@ static void filter_sql(struct sql *q, const struct store *s, const struct store_
 		return;
 	phrase = fts_phrase(f->words, f->n_words, s->fts);
 	if (phrase && *phrase) {
-		sql_add(q, " AND e.id IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)");
+		sql_add(q, correlated ?
+				   " AND EXISTS (SELECT 1 FROM events_fts WHERE events_fts "
+				   "MATCH ? AND rowid = e.id)" :
+				   " AND e.id IN (SELECT rowid FROM events_fts WHERE events_fts "
+				   "MATCH ?)");
 		bind_owned(q, phrase);
 	} else {
 		free(phrase);
@@ -1165,54 +1177,70 @@ json_t *store_event_json(int64_t id, const char *raw, size_t len)
 	return out;
 }
 
-int store_search(struct store *s, const struct store_filter *f, size_t limit,
-		 const struct store_cursor *after, json_t **out)
+/* The time range and the cursor, on events e. */
+static void range_sql(struct sql *q, const struct store_filter *f, const struct store_cursor *after)
+{
+	sql_add(q, " WHERE e.time_ns >= ? AND e.time_ns < ?");
+	bind_int(q, f->since_ns);
+	bind_int(q, f->until_ns);
+	if (after) {
+		sql_add(q, " AND (e.time_ns < ? OR (e.time_ns = ? AND e.id < ?))");
+		bind_int(q, after->time_ns);
+		bind_int(q, after->time_ns);
+		bind_int(q, after->id);
+	}
+}
+
+static bool has_filters(const struct store_filter *f)
+{
+	return f->priorities || f->n_rules || f->n_sources || f->n_hosts || f->n_tags ||
+	       f->n_fields || f->n_words;
+}
+
+/*
+ * The time of the window-th newest event of the range: an index-only walk. false when
+ * the range holds fewer (then the window is the whole range).
+ */
+static bool window_floor(sqlite3 *db, const struct store_filter *f,
+			 const struct store_cursor *after, int64_t window, int64_t *floor_ns)
 {
 	struct sql q = { 0 };
-	sqlite3_stmt *st = NULL;
-	sqlite3 *db;
-	json_t *res = json_object(), *events = json_array();
-	int64_t last_t = 0, last_id = 0;
-	size_t n = 0;
-	int rc, err = 0;
+	sqlite3_stmt *st;
+	bool found = false;
 
-	if (!res || !events) {
-		json_decref(res);
-		json_decref(events);
-		return -ENOMEM;
-	}
-	json_object_set_new(res, "events", events);
-	sql_add(&q, "SELECT e.id, e.time_ns, e.raw FROM events e WHERE e.time_ns >= ? AND "
-		    "e.time_ns < ?");
-	bind_int(&q, f->since_ns);
-	bind_int(&q, f->until_ns);
-	if (after) {
-		sql_add(&q, " AND (e.time_ns < ? OR (e.time_ns = ? AND e.id < ?))");
-		bind_int(&q, after->time_ns);
-		bind_int(&q, after->time_ns);
-		bind_int(&q, after->id);
-	}
-	filter_sql(&q, s, f);
-	sql_add(&q, " ORDER BY e.time_ns DESC, e.id DESC LIMIT ?");
-	bind_int(&q, (int64_t)limit + 1);
-	db = reader_get(s);
-	if (!db) {
-		err = -EIO;
-		goto out;
-	}
+	sql_add(&q, "SELECT e.time_ns FROM events e INDEXED BY events_time");
+	range_sql(&q, f, after);
+	sql_add(&q, " ORDER BY e.time_ns DESC LIMIT 1 OFFSET ?");
+	bind_int(&q, window - 1);
 	st = sql_prepare(db, &q);
-	if (!st) {
-		err = q.oom ? -ENOMEM : -EIO;
-		goto out_put;
+	if (st && sqlite3_step(st) == SQLITE_ROW) {
+		*floor_ns = sqlite3_column_int64(st, 0);
+		found = true;
 	}
+	sqlite3_finalize(st);
+	sql_free(&q);
+	return found;
+}
+
+/* Run a search statement into events (at most limit, then *next). Rows read, or -errno. */
+static int search_rows(sqlite3 *db, struct sql *q, size_t limit, json_t *events, json_t **next)
+{
+	sqlite3_stmt *st = sql_prepare(db, q);
+	int64_t last_t = 0, last_id = 0;
+	int rc, n = 0;
+
+	if (!st)
+		return q->oom ? -ENOMEM : -EIO;
+	*next = NULL;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		json_t *ev;
 
-		if (n == limit) {
+		n++;
+		if ((size_t)n == limit + 1) {
 			char cur[64];
 
 			snprintf(cur, sizeof(cur), "%" PRId64 ".%" PRId64, last_t, last_id);
-			json_object_set_new(res, "next", json_string(cur));
+			*next = json_string(cur);
 			break;
 		}
 		last_id = sqlite3_column_int64(st, 0);
@@ -1221,23 +1249,86 @@ int store_search(struct store *s, const struct store_filter *f, size_t limit,
 				      (size_t)sqlite3_column_bytes(st, 2));
 		if (ev)
 			json_array_append_new(events, ev);
-		n++;
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
 		log_error("store: search: %s", sqlite3_errmsg(db));
-		err = -EIO;
+		n = -EIO;
 	}
-	if (!json_object_get(res, "next"))
-		json_object_set_new(res, "next", json_null());
 	sqlite3_finalize(st);
-out_put:
+	return n;
+}
+
+/*
+ * Two plans, because SQLite cannot know how many rows a filter keeps:
+ *  1. walk the newest SEARCH_WINDOW events of the range in time order, testing each (tags,
+ *     fields and words by correlated lookups), and stop at limit + 1: fast when matches are
+ *     common, bounded when they are not;
+ *  2. when the window held too few, let the planner start from the filters' indexes and sort
+ *     what they select: fast precisely because matches are then rare.
+ */
+int store_search(struct store *s, const struct store_filter *f, size_t limit,
+		 const struct store_cursor *after, json_t **out)
+{
+	json_t *res = json_object(), *events = json_array(), *next = NULL;
+	struct sql q = { 0 };
+	int64_t floor_ns = 0;
+	bool windowed = false;
+	sqlite3 *db;
+	int n, err = 0;
+
+	if (!res || !events) {
+		json_decref(res);
+		json_decref(events);
+		return -ENOMEM;
+	}
+	db = reader_get(s);
+	if (!db) {
+		err = -EIO;
+		goto out;
+	}
+	/* one read transaction: both plans see the same rows */
+	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+	sql_add(&q, "SELECT e.id, e.time_ns, e.raw FROM events e INDEXED BY events_time");
+	range_sql(&q, f, after);
+	if (has_filters(f)) {
+		windowed = window_floor(db, f, after,
+					s->opts.search_window ? (int64_t)s->opts.search_window :
+								SEARCH_WINDOW,
+					&floor_ns);
+		if (windowed) {
+			sql_add(&q, " AND e.time_ns >= ?");
+			bind_int(&q, floor_ns);
+		}
+		filter_sql(&q, s, f, true);
+	}
+	sql_add(&q, " ORDER BY e.time_ns DESC, e.id DESC LIMIT ?");
+	bind_int(&q, (int64_t)limit + 1);
+	n = search_rows(db, &q, limit, events, &next);
+	sql_free(&q);
+	memset(&q, 0, sizeof(q));
+	if (n >= 0 && (size_t)n <= limit && windowed) {
+		json_array_clear(events);
+		sql_add(&q, "SELECT e.id, e.time_ns, e.raw FROM events e");
+		range_sql(&q, f, after);
+		filter_sql(&q, s, f, false);
+		sql_add(&q, " ORDER BY e.time_ns DESC, e.id DESC LIMIT ?");
+		bind_int(&q, (int64_t)limit + 1);
+		n = search_rows(db, &q, limit, events, &next);
+	}
+	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 	reader_put(s, db);
+	if (n < 0)
+		err = n;
 out:
 	sql_free(&q);
 	if (err) {
 		json_decref(res);
+		json_decref(events);
+		json_decref(next);
 		return err;
 	}
+	json_object_set_new(res, "events", events);
+	json_object_set_new(res, "next", next ? next : json_null());
 	*out = res;
 	return 0;
 }
@@ -1421,7 +1512,7 @@ static int tally_raw(struct tally *t, sqlite3 *db, const struct store *s,
 		by == STORE_BY_TAG ? " JOIN tags t ON t.event = e.id" : "");
 	bind_int(&q, from_ms * NS_PER_MS);
 	bind_int(&q, to_ms * NS_PER_MS);
-	filter_sql(&q, s, f);
+	filter_sql(&q, s, f, false);
 	sql_add(&q, " GROUP BY 1, 2");
 	err = tally_run(t, db, &q, by);
 	sql_free(&q);

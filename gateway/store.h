@@ -35,6 +35,7 @@ struct store_opts {
 	int64_t max_age_ms; /* 0 = no bound by age */
 	uint64_t max_bytes; /* 0 = no bound by size */
 	int64_t retention_interval_ms; /* how often retention runs; 0 = 1000 */
+	size_t search_window; /* events a search walks in time order first; 0 = 20000 (tests) */
 };
 
 /*

@@ -26,6 +26,7 @@
 
 static char dir[256];
 static char path[300];
+static size_t window; /* store_opts.search_window of the next fx_open (0: default) */
 
 struct fx {
 	uv_loop_t loop;
@@ -44,7 +45,7 @@ static void on_done(void *data, int err)
 
 static void fx_open(struct fx *f, const struct store_opts *o)
 {
-	struct store_opts def = { .path = path };
+	struct store_opts def = { .path = path, .search_window = window };
 
 	memset(f, 0, sizeof(*f));
 	assert_int_equal(uv_loop_init(&f->loop), 0);
@@ -211,6 +212,14 @@ static void test_add_search_filters(void **state)
 	fx_close(&f);
 }
 
+/* The same with a window of 5 events: searches take the second plan (filters' indexes). */
+static void test_add_search_filters_small_window(void **state)
+{
+	window = 5;
+	test_add_search_filters(state);
+	window = 0;
+}
+
 static void test_cursor_pages(void **state)
 {
 	struct store_filter flt;
@@ -251,6 +260,13 @@ static void test_cursor_pages(void **state)
 	}
 	assert_int_equal(total, 60);
 	fx_close(&f);
+}
+
+static void test_cursor_pages_small_window(void **state)
+{
+	window = 5;
+	test_cursor_pages(state);
+	window = 0;
 }
 
 static json_t *counts(struct fx *f, const struct store_filter *flt, enum store_group by,
@@ -493,7 +509,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_add_search_filters, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_add_search_filters_small_window, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_cursor_pages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cursor_pages_small_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_counts_rollup_equals_raw, setup, teardown),
 		cmocka_unit_test(test_filter_match_agrees_with_sql),
 		cmocka_unit_test_setup_teardown(test_duplicate_uuid_once, setup, teardown),
