@@ -169,6 +169,7 @@ async function main() {
 		await page.click('button[type=submit]');
 		await page.waitForSelector('[data-testid=login-error]:not([hidden])');
 		assert.match(await page.textContent('[data-testid=login-error]'), /Wrong credentials/);
+		await page.screenshot({ path: join(SHOTS, 'login-refused.png') });
 		await page.click('button[data-mode=token]');
 		await page.fill('#token', `${TOKEN}x`);
 		await page.click('button[type=submit]');

@@ -107,6 +107,18 @@ class UiPages(unittest.TestCase):
         # The API still wants credentials.
         self.assertEqual(self.lan.request("GET", "/api/v1/events")[0], 401)
 
+    def test_pages_public_under_gateway_token(self):
+        # The gateway's own bearer token guards POST / and friends, not the pages (no data in
+        # them) and not /api/v1/ (the UI's credentials do).
+        lan = self.ws.lanner(
+            "http: {bearer_token: gw-token}\nui:\n  enabled: true\n  token: %s\n"
+            "  store:\n    path: '%s'\n" % (TOKEN, os.path.join(self.ws.tmp.name, "gw.db")))
+        self.assertEqual(lan.request("GET", "/ui/")[0], 200)
+        self.assertEqual(lan.request("GET", "/ui")[0], 301)
+        self.assertEqual(lan.request("GET", "/api/v1/events", headers={
+            "Authorization": "Bearer " + TOKEN})[0], 200)
+        self.assertEqual(lan.request("GET", "/metrics")[0], 401)
+
     def test_off_by_default(self):
         lan = self.ws.lanner()
         self.assertEqual(lan.request("GET", "/ui/")[0], 404)
