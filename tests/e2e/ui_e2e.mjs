@@ -230,6 +230,16 @@ async function main() {
 		await page.click('[data-testid=apply]');
 		await waitRows(page, alerts.filter((a) => a.rule === 'Read sensitive file').map((a) => a.uuid), 'rule filter');
 		ok('rule = "Read sensitive file" shows exactly the matching rows');
+		// Live under a filter: only the matching new alert joins the rows.
+		await page.waitForSelector('[data-testid=live-state][data-state=live]');
+		const base = { time: new Date().toISOString(), source: 'syscall', hostname: 'node-a', tags: ['host'] };
+		const other = await post({ ...base, priority: 'Critical', rule: 'Write below etc', output: 'Critical Write below etc (live, filtered out)', output_fields: { 'proc.name': 'vi' } });
+		const match = await post({ ...base, priority: 'Warning', rule: 'Read sensitive file', output: 'Warning Read sensitive file (live, matching)', output_fields: { 'proc.name': 'less' } });
+		alerts.push(other, match);
+		await waitRows(page, alerts.filter((a) => a.rule === 'Read sensitive file').map((a) => a.uuid), 'rule filter, live');
+		await page.waitForTimeout(500); // the other alert was sent first: it would be here by now
+		assert.equal(await page.locator(`[data-uuid="${other.uuid}"]`).count(), 0, 'live: a filtered-out alert was shown');
+		ok('live under a rule filter: only the matching new alert appears');
 		await page.fill('[data-testid=filter-rule]', '');
 		await page.fill('[data-testid=filter-q]', 'shadow');
 		await page.selectOption('[data-testid=filter-min_priority]', 'Warning');
