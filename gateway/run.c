@@ -18,6 +18,7 @@
 #include "gateway/kafka_input.h"
 #include "gateway/metrics.h"
 #include "gateway/pipeline.h"
+#include "gateway/ui_static.h"
 #include "response/responder.h"
 #include "rules/rules.h"
 
@@ -616,6 +617,7 @@ static int start_http(struct gateway *g)
 	log_info("listening on %s://%s:%d", opts.tls_cert ? "https" : "http", g->set.listenaddress,
 		 http_server_port(g->http));
 	err = routes_register(g);
+	err = err ? err : ui_static_register(g);
 	return err ? err : api_routes_register(g);
 }
 

@@ -14,6 +14,12 @@ PKGS=(
 	# sanitizer runtime for clang-built fuzzers
 	libclang-rt-14-dev
 )
+# web UI: the build runs vite with node/npm (a node already there, e.g. NodeSource's, which
+# brings its own npm, is kept); the browser tests drive Debian's chromium with playwright-core.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+	PKGS+=(nodejs npm)
+fi
+PKGS+=(chromium)
 
 missing=()
 for p in "${PKGS[@]}"; do
