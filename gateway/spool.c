@@ -38,6 +38,10 @@ struct op_list {
 struct spool {
 	uv_loop_t *loop;
 	uv_async_t async; /* the thread -> loop: inserts committed */
+	uv_check_t check; /* end of each loop iteration: hand staged ops to the thread */
+	uv_idle_t idle; /* active while ops are staged: the loop's poll must not block */
+	int open_handles;
+	struct op_list staged; /* loop only: queued during this loop iteration */
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -47,7 +51,8 @@ struct spool {
 	bool stop;
 	bool thread_started;
 	sqlite3 *db;
-	sqlite3_stmt *ins_alert, *ins_pending, *del_pending, *del_alert, *mark;
+	sqlite3_stmt *ins_alert, *ins_pending, *del_pending, *del_alert, *mark, *begin, *commit;
+	int wal_frames; /* in the WAL since the last checkpoint (writer thread) */
 	int64_t next_id;
 	uint64_t errors;
 };
@@ -137,16 +142,31 @@ static int apply(struct spool *s, struct op *o)
 	return 0;
 }
 
-/* One transaction per batch: one commit (and with FULL sync one fsync) for many alerts. */
+static int step_once(struct spool *s, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		log_error("spool: %s: %s", sqlite3_sql(st), sqlite3_errmsg(s->db));
+		return -EIO;
+	}
+	return 0;
+}
+
+/*
+ * One transaction per batch, inserts and acknowledgements together: one commit (and with FULL
+ * sync one fsync) for many alerts.
+ */
 static void apply_batch(struct spool *s, struct op *batch)
 {
-	int err = exec(s->db, "BEGIN IMMEDIATE");
+	int err = step_once(s, s->begin);
 	struct op_list finished = { 0 };
 	struct op *o, *next;
 
 	for (o = batch; o; o = o->next)
 		o->err = err ? err : apply(s, o);
-	if (!err && exec(s->db, "COMMIT")) {
+	if (!err && step_once(s, s->commit)) {
 		exec(s->db, "ROLLBACK");
 		for (o = batch; o; o = o->next)
 			o->err = -EIO;
@@ -179,6 +199,41 @@ static void apply_batch(struct spool *s, struct op *batch)
 	}
 }
 
+/* After every commit (writer thread): how many frames the WAL holds. */
+static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	struct spool *s = arg;
+
+	s->wal_frames = frames;
+	return SQLITE_OK;
+}
+
+/*
+ * Checkpoints run here, not inside a commit (wal_autocheckpoint is off): copying the WAL back
+ * and its syncs would otherwise stall the batch whose alerts wait for their 200. Done when the
+ * writer has nothing queued and the WAL holds SPOOL_CHECKPOINT_IDLE frames, or at once past
+ * SPOOL_CHECKPOINT_MAX frames so the WAL stays bounded under sustained load.
+ */
+#define SPOOL_CHECKPOINT_IDLE 1000
+#define SPOOL_CHECKPOINT_MAX 16000
+
+static void maybe_checkpoint(struct spool *s)
+{
+	bool idle;
+
+	if (s->wal_frames < SPOOL_CHECKPOINT_IDLE)
+		return;
+	pthread_mutex_lock(&s->lock);
+	idle = !s->todo.head;
+	pthread_mutex_unlock(&s->lock);
+	if (!idle && s->wal_frames < SPOOL_CHECKPOINT_MAX)
+		return;
+	if (sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) !=
+	    SQLITE_OK)
+		log_warn("spool: checkpoint: %s", sqlite3_errmsg(s->db));
+	s->wal_frames = 0;
+}
+
 static void *writer(void *arg)
 {
 	struct spool *s = arg;
@@ -198,6 +253,7 @@ static void *writer(void *arg)
 			apply_batch(s, batch);
 		if (stop && !batch)
 			break;
+		maybe_checkpoint(s);
 	}
 	return NULL;
 }
@@ -218,6 +274,9 @@ static void on_async(uv_async_t *h)
 		op_free(o);
 	}
 }
+
+static void on_check(uv_check_t *h);
+static void on_idle(uv_idle_t *h);
 
 static int mkdir_parent(const char *path)
 {
@@ -287,11 +346,13 @@ static int prepare(struct spool *s)
 		"(SELECT 1 FROM pending WHERE id = ?1)",
 		"UPDATE alerts SET origin_committing = 1 WHERE origin_topic = ?1 AND "
 		"origin_partition = ?2 AND origin_offset < ?3 AND origin_committing = 0",
+		"BEGIN IMMEDIATE",
+		"COMMIT",
 	};
 	sqlite3_stmt **stmts[] = { &s->ins_alert, &s->ins_pending, &s->del_pending, &s->del_alert,
-				   &s->mark };
+				   &s->mark,	  &s->begin,	   &s->commit };
 
-	for (size_t i = 0; i < 5; i++) {
+	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
 		if (sqlite3_prepare_v2(s->db, sql[i], -1, stmts[i], NULL) != SQLITE_OK) {
 			log_error("spool: %s", sqlite3_errmsg(s->db));
 			return -EIO;
@@ -325,7 +386,14 @@ struct spool *spool_open(uv_loop_t *loop, const char *path, bool full_sync)
 		goto err_close;
 	}
 	sqlite3_busy_timeout(s->db, 5000);
-	err = exec(s->db, "PRAGMA journal_mode=WAL");
+	/*
+	 * One process owns the spool: an exclusive lock, taken by the first transaction and held
+	 * until close, saves the file-lock calls of every transaction, and set before WAL mode
+	 * it keeps the WAL index in memory instead of a shared -shm file.
+	 */
+	err = exec(s->db, "PRAGMA locking_mode=EXCLUSIVE");
+	if (!err)
+		err = exec(s->db, "PRAGMA journal_mode=WAL");
 	if (!err)
 		err = exec(s->db,
 			   full_sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
@@ -344,6 +412,9 @@ struct spool *spool_open(uv_loop_t *loop, const char *path, bool full_sync)
 		err = prepare(s);
 	if (err)
 		goto err_close;
+	/* The writer checkpoints on its own terms (maybe_checkpoint), never inside a commit. */
+	sqlite3_wal_autocheckpoint(s->db, 0);
+	sqlite3_wal_hook(s->db, on_wal_commit, s);
 	s->next_id = 1;
 	if (sqlite3_prepare_v2(s->db, "SELECT MAX(id) FROM alerts", -1, &st, NULL) == SQLITE_OK) {
 		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
@@ -359,6 +430,14 @@ struct spool *spool_open(uv_loop_t *loop, const char *path, bool full_sync)
 		goto err_close;
 	}
 	s->thread_started = true;
+	uv_check_init(loop, &s->check);
+	s->check.data = s;
+	uv_check_start(&s->check, on_check);
+	/* The spool alone must not keep the loop running. */
+	uv_unref((uv_handle_t *)&s->check);
+	uv_idle_init(loop, &s->idle);
+	s->idle.data = s;
+	s->open_handles = 3;
 	return s;
 
 err_close:
@@ -367,6 +446,8 @@ err_close:
 	sqlite3_finalize(s->del_pending);
 	sqlite3_finalize(s->del_alert);
 	sqlite3_finalize(s->mark);
+	sqlite3_finalize(s->begin);
+	sqlite3_finalize(s->commit);
 	sqlite3_close(s->db);
 err_free:
 	pthread_mutex_destroy(&s->lock);
@@ -448,12 +529,43 @@ int spool_load_rows(struct spool *s, void (*fn)(void *ctx, const struct spool_ro
 	return 0;
 }
 
+/*
+ * Inserts and acks of one loop iteration go to the writer together, when the iteration ends:
+ * one wake-up and one transaction for everything the iteration accepted (group commit without
+ * a timer), instead of a transaction for the first alert and another for the rest.
+ */
 static void enqueue(struct spool *s, struct op *o)
 {
+	/* Staged from a timer or before the loop runs: the check phase must come without I/O. */
+	if (!s->staged.head && s->open_handles)
+		uv_idle_start(&s->idle, on_idle);
+	list_push(&s->staged, o);
+}
+
+static void hand_over(struct spool *s)
+{
+	if (!s->staged.head)
+		return;
+	if (s->open_handles)
+		uv_idle_stop(&s->idle);
 	pthread_mutex_lock(&s->lock);
-	list_push(&s->todo, o);
+	if (s->todo.tail)
+		s->todo.tail->next = s->staged.head;
+	else
+		s->todo.head = s->staged.head;
+	s->todo.tail = s->staged.tail;
 	pthread_cond_signal(&s->cond);
 	pthread_mutex_unlock(&s->lock);
+	s->staged.head = s->staged.tail = NULL;
+}
+
+static void on_check(uv_check_t *h)
+{
+	hand_over(h->data);
+}
+
+static void on_idle(uv_idle_t *h)
+{
 }
 
 int spool_insert(struct spool *s, int64_t id, int priority, const char *json, size_t len,
@@ -542,6 +654,8 @@ int spool_mark_committing(struct spool *s, const char *topic, int32_t partition,
 	if (wait) {
 		o->applied = &applied;
 		enqueue(s, o);
+		/* staged ops wait for the end of the loop iteration: this one cannot */
+		hand_over(s);
 		pthread_mutex_lock(&s->lock);
 		while (!applied)
 			pthread_cond_wait(&s->applied_cond, &s->lock);
@@ -561,13 +675,17 @@ uint64_t spool_errors(const struct spool *s)
 
 static void on_closed(uv_handle_t *h)
 {
-	free(h->data);
+	struct spool *s = h->data;
+
+	if (--s->open_handles == 0)
+		free(s);
 }
 
 void spool_close(struct spool *s)
 {
 	if (!s)
 		return;
+	hand_over(s);
 	pthread_mutex_lock(&s->lock);
 	s->stop = true;
 	pthread_cond_signal(&s->cond);
@@ -581,11 +699,29 @@ void spool_close(struct spool *s)
 	sqlite3_finalize(s->del_pending);
 	sqlite3_finalize(s->del_alert);
 	sqlite3_finalize(s->mark);
+	sqlite3_finalize(s->begin);
+	sqlite3_finalize(s->commit);
 	sqlite3_close(s->db);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cond);
 	pthread_cond_destroy(&s->applied_cond);
+	uv_close((uv_handle_t *)&s->check, on_closed);
+	uv_close((uv_handle_t *)&s->idle, on_closed);
 	uv_close((uv_handle_t *)&s->async, on_closed);
+}
+
+/* A running lanner holds its spool exclusively (locking_mode EXCLUSIVE): say so plainly. */
+static void stats_error(sqlite3 *db, const char *path)
+{
+	int rc = sqlite3_errcode(db);
+
+	if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+		fprintf(stderr,
+			"lanner: spool %s is in use by a running lanner, which holds it "
+			"exclusively: stop it first (while it runs, /metrics shows lanner_spool)\n",
+			path);
+	else
+		fprintf(stderr, "lanner: spool %s: %s\n", path, sqlite3_errmsg(db));
 }
 
 int spool_print_stats(const char *path, void *stream)
@@ -606,7 +742,7 @@ int spool_print_stats(const char *path, void *stream)
 			       "MAX(a.id) FROM pending p JOIN alerts a ON a.id = p.id "
 			       "GROUP BY p.sink ORDER BY p.sink",
 			       -1, &st, NULL) != SQLITE_OK) {
-		fprintf(stderr, "lanner: spool %s: %s\n", path, sqlite3_errmsg(db));
+		stats_error(db, path);
 		sqlite3_close(db);
 		return 1;
 	}
@@ -619,7 +755,7 @@ int spool_print_stats(const char *path, void *stream)
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
-		fprintf(stderr, "lanner: spool %s: %s\n", path, sqlite3_errmsg(db));
+		stats_error(db, path);
 		sqlite3_close(db);
 		return 1;
 	}

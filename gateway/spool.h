@@ -11,11 +11,14 @@
  * The durable spool: what the pipeline accepted and some sink has not yet acknowledged, in a
  * SQLite database (WAL), so that a crash or a restart redelivers instead of losing.
  *
- * SQLite calls run on the spool's own thread, never on the loop: the loop queues inserts and
- * acknowledgements, the thread applies them in batches (one transaction per wake-up, so one
- * commit covers many alerts), and each insert's callback runs on the loop once its transaction
- * has committed. Synchronous mode NORMAL survives a crash of lanner (kill -9); FULL also a
- * power loss, at the cost of an fsync per batch.
+ * SQLite calls run on the spool's own thread, never on the loop: the loop stages inserts and
+ * acknowledgements and hands them over at the end of each loop iteration; the thread applies
+ * them in batches (one transaction for everything handed over since its last commit, inserts
+ * and acks together), and each insert's callback runs on the loop once its transaction has
+ * committed. Synchronous mode NORMAL survives a crash of lanner (kill -9); FULL also a power
+ * loss, at the cost of an fsync per batch. The running lanner holds the file exclusively
+ * (no other process can read it meanwhile; `lanner spool stats` says so), and the thread
+ * checkpoints the WAL when idle rather than inside a commit.
  *
  *	CREATE TABLE alerts(id INTEGER PRIMARY KEY, priority INTEGER, json TEXT,
  *			    origin_topic TEXT, origin_partition INTEGER, origin_offset INTEGER,

@@ -488,22 +488,175 @@ int alert_freeze(struct alert *a)
 	return 0;
 }
 
-/* The canonical JSON, rendered on first use: an alert no sink serialises never pays for it. */
+/* A growing output buffer for render_json. */
+struct jbuf {
+	char *p;
+	size_t len, cap;
+	bool failed;
+};
+
+static void jb_put(struct jbuf *b, const char *s, size_t n)
+{
+	if (b->failed)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 1024;
+		char *p;
+
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		p = realloc(b->p, cap);
+		if (!p) {
+			b->failed = true;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void jb_puts(struct jbuf *b, const char *s)
+{
+	jb_put(b, s, strlen(s));
+}
+
+static int jb_dump_cb(const char *s, size_t n, void *data)
+{
+	jb_put(data, s, n);
+	return ((struct jbuf *)data)->failed ? -1 : 0;
+}
+
+/* Length of the valid UTF-8 sequence at s (lim bytes left), 0 when invalid (as jansson). */
+static size_t utf8_seq(const unsigned char *s, size_t lim)
+{
+	unsigned char c = s[0];
+	size_t n;
+	uint32_t cp;
+
+	if (c < 0x80)
+		return 1;
+	if (c < 0xC2 || c > 0xF4)
+		return 0; /* continuation byte, overlong 2-byte lead, or beyond U+10FFFF */
+	n = c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+	if (n > lim)
+		return 0;
+	cp = c & (0x7F >> n);
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3F);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+	    (cp >= 0xD800 && cp <= 0xDFFF))
+		return 0;
+	return n;
+}
+
+/*
+ * A JSON string exactly as jansson's compact dump writes it (no JSON_ENSURE_ASCII, no
+ * JSON_ESCAPE_SLASH): short escapes, \uXXXX (upper-case hex) for other controls, UTF-8 as is;
+ * invalid UTF-8 fails, as json_string() would.
+ */
+static void jb_string(struct jbuf *b, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str, *run = s;
+	const unsigned char *end = s + strlen(str);
+	size_t n;
+
+	jb_put(b, "\"", 1);
+	while (*s) {
+		const char *esc = NULL;
+		char seq[8];
+
+		if (*s >= 0x20 && *s != '"' && *s != '\\') {
+			n = *s < 0x80 ? 1 : utf8_seq(s, (size_t)(end - s));
+			if (!n) {
+				b->failed = true;
+				return;
+			}
+			s += n;
+			continue;
+		}
+		jb_put(b, (const char *)run, (size_t)(s - run));
+		switch (*s) {
+		case '"':
+			esc = "\\\"";
+			break;
+		case '\\':
+			esc = "\\\\";
+			break;
+		case '\b':
+			esc = "\\b";
+			break;
+		case '\f':
+			esc = "\\f";
+			break;
+		case '\n':
+			esc = "\\n";
+			break;
+		case '\r':
+			esc = "\\r";
+			break;
+		case '\t':
+			esc = "\\t";
+			break;
+		default:
+			snprintf(seq, sizeof(seq), "\\u%04X", (unsigned)*s);
+			esc = seq;
+		}
+		jb_puts(b, esc);
+		run = ++s;
+	}
+	jb_put(b, (const char *)run, (size_t)(s - run));
+	jb_put(b, "\"", 1);
+}
+
+/*
+ * The canonical JSON, rendered on first use: an alert no sink serialises never pays for it.
+ * Written directly, keys in sorted order, byte for byte what json_dumps(JSON_COMPACT |
+ * JSON_SORT_KEYS) gives for the same object, without building that object first (the
+ * output fields still go through jansson).
+ */
 static int render_json(struct alert *a)
 {
-	json_t *root;
+	struct jbuf b = { 0 };
+	size_t i;
+	json_t *t;
 
-	root = json_pack("{s:s, s:s, s:O, s:s, s:s, s:s, s:O, s:s, s:s}", "hostname", a->hostname,
-			 "output", a->output, "output_fields", a->output_fields, "priority",
-			 priority_name(a->priority), "rule", a->rule, "source", a->source, "tags",
-			 a->tags, "time", a->time_str, "uuid", a->uuid);
-	if (!root)
+	jb_puts(&b, "{\"hostname\":");
+	jb_string(&b, a->hostname);
+	jb_puts(&b, ",\"output\":");
+	jb_string(&b, a->output);
+	jb_puts(&b, ",\"output_fields\":");
+	if (!b.failed &&
+	    json_dump_callback(a->output_fields, jb_dump_cb, &b, JSON_COMPACT | JSON_SORT_KEYS))
+		b.failed = true;
+	jb_puts(&b, ",\"priority\":");
+	jb_string(&b, priority_name(a->priority));
+	jb_puts(&b, ",\"rule\":");
+	jb_string(&b, a->rule);
+	jb_puts(&b, ",\"source\":");
+	jb_string(&b, a->source);
+	jb_puts(&b, ",\"tags\":[");
+	json_array_foreach(a->tags, i, t) {
+		if (i)
+			jb_put(&b, ",", 1);
+		jb_string(&b, json_string_value(t));
+	}
+	jb_puts(&b, "],\"time\":");
+	jb_string(&b, a->time_str);
+	jb_puts(&b, ",\"uuid\":");
+	jb_string(&b, a->uuid);
+	jb_put(&b, "}", 1);
+	if (b.failed) {
+		free(b.p);
 		return -ENOMEM;
-	a->json = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
-	json_decref(root);
-	if (!a->json)
-		return -ENOMEM;
-	a->json_len = strlen(a->json);
+	}
+	a->json = b.p;
+	a->json_len = b.len;
 	return 0;
 }
 

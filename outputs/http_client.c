@@ -285,31 +285,21 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
 	return uv_timer_start(&c->timer, on_timer, (uint64_t)timeout_ms, 0) < 0 ? -1 : 0;
 }
 
-struct http_client *http_client_new(uv_loop_t *loop)
+/*
+ * libcurl's global state (and with it OpenSSL's: configuration file, providers, several MB of
+ * libcrypto made resident) is set up on the first request, not when the client is created: a
+ * lanner with no HTTP output or responder in use never pays for it. Loop thread only.
+ */
+static int client_start(struct http_client *c)
 {
-	struct http_client *c;
-	int err;
-
+	if (c->multi)
+		return 0;
 	pthread_once(&global_once, global_init);
-	if (global_rc != CURLE_OK) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		return NULL;
-	c->loop = loop;
+	if (global_rc != CURLE_OK)
+		return -ENOMEM;
 	c->multi = curl_multi_init();
-	if (!c->multi) {
-		err = -ENOMEM;
-		goto err_free;
-	}
-	err = uv_timer_init(loop, &c->timer);
-	if (err < 0)
-		goto err_multi;
-	c->timer.data = c;
-	c->open_handles = 1;
-
+	if (!c->multi)
+		return -ENOMEM;
 	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
 	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
 	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
@@ -317,14 +307,27 @@ struct http_client *http_client_new(uv_loop_t *loop)
 	curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, HTTP_MAX_HOST_CONNECTIONS);
 	curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, HTTP_MAX_TOTAL_CONNECTIONS);
 	curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, HTTP_MAX_CACHED_CONNECTIONS);
-	return c;
+	return 0;
+}
 
-err_multi:
-	curl_multi_cleanup(c->multi);
-err_free:
-	free(c);
-	errno = -err;
-	return NULL;
+struct http_client *http_client_new(uv_loop_t *loop)
+{
+	struct http_client *c;
+	int err;
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->loop = loop;
+	err = uv_timer_init(loop, &c->timer);
+	if (err < 0) {
+		free(c);
+		errno = -err;
+		return NULL;
+	}
+	c->timer.data = c;
+	c->open_handles = 1;
+	return c;
 }
 
 static void http_client_teardown(struct http_client *c)
@@ -339,7 +342,8 @@ static void http_client_teardown(struct http_client *c)
 		xfer_finish(x, CURLE_ABORTED_BY_CALLBACK);
 	}
 	/* Closes cached connections; curl may still call socket_cb with CURL_POLL_REMOVE. */
-	curl_multi_cleanup(c->multi);
+	if (c->multi)
+		curl_multi_cleanup(c->multi);
 	c->multi = NULL;
 	while (c->socks) {
 		uv_poll_stop(&c->socks->poll);
@@ -512,6 +516,10 @@ int http_client_request(struct http_client *c, const struct http_request *req, h
 		return -ESHUTDOWN;
 	if (!req->url || !cb)
 		return -EINVAL;
+	err = client_start(c);
+	if (err)
+		return err;
+	err = -ENOMEM;
 	x = calloc(1, sizeof(*x));
 	if (!x)
 		return -ENOMEM;

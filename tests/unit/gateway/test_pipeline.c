@@ -826,7 +826,9 @@ static void test_dedup_remembers_spooled(void **state)
 		 "\"time\":\"2026-01-01T00:00:00Z\",\"output_fields\":{}}",
 		 alert_uuid(a));
 	assert_int_equal(pipeline_submit_cb(f->p, a, submitted, &accepted), 0);
-	run_for(&f->loop, 200);
+	/* The commit comes from the spool's thread: wait for it, generously (loaded CI). */
+	for (int i = 0; i < 500 && !accepted; i++)
+		run_for(&f->loop, 20);
 	assert_int_equal(accepted, 1);
 	fixture_free(f);
 

@@ -225,6 +225,80 @@ static void test_uuid_generation(void **state)
 	assert_string_not_equal(u1, u2);
 }
 
+/* jansson's compact, key-sorted dump of the same alert: what alert_json must equal. */
+static char *reference_json(const struct alert *a)
+{
+	json_t *root = json_pack("{s:s, s:s, s:O, s:s, s:s, s:s, s:O, s:s, s:s}", "hostname",
+				 alert_hostname(a), "output", alert_output(a), "output_fields",
+				 alert_output_fields(a), "priority",
+				 priority_name(alert_priority(a)), "rule", alert_rule(a), "source",
+				 alert_source(a), "tags", alert_tags(a), "time", alert_time_str(a),
+				 "uuid", alert_uuid(a));
+	char *s = root ? json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+
+	json_decref(root);
+	return s;
+}
+
+static struct alert *new_alert(const char *rule, const char *output, json_t *fields, json_t *tags)
+{
+	struct alert_init init = { .rule = rule,
+				   .priority = PRIORITY_NOTICE,
+				   .source = "syscall",
+				   .output = output,
+				   .hostname = "node-1",
+				   .time_ns = 1746622234502309868LL,
+				   .output_fields = fields,
+				   .tags = tags };
+	struct alert *a = alert_new(&init);
+
+	assert_non_null(a);
+	assert_int_equal(alert_freeze(a), 0);
+	return a;
+}
+
+/* The hand-written rendering escapes as jansson does, and refuses what jansson refuses. */
+static void test_json_rendering_matches_jansson(void **state)
+{
+	static const char *const texts[] = {
+		"plain",
+		"",
+		"quote \" backslash \\ slash / newline \n tab \t cr \r bs \b ff \f",
+		"controls \x01\x1f del \x7f",
+		"utf-8 \xc3\xa9 \xe4\xb8\xad \xf0\x9f\x98\x80",
+		"max \xf4\x8f\xbf\xbf",
+	};
+	static const char *const invalid[] = {
+		"bad \xc3\x28", "overlong \xc0\xaf",	   "surrogate \xed\xa0\x80",
+		"cut \xe4\xb8", "beyond \xf4\x90\x80\x80", "lone \x80",
+	};
+
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		struct alert *a = new_alert(texts[i], texts[(i + 1) % 6],
+					    json_pack("{s:s, s:s, s:I, s:f, s:b, s:n}", "k",
+						      texts[i], texts[i], "v", "n", (json_int_t)-5,
+						      "r", 1.5, "b", 1, "z"),
+					    json_pack("[s, s]", texts[i], "alpha"));
+		char *ref = reference_json(a);
+		size_t len;
+		const char *json = alert_json(a, &len);
+
+		assert_non_null(ref);
+		assert_non_null(json);
+		assert_string_equal(json, ref);
+		assert_int_equal(len, strlen(ref));
+		free(ref);
+		alert_unref(a);
+	}
+	for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++) {
+		struct alert *a = new_alert(invalid[i], "x", NULL, NULL);
+
+		assert_null(reference_json(a));
+		assert_null(alert_json(a, NULL));
+		alert_unref(a);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -236,6 +310,7 @@ int main(void)
 		cmocka_unit_test(test_enrich_then_freeze),
 		cmocka_unit_test(test_text_and_compose),
 		cmocka_unit_test(test_uuid_generation),
+		cmocka_unit_test(test_json_rendering_matches_jansson),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
