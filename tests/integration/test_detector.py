@@ -271,6 +271,22 @@ class DetectorTest(unittest.TestCase):
                     "Fileless execution via memfd_create" if stable
                     else "Fileless execution via memfd", "Critical", {}, "memfd")
 
+        # runuser -u daemon -- /bin/login: login under a system account (stdin closed, so
+        # login gives up at once; a timeout bounds it); benign look-alike: runuser -u daemon
+        # running /bin/true, and /bin/login's name is what matters, not runuser's
+        login = subprocess.run(["timeout", "-s", "KILL", "10", "runuser", "-u", "daemon", "--",
+                                "/bin/login"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, timeout=30)
+        self.assertNotEqual(login.returncode, 128 + signal.SIGKILL, "login outlived 10 s")
+        self.expect(lambda a: (a.get("output_fields") or {}).get("proc.name") == "login"
+                    and (a.get("output_fields") or {}).get("user.name") == "daemon",
+                    "System user interactive" if stable else "Login program run by a system user",
+                    "Informational" if stable else "Notice",
+                    {"proc.name": "login", "user.name": "daemon", "proc.pname": "runuser"},
+                    "runuser -u daemon -- /bin/login")
+        self.cmd(["runuser", "-u", "daemon", "--", "/bin/true", "lanner-it-login-benign"],
+                 stdin=subprocess.DEVNULL)
+
         # a write below /usr/bin by a non-package-manager
         planted = "/usr/bin/lanner-it-%d" % os.getpid()
         write = "open(%r, 'w').close()" % planted
@@ -302,6 +318,7 @@ class DetectorTest(unittest.TestCase):
         self.expect_none(cmdline_has("/usr/share " + d), "symlink to /usr/share")
         self.expect_none(cmdline_has("lanner-it-shm-benign"), "true run from /dev/shm")
         self.expect_none(cmdline_has("/usr/bin/env', 'rb'"), "a read below /usr/bin")
+        self.expect_none(cmdline_has("lanner-it-login-benign"), "runuser -u daemon true")
 
     def test_stable_rules(self):
         self.assertTrue(os.path.exists(STABLE), STABLE)
