@@ -209,7 +209,7 @@ class ResponseTest(unittest.TestCase):
         self.assertEqual(len(self.audits(2)), 2)
 
     def test_process_kill_needs_a_verifiable_process(self):
-        """The end-to-end kill needs the detector (root, BPF): here the responder's part, an
+        """The responder's part (the detector-driven kill: test_response_detector.py): an
         alert naming a process this test started with its real start time."""
         victim = subprocess.Popen(["sleep", "60"])
         bystander = subprocess.Popen(["sleep", "60"])
