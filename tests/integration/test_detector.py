@@ -185,21 +185,22 @@ class DetectorTest(unittest.TestCase):
         httpd = os.path.join(d, "httpd")
         shutil.copy("/bin/sh", httpd)
         self.cmd([httpd, "-c", "/bin/sh -c 'echo lanner-it-httpd-%s'; true" % d])
-        if stable:
-            self.expect(cmdline_has("lanner-it-httpd-" + d), "Run shell untrusted", "Notice",
-                        {"proc.name": "sh", "proc.pname": "httpd"}, "httpd shell")
+        self.expect(cmdline_has("lanner-it-httpd-" + d),
+                    "Run shell untrusted" if stable else "Shell spawned by a web server",
+                    "Notice" if stable else "Warning",
+                    {"proc.name": "sh", "proc.pname": "httpd"}, "httpd shell")
         self.cmd(["/bin/sh", "-c", "/bin/sh -c 'echo lanner-it-benign-%s'; true" % d])
 
         # find private keys / AWS credentials
         self.cmd(["find", d, "-iname", "id_rsa"])
-        if stable:
-            self.expect(cmdline_is("find %s -iname id_rsa" % d),
-                        "Search Private Keys or Passwords", "Warning", {"proc.name": "find"},
-                        "find id_rsa")
+        self.expect(cmdline_is("find %s -iname id_rsa" % d),
+                    "Search Private Keys or Passwords" if stable
+                    else "Search for credential files", "Warning", {"proc.name": "find"},
+                    "find id_rsa")
         self.cmd(["find", d, "-iname", ".aws/credentials"])
-        if stable:
-            self.expect(cmdline_is("find %s -iname .aws/credentials" % d), "Find AWS Credentials",
-                        "Warning", {"proc.name": "find"}, "find aws")
+        self.expect(cmdline_is("find %s -iname .aws/credentials" % d),
+                    "Find AWS Credentials" if stable else "Search for credential files",
+                    "Warning", {"proc.name": "find"}, "find aws")
         self.cmd(["find", d, "-iname", "notes.txt"])
 
         # shred -u
@@ -207,9 +208,9 @@ class DetectorTest(unittest.TestCase):
         with open(victim, "w") as f:
             f.write("x" * 100)
         self.cmd(["shred", "-u", victim])
-        if stable:
-            self.expect(cmdline_is("shred -u " + victim), "Remove Bulk Data from Disk", "Warning",
-                        {"proc.name": "shred"}, "shred")
+        self.expect(cmdline_is("shred -u " + victim),
+                    "Remove Bulk Data from Disk" if stable else "Secure deletion of files",
+                    "Warning", {"proc.name": "shred"}, "shred")
 
         # truncating a file named syslog (benign: appending to it)
         syslog = os.path.join(d, "syslog")
@@ -245,8 +246,9 @@ class DetectorTest(unittest.TestCase):
         # ptrace(PTRACE_TRACEME)
         traceme = "import ctypes; ctypes.CDLL(None).ptrace(0, 0, 0, 0) # %s" % d
         self.cmd([sys.executable, "-c", traceme])
-        if stable:
-            self.expect(cmdline_has(traceme), "PTRACE anti-debug attempt", "Notice", {}, "traceme")
+        self.expect(cmdline_has(traceme),
+                    "PTRACE anti-debug attempt" if stable
+                    else "Anti-debugging with PTRACE_TRACEME", "Notice", {}, "traceme")
 
         # a script executed from /dev/shm (benign: /bin/true run with cwd /dev/shm)
         shm = "/dev/shm/lanner-it-%d.sh" % os.getpid()

@@ -188,6 +188,8 @@ write("default_kernel_module", HDR, [
 strace = proc("strace", "/usr/bin/strace", ["-p", "4700"], 4600, [BASH, SSHD, SYSTEMD])
 gdb = proc("gdb", "/usr/bin/gdb", ["-p", "7001"], 7600, [sh_tty, RUNC, SHIM], cwd="/", tty=34817, loginuid=-1)
 anti = proc("malware", "/tmp/malware", [], 4601, [BASH, SSHD, SYSTEMD], cwd="/tmp/")
+GDB = {"pid": 4610, "ppid": 4100, "sid": 4100, "name": "gdb", "exe": "gdb", "exepath": "/usr/bin/gdb"}
+dbg_child = proc("gdb", "/usr/bin/gdb", ["./prog"], 4611, [GDB, BASH, SSHD, SYSTEMD])
 write("default_ptrace_attach", HDR, [
     "HIT: strace -p 4700 (PTRACE_SEIZE)",
     ev("ptrace", 0, strace, {"request": "PTRACE_SEIZE", "pid": 4700, "addr": 0, "data": 0}),
@@ -195,12 +197,21 @@ write("default_ptrace_attach", HDR, [
     ev("ptrace", 0, gdb, {"request": "PTRACE_ATTACH", "pid": 7001}, container=CTR, k8s=K8S),
     "HIT: memory written (PTRACE_POKEDATA)",
     ev("ptrace", 0, gdb, {"request": 5, "pid": 7001}, container=CTR, k8s=K8S),
-    "NEAR MISS: PTRACE_TRACEME is not an attach",
-    ev("ptrace", 0, anti, {"request": "PTRACE_TRACEME", "pid": 0}),
+    "NEAR MISS: PTRACE_TRACEME is not an attach (a debugger's child asking to be traced)",
+    ev("ptrace", 0, dbg_child, {"request": "PTRACE_TRACEME", "pid": 0}),
     "NEAR MISS: reading memory (PTRACE_PEEKDATA)",
     ev("ptrace", 0, strace, {"request": "PTRACE_PEEKDATA", "pid": 4700}),
     "NEAR MISS: the attach was refused (EPERM)",
     ev("ptrace", -1, strace, {"request": "PTRACE_ATTACH", "pid": 1}),
+])
+
+write("default_ptrace_traceme", HDR, [
+    "HIT: a program makes itself untraceable (PTRACE_TRACEME outside a debugger)",
+    ev("ptrace", 0, anti, {"request": "PTRACE_TRACEME", "pid": 0}),
+    "NEAR MISS: a debugger's child before its exec",
+    ev("ptrace", 0, dbg_child, {"request": "PTRACE_TRACEME", "pid": 0}),
+    "NEAR MISS: the request failed (EPERM: already traced)",
+    ev("ptrace", -1, anti, {"request": "PTRACE_TRACEME", "pid": 0}),
 ])
 
 # ---- /dev/shm ----
@@ -361,6 +372,8 @@ write("upstream_clear_log_activities", H("Clear Log Activities"), [
 # PTRACE
 strace = proc("strace", "/usr/bin/strace", ["-p", "4700"], 4600, [BASH, SSHD, SYSTEMD])
 anti = proc("malware", "/tmp/malware", [], 4601, [BASH, SSHD, SYSTEMD], cwd="/tmp/")
+GDB = {"pid": 4610, "ppid": 4100, "sid": 4100, "name": "gdb", "exe": "gdb", "exepath": "/usr/bin/gdb"}
+dbg_child = proc("gdb", "/usr/bin/gdb", ["./prog"], 4611, [GDB, BASH, SSHD, SYSTEMD])
 write("upstream_ptrace", H("PTRACE attached to process, PTRACE anti-debug attempt"), [
     "HIT PTRACE attached to process: strace -p (PTRACE_SEIZE)",
     ev("ptrace", 0, strace, {"request": "PTRACE_SEIZE", "pid": 4700}),
