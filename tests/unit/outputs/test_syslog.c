@@ -365,8 +365,8 @@ static void test_tcp_octet_counting_and_reconnect(void **state)
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(syslog_sink_ops.send(h.s, a, &h), 0);
 	n_done = 3;
-	run_until(&h, rx_frames_3, 5000);
-	run_until(&h, done_n, 200); /* let the receiver read everything */
+	run_until(&h, rx_frames_3, 10000);
+	run_until(&h, done_n, 10000); /* let the receiver read everything */
 	assert_int_equal(h.ok, 3);
 	assert_int_equal(h.n_clients, 1); /* one connection for all */
 	assert_frames(&h, 3, want, wlen);
@@ -381,7 +381,7 @@ static void test_tcp_octet_counting_and_reconnect(void **state)
 	for (int i = 0; i < 2; i++)
 		assert_int_equal(syslog_sink_ops.send(h.s, a, &h), 0);
 	n_done = 5;
-	run_until(&h, rx_two_clients, 5000);
+	run_until(&h, rx_two_clients, 10000);
 	for (int i = 0; i < 20; i++)
 		uv_run(&h.loop, UV_RUN_NOWAIT);
 	assert_int_equal(h.ok, 5);
@@ -420,7 +420,8 @@ static void test_tcp_reset_replays_the_window(void **state)
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(syslog_sink_ops.send(h.s, a, &h), 0);
 	n_done = 3;
-	run_until(&h, rx_frames_3, 5000);
+	run_until(&h, rx_frames_3, 10000);
+	run_until(&h, done_n, 10000);
 	assert_int_equal(h.ok, 3);
 
 	/*
@@ -430,7 +431,7 @@ static void test_tcp_reset_replays_the_window(void **state)
 	h.rx_len = 0;
 	uv_read_stop((uv_stream_t *)h.clients[0]);
 	assert_int_equal(uv_tcp_close_reset(h.clients[0], free_handle), 0);
-	run_until(&h, second_conn_has_3, 5000);
+	run_until(&h, second_conn_has_3, 10000);
 	for (int i = 0; i < 20; i++)
 		uv_run(&h.loop, UV_RUN_NOWAIT);
 	assert_int_equal(h.n_clients, 2);
@@ -460,7 +461,7 @@ static void test_tcp_refused_is_retry(void **state)
 	assert_int_equal(syslog_sink_ops.send(h.s, a, &h), 0);
 	assert_int_equal(syslog_sink_ops.send(h.s, a, &h), 0);
 	n_done = 2;
-	run_until(&h, done_n, 5000);
+	run_until(&h, done_n, 10000);
 	assert_int_equal(h.retry, 2);
 	assert_non_null(strstr(h.last, "connection refused"));
 	harness_close(&h);
@@ -515,7 +516,7 @@ static void test_udp_one_datagram_per_alert(void **state)
 	harness_start(&h);
 	assert_int_equal(syslog_sink_ops.send(h.s, a, &h), 0);
 	assert_int_equal(syslog_sink_ops.send(h.s, a, &h), 0);
-	run_until(&h, udp_got_2, 5000);
+	run_until(&h, udp_got_2, 10000);
 	assert_int_equal(h.ok, 2);
 	assert_int_equal(h.n_dgram, 2);
 	want = syslog_format(&f, a, NULL);
@@ -550,7 +551,7 @@ static void test_unix_datagram(void **state)
 	harness_start(&h);
 	assert_int_equal(syslog_sink_ops.send(h.s, a, &h), 0);
 	n_done = 1;
-	run_until(&h, done_n, 5000);
+	run_until(&h, done_n, 10000);
 	assert_int_equal(h.ok, 1);
 	n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
 	assert_true(n > 0);
@@ -564,7 +565,7 @@ static void test_unix_datagram(void **state)
 	unlink(sock);
 	assert_int_equal(syslog_sink_ops.send(h.s, a, &h), 0);
 	n_done = 2;
-	run_until(&h, done_n, 5000);
+	run_until(&h, done_n, 10000);
 	assert_int_equal(h.retry, 1);
 	assert_non_null(strstr(h.last, sock));
 	harness_close(&h);
