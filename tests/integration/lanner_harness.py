@@ -60,7 +60,7 @@ class Receiver:
 
     def count(self):
         try:
-            c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+            c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
             c.request("GET", "/__count")
             n = int(c.getresponse().read())
             c.close()
@@ -107,7 +107,7 @@ class Lanner:
         e.update(env or {})
         self.proc = subprocess.Popen([LANNER, "-c", self.cfg] + list(args),
                                      stdout=self.log, stderr=subprocess.STDOUT, env=e)
-        if wait and not wait_until(self.healthy, 20):
+        if wait and not wait_until(self.healthy, 60):
             self.close()
             raise RuntimeError("lanner did not start:\n" + self.output())
 
@@ -121,7 +121,7 @@ class Lanner:
             return False
 
     def request(self, method, path, body=None, headers=None, conn=None):
-        c = conn or http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        c = conn or http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         c.request(method, path, body=body, headers=headers or {})
         r = c.getresponse()
         data = r.read()

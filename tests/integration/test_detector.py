@@ -236,7 +236,7 @@ class DetectorTest(unittest.TestCase):
         # strace -p on a child of ours
         sleeper = subprocess.Popen(["sleep", "30"])
         self.children.append(sleeper)
-        self.cmd(["timeout", "-s", "INT", "1", "strace", "-p", str(sleeper.pid)])
+        self.cmd(["timeout", "-s", "INT", "3", "strace", "-p", str(sleeper.pid)])
         self.expect(cmdline_is("strace -p %d" % sleeper.pid),
                     "PTRACE attached to process" if stable else "Ptrace attach to process",
                     "Warning", {"proc.name": "strace"}, "strace -p")
@@ -355,7 +355,7 @@ class DetectorTest(unittest.TestCase):
         with open(rules, "w") as f:
             f.write(rule % ("Marker B", 'evt.type in (unlink, unlinkat) and proc.name = rm'))
         self.lan.proc.send_signal(signal.SIGHUP)
-        self.assertTrue(wait_until(lambda: "SIGHUP: 1 rule(s) loaded" in self.lan.output(), 10),
+        self.assertTrue(wait_until(lambda: "SIGHUP: 1 rule(s) loaded" in self.lan.output(), 30),
                         self.lan.output()[-2000:])
         self.cmd(["cat", a])
         self.cmd(["rm", b])

@@ -46,7 +46,7 @@ class GatewayTest(unittest.TestCase):
         status, body, _ = lan.post_alert(FALCO_JSON)
         self.assertEqual(status, 200, body)
         uuid = json.loads(body)["uuid"]
-        self.assertTrue(wait_until(lambda: rcv.count() == 1, 10))
+        self.assertTrue(wait_until(lambda: rcv.count() == 1, 30))
         got = rcv.requests()[0]
         self.assertEqual(got["method"], "POST")
         self.assertEqual(got["body"], FALCO_JSON[:-1] + ',"uuid":"%s"}' % uuid)
@@ -58,7 +58,7 @@ class GatewayTest(unittest.TestCase):
         lan = self.ws.lanner(webhook_yaml(rcv))
         status, body, _ = lan.post_alert(alert_body())
         self.assertEqual(status, 200)
-        self.assertTrue(wait_until(lambda: rcv.count() == 4, 15), rcv.count())
+        self.assertTrue(wait_until(lambda: rcv.count() == 4, 30), rcv.count())
         time.sleep(2.0)
         reqs = rcv.requests()
         self.assertEqual(len(reqs), 4)
@@ -73,7 +73,7 @@ class GatewayTest(unittest.TestCase):
         rcv = self.ws.receiver("--status-429-first", "1", "--retry-after", "1")
         lan = self.ws.lanner(webhook_yaml(rcv))
         lan.post_alert(alert_body())
-        self.assertTrue(wait_until(lambda: rcv.count() >= 2, 10))
+        self.assertTrue(wait_until(lambda: rcv.count() >= 2, 30))
         reqs = rcv.requests()
         # The first answer was 429 Retry-After: 1; the backoff alone would be 50-100 ms. Timed
         # by the receiver's arrival stamps, not by polling it (late on a busy machine).
@@ -157,7 +157,7 @@ class GatewayTest(unittest.TestCase):
             self.assertEqual(lan.post_alert(alert_body(rule="r-" + prio, priority=prio))[0], 200)
         # The test alert is Debug but bypasses minimumpriority.
         self.assertEqual(lan.request("POST", "/test")[0], 200)
-        self.assertTrue(wait_until(lambda: rcv.count() == 3, 10), rcv.count())
+        self.assertTrue(wait_until(lambda: rcv.count() == 3, 30), rcv.count())
         time.sleep(0.3)
         bodies = [json.loads(r["body"]) for r in rcv.requests()]
         self.assertEqual(sorted(b["rule"] for b in bodies), ["Test rule", "r-Critical", "r-Error"])

@@ -58,7 +58,7 @@ class ResponseTest(unittest.TestCase):
         self.cfg_yaml = yaml
         return self.ws.lanner(yaml, args=args)
 
-    def audits(self, n, timeout=15):
+    def audits(self, n, timeout=30):
         """The first n audit alerts lanner sent to the webhook (source "response")."""
         def got():
             a = [json.loads(r["body"]) for r in self.rcv.requests()]
@@ -202,7 +202,7 @@ class ResponseTest(unittest.TestCase):
         self.assertEqual(rules_seen, ["lanner response: k8s.scale_down done",
                                       "lanner response: notify done"])
         self.assertEqual(self.deployment("shop", "web")["spec"]["replicas"], 0)
-        self.assertTrue(wait_until(lambda: other.count() >= 1, 10))
+        self.assertTrue(wait_until(lambda: other.count() >= 1, 30))
         # an alert of a rule without actions and matching no policy: nothing
         self.post(lan, alert(rule="Something else"))
         time.sleep(1.0)
@@ -217,7 +217,7 @@ class ResponseTest(unittest.TestCase):
             def comm():
                 with open("/proc/%d/comm" % victim.pid, encoding="utf-8") as f:
                     return f.read().strip()
-            wait_until(lambda: comm() == "sleep", 5)
+            wait_until(lambda: comm() == "sleep", 30)
             with open("/proc/%d/stat" % victim.pid, encoding="utf-8") as f:
                 ticks = int(f.read().rsplit(")", 1)[1].split()[19])
             boot = time.clock_gettime_ns(time.CLOCK_REALTIME) - \

@@ -64,7 +64,7 @@ class SpoolTest(unittest.TestCase):
         rcv = self.ws.receiver()
         lan = self.ws.lanner("spool: {mode: memory}\nwebhook: {address: '%s'}\n" % rcv.url())
         self.assertEqual(lan.post_alert(body(1))[0], 200)
-        self.assertTrue(wait_until(lambda: rcv.count() == 1, 10))
+        self.assertTrue(wait_until(lambda: rcv.count() == 1, 30))
 
 
 if __name__ == "__main__":

@@ -246,6 +246,18 @@ static void run_for(uv_loop_t *loop, uint64_t ms)
 	uv_run(loop, UV_RUN_NOWAIT);
 }
 
+/*
+ * Run the loop until cond holds, for at most 10 s of wall time: what depends on the spool's
+ * writer thread or on timers is late on a loaded machine, and the assertions after it check
+ * cond itself (a fixed run_for followed by them is flaky).
+ */
+#define RUN_UNTIL(f, cond)                                                      \
+	do {                                                                    \
+		uint64_t run_until_t0_ = uv_hrtime();                           \
+		while (!(cond) && uv_hrtime() - run_until_t0_ < 10000000000ULL) \
+			run_for(&(f)->loop, 10);                                \
+	} while (0)
+
 static uint64_t counter(struct fixture *f, const char *needle)
 {
 	char *text = metrics_render(f->m, NULL);
@@ -290,7 +302,9 @@ static void test_retry_until_delivered(void **state)
 	retry(2, -1);
 	sc.n_results = 3;
 	assert_int_equal(pipeline_submit(f->p, make_alert("r", PRIORITY_WARNING)), 0);
-	run_for(&f->loop, 400);
+	RUN_UNTIL(f, sc.sends >= 4);
+	/* and no fifth */
+	run_for(&f->loop, 100);
 	assert_int_equal(sc.sends, 4);
 	assert_string_equal(sc.json[0], sc.json[3]);
 	assert_int_equal(pipeline_pending(f->p), 0);
@@ -310,7 +324,7 @@ static void test_retry_after_honoured(void **state)
 	retry(0, 300);
 	sc.n_results = 1;
 	assert_int_equal(pipeline_submit(f->p, make_alert("r", PRIORITY_WARNING)), 0);
-	run_for(&f->loop, 600);
+	RUN_UNTIL(f, sc.sends >= 2);
 	assert_int_equal(sc.sends, 2);
 	assert_true(sc.send_ms[1] - sc.send_ms[0] >= 300);
 	fixture_free(f);
@@ -342,7 +356,10 @@ static void test_max_attempts(void **state)
 	retry(2, -1);
 	sc.n_results = 3;
 	assert_int_equal(pipeline_submit(f->p, make_alert("r", PRIORITY_WARNING)), 0);
-	run_for(&f->loop, 100);
+	RUN_UNTIL(f,
+		  counter(f, "lanner_dropped_total{sink=\"script\",reason=\"retries_exhausted\"}"));
+	/* and no third attempt */
+	run_for(&f->loop, 50);
 	assert_int_equal(sc.sends, 2);
 	assert_int_equal(
 		counter(f, "lanner_dropped_total{sink=\"script\",reason=\"retries_exhausted\"}"),
@@ -493,9 +510,8 @@ static void test_ratelimit(void **state)
 
 	for (int i = 0; i < 6; i++)
 		assert_int_equal(pipeline_submit(f->p, make_alert("r", PRIORITY_WARNING)), 0);
-	/* the burst at once; the next token is 200 ms away (a stall of the loop that long on a
-	 * loaded machine would let a third through, hence the slow rate) */
-	run_for(&f->loop, 10);
+	/* the burst at once (on submit: running the loop first would let a stall of it as long
+	 * as a token's 200 ms let a third through) */
 	assert_int_equal(sc.sends, 2);
 	assert_int_equal(pipeline_pending(f->p), 4);
 	for (int i = 0; i < 500 && sc.sends < 6; i++)
@@ -733,14 +749,14 @@ static void test_spool_redelivers_after_restart(void **state)
 		assert_int_equal(pipeline_submit_cb(f->p, a, submitted, &accepted), 0);
 	}
 	/* Accepted only once the transaction committed. */
-	run_for(&f->loop, 200);
+	RUN_UNTIL(f, accepted >= 3 && sc.sends >= 3);
 	assert_int_equal(accepted, 3);
 	assert_int_equal(sc.sends, 3);
 	/* Shut down without waiting: the held deliveries stay in the spool. */
 	fixture_free(f);
 
 	f = fixture_new(yaml);
-	run_for(&f->loop, 100);
+	RUN_UNTIL(f, sc.sends >= 3);
 	assert_int_equal(sc.sends, 3);
 	for (int i = 0; i < 3; i++)
 		assert_non_null(strstr(sc.json[i], uuids[i]));
@@ -795,10 +811,11 @@ static void test_dedup_aggregate(void **state)
 	for (int i = 0; i < 5; i++)
 		assert_int_equal(pipeline_submit(f->p, make_alert("storm", PRIORITY_WARNING)), 0);
 	assert_int_equal(pipeline_submit(f->p, make_alert("calm", PRIORITY_WARNING)), 0);
-	run_for(&f->loop, 10);
+	/* checked on submit: running the loop first, a stall of it past the 50 ms window would
+	 * let the summary out too */
 	assert_int_equal(sc.sends, 2);
 	assert_int_equal(counter(f, "lanner_dedup_total{reason=\"aggregated\"}"), 4);
-	run_for(&f->loop, 200);
+	RUN_UNTIL(f, sc.sends >= 3);
 	assert_int_equal(sc.sends, 3);
 	assert_non_null(strstr(sc.json[2], "\"rule\":\"storm\""));
 	assert_non_null(strstr(sc.json[2], "\"lanner.count\":5"));
@@ -826,9 +843,7 @@ static void test_dedup_remembers_spooled(void **state)
 		 "\"time\":\"2026-01-01T00:00:00Z\",\"output_fields\":{}}",
 		 alert_uuid(a));
 	assert_int_equal(pipeline_submit_cb(f->p, a, submitted, &accepted), 0);
-	/* The commit comes from the spool's thread: wait for it, generously (loaded CI). */
-	for (int i = 0; i < 500 && !accepted; i++)
-		run_for(&f->loop, 20);
+	RUN_UNTIL(f, accepted >= 1);
 	assert_int_equal(accepted, 1);
 	fixture_free(f);
 
@@ -836,6 +851,8 @@ static void test_dedup_remembers_spooled(void **state)
 	a = alert_parse(json, strlen(json), &e);
 	assert_non_null(a);
 	assert_int_equal(pipeline_submit(f->p, a), 0);
+	RUN_UNTIL(f, sc.sends >= 1);
+	/* and not the replay */
 	run_for(&f->loop, 100);
 	assert_int_equal(sc.sends, 1);
 	assert_int_equal(counter(f, "lanner_dedup_total{reason=\"uuid\"}"), 1);
@@ -905,7 +922,7 @@ static void test_held_alerts(void **state)
 	submit_held(f, 1, 11, json, sizeof(json));
 	submit_held(f, 2, 12, NULL, 0);
 	submit_held(f, 3, 20, NULL, 0);
-	run_for(&f->loop, 200);
+	RUN_UNTIL(f, hd.n >= 4);
 	assert_int_equal(hd.n, 4);
 	for (size_t i = 0; i < 4; i++)
 		assert_non_null(hd.h[i]);
@@ -913,14 +930,14 @@ static void test_held_alerts(void **state)
 	assert_int_equal(sc.sends, 0);
 	assert_int_equal(pipeline_pending(f->p), 4);
 	pipeline_release(f->p, hd.h[0]);
-	run_for(&f->loop, 10);
+	RUN_UNTIL(f, sc.sends >= 1);
 	assert_int_equal(sc.sends, 1);
 	/* Discarded: its replay is accepted (not a duplicate) and delivered. */
 	pipeline_discard(f->p, hd.h[1]);
 	a = alert_parse(json, strlen(json), &e);
 	assert_non_null(a);
 	assert_int_equal(pipeline_submit(f->p, a), 0);
-	run_for(&f->loop, 200);
+	RUN_UNTIL(f, sc.sends >= 2);
 	assert_int_equal(sc.sends, 2);
 	assert_int_equal(counter(f, "lanner_dedup_total{reason=\"uuid\"}"), 0);
 	/* Offsets below 13 are being committed: alert 2 (offset 12) is marked, 3 (20) is not. */
@@ -944,7 +961,7 @@ static void test_held_alerts(void **state)
 	assert_int_equal(pipeline_take_spooled(f->p, take, NULL), 0);
 	pipeline_release(f->p, hd.h[0]);
 	pipeline_discard(f->p, hd.h[1]);
-	run_for(&f->loop, 200);
+	RUN_UNTIL(f, sc.sends >= 1);
 	assert_int_equal(sc.sends, 1);
 	fixture_free(f);
 
@@ -983,7 +1000,7 @@ static void test_spool_migrates_origin_columns(void **state)
 	sqlite3_close(db);
 	snprintf(yaml, sizeof(yaml), "spool: {path: '%s'}\n", path);
 	f = fixture_new(yaml);
-	run_for(&f->loop, 100);
+	RUN_UNTIL(f, sc.sends >= 1);
 	assert_int_equal(sc.sends, 1);
 	assert_non_null(strstr(sc.json[0], "\"rule\":\"old\""));
 	assert_int_equal(pipeline_take_spooled(f->p, take, NULL), 0);
@@ -1016,8 +1033,7 @@ static void test_spool_full_drops_lowest_priority(void **state)
 	/* One in flight (not evictable), then more alerts than the bound holds. */
 	assert_int_equal(pipeline_submit(f->p, make_alert("first", PRIORITY_CRITICAL)), 0);
 	/* sent once its spool transaction committed: slow on a loaded machine */
-	for (int i = 0; i < 500 && !sc.sends; i++)
-		run_for(&f->loop, 20);
+	RUN_UNTIL(f, sc.sends >= 1);
 	assert_int_equal(sc.sends, 1);
 	one = strlen(sc.json[0]);
 	assert_true(one > 150);
@@ -1026,7 +1042,8 @@ static void test_spool_full_drops_lowest_priority(void **state)
 								  i == 3 ? PRIORITY_NOTICE :
 									   PRIORITY_WARNING)),
 				 0);
-	run_for(&f->loop, 200);
+	RUN_UNTIL(f, counter(f, "lanner_dropped_total{sink=\"script\",reason=\"spool_full\"}") >=
+			     40 - 4096 / one);
 	assert_true(counter(f, "lanner_dropped_total{sink=\"script\",reason=\"spool_full\"}") >=
 		    40 - 4096 / one);
 	/* Let everything left through: the Notice was the first to go; the loss was reported. */
@@ -1037,7 +1054,7 @@ static void test_spool_full_drops_lowest_priority(void **state)
 		sink_done(sc.held_sink, sc.held[0], &ok);
 		sc.n_held = 0;
 	}
-	run_for(&f->loop, 200);
+	RUN_UNTIL(f, sent_rule("lanner spool full") && !pipeline_pending(f->p));
 	{
 		bool internal = false;
 
@@ -1071,14 +1088,14 @@ static void test_spooled_backlog_exceeds_queue_bound(void **state)
 		assert_int_equal(pipeline_submit(f->p, make_alert("backlog", PRIORITY_WARNING)), 0);
 		run_for(&f->loop, 2);
 	}
-	run_for(&f->loop, 100);
+	RUN_UNTIL(f, pipeline_pending(f->p) >= 40);
 	assert_int_equal(pipeline_pending(f->p), 40);
 	assert_int_equal(counter(f, "lanner_dropped_total{sink=\"script\",reason=\"queue_full\"}"),
 			 0);
 	sc.hold = false;
 	sink_done(sc.held_sink, sc.held[0], &ok);
 	sc.n_held = 0;
-	run_for(&f->loop, 200);
+	RUN_UNTIL(f, sc.sends >= 40 && !pipeline_pending(f->p));
 	assert_int_equal(sc.sends, 40);
 	assert_int_equal(pipeline_pending(f->p), 0);
 	fixture_free(f);
