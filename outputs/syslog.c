@@ -455,7 +455,11 @@ static void wreq_done(struct wreq *w, enum sink_result r, const char *msg)
 	}
 }
 
-static void conn_unref(struct conn *c)
+/*
+ * Not inlined: with it inlined into callers that also run conn_fail() (which takes and drops its
+ * own reference), GCC's -Wuse-after-free cannot follow the count and warns in Release builds.
+ */
+__attribute__((noinline)) static void conn_unref(struct conn *c)
 {
 	if (--c->refs == 0)
 		free(c);
