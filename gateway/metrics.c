@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/strbuf.h"
 #include "gateway/metrics.h"
 
 #define MAX_LABELS 8
@@ -43,40 +44,6 @@ struct metrics {
 	struct metric *folded; /* lanner_metrics_series_folded_total */
 };
 
-struct strbuf {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-static void sb_append(struct strbuf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		char *p;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		p = realloc(b->p, cap);
-		if (!p) {
-			b->oom = true;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void sb_puts(struct strbuf *b, const char *s)
-{
-	sb_append(b, s, strlen(s));
-}
-
 static void sb_printf(struct strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void sb_printf(struct strbuf *b, const char *fmt, ...)
@@ -89,7 +56,7 @@ static void sb_printf(struct strbuf *b, const char *fmt, ...)
 	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
 	va_end(ap);
 	if (n > 0)
-		sb_append(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+		strbuf_add(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
 }
 
 /* Prometheus label value escaping: backslash, double quote, newline. */
@@ -97,13 +64,13 @@ static void sb_label_value(struct strbuf *b, const char *v)
 {
 	for (; *v; v++) {
 		if (*v == '\\')
-			sb_puts(b, "\\\\");
+			strbuf_puts(b, "\\\\");
 		else if (*v == '"')
-			sb_puts(b, "\\\"");
+			strbuf_puts(b, "\\\"");
 		else if (*v == '\n')
-			sb_puts(b, "\\n");
+			strbuf_puts(b, "\\n");
 		else
-			sb_append(b, v, 1);
+			strbuf_add(b, v, 1);
 	}
 }
 
@@ -343,18 +310,18 @@ uint64_t metric_value(const struct metric *f, const char *const *label_values)
 
 static void sb_series(struct strbuf *b, const struct metric *f, const char *const *values)
 {
-	sb_puts(b, f->name);
+	strbuf_puts(b, f->name);
 	if (f->n_labels) {
-		sb_puts(b, "{");
+		strbuf_puts(b, "{");
 		for (size_t i = 0; i < f->n_labels; i++) {
 			if (i)
-				sb_puts(b, ",");
-			sb_puts(b, f->labels[i]);
-			sb_puts(b, "=\"");
+				strbuf_puts(b, ",");
+			strbuf_puts(b, f->labels[i]);
+			strbuf_puts(b, "=\"");
 			sb_label_value(b, values[i] ? values[i] : "");
-			sb_puts(b, "\"");
+			strbuf_puts(b, "\"");
 		}
-		sb_puts(b, "}");
+		strbuf_puts(b, "}");
 	}
 }
 
@@ -377,7 +344,7 @@ char *metrics_render(struct metrics *m, size_t *len)
 
 	for (struct metric *f = m->first; f; f = f->next) {
 		sb_printf(&b, "# HELP %s ", f->name);
-		sb_puts(&b, f->help);
+		strbuf_puts(&b, f->help);
 		sb_printf(&b, "\n# TYPE %s %s\n", f->name,
 			  f->gauge && !f->gauge_is_counter ? "gauge" : "counter");
 		if (f->gauge) {

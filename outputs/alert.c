@@ -10,6 +10,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "config/strbuf.h"
 #include "outputs/alert.h"
 
 struct alert {
@@ -488,45 +489,10 @@ int alert_freeze(struct alert *a)
 	return 0;
 }
 
-/* A growing output buffer for render_json. */
-struct jbuf {
-	char *p;
-	size_t len, cap;
-	bool failed;
-};
-
-static void jb_put(struct jbuf *b, const char *s, size_t n)
-{
-	if (b->failed)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 1024;
-		char *p;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		p = realloc(b->p, cap);
-		if (!p) {
-			b->failed = true;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void jb_puts(struct jbuf *b, const char *s)
-{
-	jb_put(b, s, strlen(s));
-}
-
 static int jb_dump_cb(const char *s, size_t n, void *data)
 {
-	jb_put(data, s, n);
-	return ((struct jbuf *)data)->failed ? -1 : 0;
+	strbuf_add(data, s, n);
+	return ((struct strbuf *)data)->oom ? -1 : 0;
 }
 
 /* Length of the valid UTF-8 sequence at s (lim bytes left), 0 when invalid (as jansson). */
@@ -560,13 +526,13 @@ static size_t utf8_seq(const unsigned char *s, size_t lim)
  * JSON_ESCAPE_SLASH): short escapes, \uXXXX (upper-case hex) for other controls, UTF-8 as is;
  * invalid UTF-8 fails, as json_string() would.
  */
-static void jb_string(struct jbuf *b, const char *str)
+static void jb_string(struct strbuf *b, const char *str)
 {
 	const unsigned char *s = (const unsigned char *)str, *run = s;
 	const unsigned char *end = s + strlen(str);
 	size_t n;
 
-	jb_put(b, "\"", 1);
+	strbuf_add(b, "\"", 1);
 	while (*s) {
 		const char *esc = NULL;
 		char seq[8];
@@ -574,13 +540,13 @@ static void jb_string(struct jbuf *b, const char *str)
 		if (*s >= 0x20 && *s != '"' && *s != '\\') {
 			n = *s < 0x80 ? 1 : utf8_seq(s, (size_t)(end - s));
 			if (!n) {
-				b->failed = true;
+				b->oom = true;
 				return;
 			}
 			s += n;
 			continue;
 		}
-		jb_put(b, (const char *)run, (size_t)(s - run));
+		strbuf_add(b, (const char *)run, (size_t)(s - run));
 		switch (*s) {
 		case '"':
 			esc = "\\\"";
@@ -607,11 +573,11 @@ static void jb_string(struct jbuf *b, const char *str)
 			snprintf(seq, sizeof(seq), "\\u%04X", (unsigned)*s);
 			esc = seq;
 		}
-		jb_puts(b, esc);
+		strbuf_puts(b, esc);
 		run = ++s;
 	}
-	jb_put(b, (const char *)run, (size_t)(s - run));
-	jb_put(b, "\"", 1);
+	strbuf_add(b, (const char *)run, (size_t)(s - run));
+	strbuf_add(b, "\"", 1);
 }
 
 /*
@@ -622,36 +588,36 @@ static void jb_string(struct jbuf *b, const char *str)
  */
 static int render_json(struct alert *a)
 {
-	struct jbuf b = { 0 };
+	struct strbuf b = { 0 };
 	size_t i;
 	json_t *t;
 
-	jb_puts(&b, "{\"hostname\":");
+	strbuf_puts(&b, "{\"hostname\":");
 	jb_string(&b, a->hostname);
-	jb_puts(&b, ",\"output\":");
+	strbuf_puts(&b, ",\"output\":");
 	jb_string(&b, a->output);
-	jb_puts(&b, ",\"output_fields\":");
-	if (!b.failed &&
+	strbuf_puts(&b, ",\"output_fields\":");
+	if (!b.oom &&
 	    json_dump_callback(a->output_fields, jb_dump_cb, &b, JSON_COMPACT | JSON_SORT_KEYS))
-		b.failed = true;
-	jb_puts(&b, ",\"priority\":");
+		b.oom = true;
+	strbuf_puts(&b, ",\"priority\":");
 	jb_string(&b, priority_name(a->priority));
-	jb_puts(&b, ",\"rule\":");
+	strbuf_puts(&b, ",\"rule\":");
 	jb_string(&b, a->rule);
-	jb_puts(&b, ",\"source\":");
+	strbuf_puts(&b, ",\"source\":");
 	jb_string(&b, a->source);
-	jb_puts(&b, ",\"tags\":[");
+	strbuf_puts(&b, ",\"tags\":[");
 	json_array_foreach(a->tags, i, t) {
 		if (i)
-			jb_put(&b, ",", 1);
+			strbuf_add(&b, ",", 1);
 		jb_string(&b, json_string_value(t));
 	}
-	jb_puts(&b, "],\"time\":");
+	strbuf_puts(&b, "],\"time\":");
 	jb_string(&b, a->time_str);
-	jb_puts(&b, ",\"uuid\":");
+	strbuf_puts(&b, ",\"uuid\":");
 	jb_string(&b, a->uuid);
-	jb_put(&b, "}", 1);
-	if (b.failed) {
+	strbuf_add(&b, "}", 1);
+	if (b.oom) {
 		free(b.p);
 		return -ENOMEM;
 	}

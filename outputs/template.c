@@ -15,54 +15,16 @@
 #include <openssl/evp.h>
 
 #include "config/log.h"
+#include "config/strbuf.h"
 #include "outputs/template.h"
 
 /* --- a growable string ------------------------------------------------------------------ */
 
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-static void sb_add(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 64;
-		char *p;
-
-		while (cap < b->len + n + 1) {
-			if (cap > SIZE_MAX / 2) {
-				b->oom = true;
-				return;
-			}
-			cap *= 2;
-		}
-		p = realloc(b->p, cap);
-		if (!p) {
-			b->oom = true;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void sb_str(struct sbuf *b, const char *s)
-{
-	sb_add(b, s, strlen(s));
-}
-
 /* The built string (never NULL unless out of memory); the buffer is handed over. */
-static char *sb_take(struct sbuf *b)
+static char *sb_take(struct strbuf *b)
 {
 	if (!b->oom && !b->p)
-		sb_add(b, "", 0);
+		strbuf_add(b, "", 0);
 	if (b->oom) {
 		free(b->p);
 		b->p = NULL;
@@ -72,7 +34,7 @@ static char *sb_take(struct sbuf *b)
 
 /* --- Go-style printing of values -------------------------------------------------------- */
 
-static void print_real(struct sbuf *b, double d)
+static void print_real(struct strbuf *b, double d)
 {
 	char buf[64];
 
@@ -82,36 +44,36 @@ static void print_real(struct sbuf *b, double d)
 		if (strtod(buf, NULL) == d)
 			break;
 	}
-	sb_str(b, buf);
+	strbuf_puts(b, buf);
 }
 
-static void print_scalar(struct sbuf *b, const json_t *v, const char *null_text)
+static void print_scalar(struct strbuf *b, const json_t *v, const char *null_text)
 {
 	char buf[32];
 
 	if (!v) {
-		sb_str(b, null_text);
+		strbuf_puts(b, null_text);
 		return;
 	}
 	switch (json_typeof(v)) {
 	case JSON_STRING:
-		sb_add(b, json_string_value(v), json_string_length(v));
+		strbuf_add(b, json_string_value(v), json_string_length(v));
 		break;
 	case JSON_INTEGER:
 		snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-		sb_str(b, buf);
+		strbuf_puts(b, buf);
 		break;
 	case JSON_REAL:
 		print_real(b, json_real_value(v));
 		break;
 	case JSON_TRUE:
-		sb_str(b, "true");
+		strbuf_puts(b, "true");
 		break;
 	case JSON_FALSE:
-		sb_str(b, "false");
+		strbuf_puts(b, "false");
 		break;
 	default:
-		sb_str(b, null_text);
+		strbuf_puts(b, null_text);
 		break;
 	}
 }
@@ -139,16 +101,16 @@ const char **chat_sorted_keys(const json_t *obj, size_t *n)
 }
 
 /* fmt's %v of what encoding/json decodes (with UseNumber): "[a b]", "map[k:v]", "<nil>". */
-static void go_print(struct sbuf *b, const json_t *v, bool top)
+static void go_print(struct strbuf *b, const json_t *v, bool top)
 {
 	if (json_is_array(v)) {
-		sb_str(b, "[");
+		strbuf_puts(b, "[");
 		for (size_t i = 0; i < json_array_size(v); i++) {
 			if (i)
-				sb_str(b, " ");
+				strbuf_puts(b, " ");
 			go_print(b, json_array_get(v, i), false);
 		}
-		sb_str(b, "]");
+		strbuf_puts(b, "]");
 	} else if (json_is_object(v)) {
 		size_t n;
 		const char **keys = chat_sorted_keys(v, &n);
@@ -157,15 +119,15 @@ static void go_print(struct sbuf *b, const json_t *v, bool top)
 			b->oom = true;
 			return;
 		}
-		sb_str(b, "map[");
+		strbuf_puts(b, "map[");
 		for (size_t i = 0; i < n; i++) {
 			if (i)
-				sb_str(b, " ");
-			sb_str(b, keys[i]);
-			sb_str(b, ":");
+				strbuf_puts(b, " ");
+			strbuf_puts(b, keys[i]);
+			strbuf_puts(b, ":");
 			go_print(b, json_object_get(v, keys[i]), false);
 		}
-		sb_str(b, "]");
+		strbuf_puts(b, "]");
 		free(keys);
 	} else {
 		/* text/template turns a nil interface into an invalid value: "<no value>". */
@@ -175,7 +137,7 @@ static void go_print(struct sbuf *b, const json_t *v, bool top)
 
 char *chat_value_string(const json_t *v, const char *null_text)
 {
-	struct sbuf b = { 0 };
+	struct strbuf b = { 0 };
 
 	if (json_is_array(v) || json_is_object(v)) {
 		char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -190,7 +152,7 @@ char *chat_value_string(const json_t *v, const char *null_text)
 
 char *chat_join_tags(const json_t *tags, const char *sep)
 {
-	struct sbuf b = { 0 };
+	struct strbuf b = { 0 };
 
 	for (size_t i = 0; i < json_array_size(tags); i++) {
 		const char *t = json_string_value(json_array_get(tags, i));
@@ -198,8 +160,8 @@ char *chat_join_tags(const json_t *tags, const char *sep)
 		if (!t)
 			continue;
 		if (b.len)
-			sb_str(&b, sep);
-		sb_str(&b, t);
+			strbuf_puts(&b, sep);
+		strbuf_puts(&b, t);
 	}
 	return sb_take(&b);
 }
@@ -216,36 +178,36 @@ size_t chat_utf8_len(const char *s)
 
 char *chat_truncate(const char *s, size_t max)
 {
-	struct sbuf b = { 0 };
+	struct strbuf b = { 0 };
 	size_t chars = 0;
 	const char *p;
 
 	if (chat_utf8_len(s) <= max) {
-		sb_str(&b, s);
+		strbuf_puts(&b, s);
 		return sb_take(&b);
 	}
 	for (p = s; *p; p++) {
 		if (((unsigned char)*p & 0xc0) != 0x80 && ++chars == max)
 			break;
 	}
-	sb_add(&b, s, (size_t)(p - s));
-	sb_str(&b, "\xe2\x80\xa6");
+	strbuf_add(&b, s, (size_t)(p - s));
+	strbuf_puts(&b, "\xe2\x80\xa6");
 	return sb_take(&b);
 }
 
 char *chat_html_escape(const char *s)
 {
-	struct sbuf b = { 0 };
+	struct strbuf b = { 0 };
 
 	for (; *s; s++) {
 		if (*s == '&')
-			sb_str(&b, "&amp;");
+			strbuf_puts(&b, "&amp;");
 		else if (*s == '<')
-			sb_str(&b, "&lt;");
+			strbuf_puts(&b, "&lt;");
 		else if (*s == '>')
-			sb_str(&b, "&gt;");
+			strbuf_puts(&b, "&gt;");
 		else
-			sb_add(&b, s, 1);
+			strbuf_add(&b, s, 1);
 	}
 	return sb_take(&b);
 }
@@ -297,7 +259,7 @@ void chat_go_time(int64_t time_ns, char *buf, size_t len)
 char *chat_json_dumps(const json_t *j, size_t *len)
 {
 	char *raw = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
-	struct sbuf b = { 0 };
+	struct strbuf b = { 0 };
 	const unsigned char *s;
 	char *out;
 
@@ -311,31 +273,31 @@ char *chat_json_dumps(const json_t *j, size_t *len)
 	 */
 	for (s = (const unsigned char *)raw; *s; s++) {
 		if (*s == '\\') {
-			sb_add(&b, (const char *)s, 2);
+			strbuf_add(&b, (const char *)s, 2);
 			if (s[1] == 'u') {
 				for (int i = 2; i < 6; i++) {
 					char c = (char)tolower(s[i]);
 
-					sb_add(&b, &c, 1);
+					strbuf_add(&b, &c, 1);
 				}
 				s += 5;
 			} else {
 				s++;
 			}
 		} else if (*s == '<') {
-			sb_str(&b, "\\u003c");
+			strbuf_puts(&b, "\\u003c");
 		} else if (*s == '>') {
-			sb_str(&b, "\\u003e");
+			strbuf_puts(&b, "\\u003e");
 		} else if (*s == '&') {
-			sb_str(&b, "\\u0026");
+			strbuf_puts(&b, "\\u0026");
 		} else if (s[0] == 0xe2 && s[1] == 0x80 && (s[2] == 0xa8 || s[2] == 0xa9)) {
-			sb_str(&b, s[2] == 0xa8 ? "\\u2028" : "\\u2029");
+			strbuf_puts(&b, s[2] == 0xa8 ? "\\u2028" : "\\u2029");
 			s += 2;
 		} else {
-			sb_add(&b, (const char *)s, 1);
+			strbuf_add(&b, (const char *)s, 1);
 		}
 	}
-	sb_str(&b, "\n");
+	strbuf_puts(&b, "\n");
 	free(raw);
 	out = sb_take(&b);
 	if (!out)
@@ -347,10 +309,10 @@ char *chat_json_dumps(const json_t *j, size_t *len)
 
 char *chat_label_name(const char *field)
 {
-	struct sbuf b = { 0 };
+	struct strbuf b = { 0 };
 
 	if (isdigit((unsigned char)*field))
-		sb_str(&b, "_");
+		strbuf_puts(&b, "_");
 	for (const char *p = field; *p; p++) {
 		char c = *p;
 
@@ -358,7 +320,7 @@ char *chat_label_name(const char *field)
 			continue;
 		if (!isalnum((unsigned char)c) && c != '_')
 			c = '_';
-		sb_add(&b, &c, 1);
+		strbuf_add(&b, &c, 1);
 	}
 	return sb_take(&b);
 }
@@ -639,7 +601,7 @@ static const char *find_close(const char *p)
  */
 static char *parse_string(const char **p, const char *end)
 {
-	struct sbuf b = { 0 };
+	struct strbuf b = { 0 };
 	const char *s = *p;
 	char q = *s++;
 
@@ -669,7 +631,7 @@ static char *parse_string(const char **p, const char *end)
 				goto bad;
 			}
 		}
-		sb_add(&b, &c, 1);
+		strbuf_add(&b, &c, 1);
 	}
 	if (s >= end)
 		goto bad;
@@ -858,7 +820,7 @@ struct template *template_compile(const char *text, char *err, size_t errlen)
 
 char *template_render(const struct template *t, const struct alert *a)
 {
-	struct sbuf b = { 0 };
+	struct strbuf b = { 0 };
 	char tb[64];
 
 	for (size_t i = 0; i < t->n; i++) {
@@ -866,32 +828,32 @@ char *template_render(const struct template *t, const struct alert *a)
 
 		switch (nd->kind) {
 		case NODE_TEXT:
-			sb_add(&b, nd->text, nd->len);
+			strbuf_add(&b, nd->text, nd->len);
 			break;
 		case NODE_OUTPUT:
-			sb_str(&b, alert_output(a));
+			strbuf_puts(&b, alert_output(a));
 			break;
 		case NODE_PRIORITY:
-			sb_str(&b, priority_name(alert_priority(a)));
+			strbuf_puts(&b, priority_name(alert_priority(a)));
 			break;
 		case NODE_RULE:
-			sb_str(&b, alert_rule(a));
+			strbuf_puts(&b, alert_rule(a));
 			break;
 		case NODE_TIME:
 			chat_go_time(alert_time_ns(a), tb, sizeof(tb));
-			sb_str(&b, tb);
+			strbuf_puts(&b, tb);
 			break;
 		case NODE_SOURCE:
-			sb_str(&b, alert_source(a));
+			strbuf_puts(&b, alert_source(a));
 			break;
 		case NODE_HOSTNAME:
-			sb_str(&b, alert_hostname(a));
+			strbuf_puts(&b, alert_hostname(a));
 			break;
 		case NODE_TAGS:
 			go_print(&b, alert_tags(a), false);
 			break;
 		case NODE_UUID:
-			sb_str(&b, alert_uuid(a));
+			strbuf_puts(&b, alert_uuid(a));
 			break;
 		case NODE_FIELDS:
 			go_print(&b, alert_output_fields(a), false);
