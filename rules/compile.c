@@ -1117,11 +1117,7 @@ static struct cnode *fold(struct cnode *n)
 	}
 }
 
-/*
- * A rule's evaluation data in one block, in the order evaluation visits it: the linear nodes,
- * then each leaf with its constants, sets and type bitmap. An event touches few cache lines.
- * blk.p == NULL is the sizing pass.
- */
+/* Building a block (build_flat): blk.p == NULL is the sizing pass. */
 struct blk {
 	char *p;
 	size_t off;
@@ -1135,7 +1131,8 @@ static void *balloc(struct blk *b, size_t n)
 	return r;
 }
 
-static const struct cnode *copy_leaf(struct blk *b, struct cnode *src, size_t words)
+/* The rule owns its regexes (rule->res); blocks borrow them. */
+static const struct cnode *copy_leaf(struct blk *b, const struct cnode *src, size_t words)
 {
 	struct cnode *d = balloc(b, sizeof(*d));
 
@@ -1143,8 +1140,6 @@ static const struct cnode *copy_leaf(struct blk *b, struct cnode *src, size_t wo
 		*d = *src;
 		d->kids = NULL;
 		d->n = 0;
-		/* the block owns the regex from now on */
-		src->re = NULL;
 	}
 	if (src->types) {
 		uint64_t *t = balloc(b, words * sizeof(*t));
@@ -1186,12 +1181,87 @@ static const struct cnode *copy_leaf(struct blk *b, struct cnode *src, size_t wo
 	return d;
 }
 
-static size_t linearize(struct blk *b, struct cnode *n, struct fnode *out, size_t words)
+/*
+ * Per-event-type specialisation. For an event of type t every `evt.type` check is a constant,
+ * so the block evaluated for t leaves them out, with whatever they decide: a branch for other
+ * event types disappears, an AND/OR left with one operand is that operand. NOSPEC keeps the
+ * tree as it is (sources without event types).
+ */
+#define NOSPEC UINT_MAX
+
+enum { SV_FALSE, SV_TRUE, SV_UNKNOWN };
+
+static int spec_val(const struct cnode *n, unsigned t)
 {
+	int v, res;
+
+	switch (n->kind) {
+	case CN_TRUE:
+		return SV_TRUE;
+	case CN_FALSE:
+		return SV_FALSE;
+	case CN_TYPE:
+		if (t == NOSPEC)
+			return SV_UNKNOWN;
+		return (n->types[t / 64] >> (t % 64)) & 1 ? SV_TRUE : SV_FALSE;
+	case CN_NOT:
+		v = spec_val(n->kids[0], t);
+		return v == SV_UNKNOWN ? v : !v;
+	case CN_MACRO:
+		return spec_val(n->kids[0], t);
+	case CN_AND:
+	case CN_OR:
+		res = n->kind == CN_AND ? SV_TRUE : SV_FALSE;
+		for (size_t i = 0; i < n->n; i++) {
+			v = spec_val(n->kids[i], t);
+			if (v == SV_UNKNOWN)
+				res = SV_UNKNOWN;
+			else if (v != (n->kind == CN_AND ? SV_TRUE : SV_FALSE))
+				return v;
+		}
+		return res;
+	default:
+		return SV_UNKNOWN;
+	}
+}
+
+/* What stands for n (undecided for t): an AND/OR with one undecided operand is that operand. */
+static const struct cnode *spec_self(const struct cnode *n, unsigned t)
+{
+	while (n->kind == CN_AND || n->kind == CN_OR) {
+		const struct cnode *only = NULL;
+		size_t cnt = 0;
+
+		for (size_t i = 0; i < n->n; i++) {
+			if (spec_val(n->kids[i], t) == SV_UNKNOWN) {
+				only = n->kids[i];
+				cnt++;
+			}
+		}
+		if (cnt != 1)
+			break;
+		n = only;
+	}
+	return n;
+}
+
+/* The operands of n kept for t: the undecided ones, each as spec_self. */
+static bool spec_kid(const struct cnode *n, size_t i, unsigned t, const struct cnode **k)
+{
+	if (spec_val(n->kids[i], t) != SV_UNKNOWN)
+		return false;
+	*k = spec_self(n->kids[i], t);
+	return true;
+}
+
+static size_t linearize(const struct cnode *n, unsigned t, struct fnode *out)
+{
+	const struct cnode *k;
 	size_t pos = 1;
 
 	for (size_t i = 0; i < n->n; i++)
-		pos += linearize(b, n->kids[i], out ? out + pos : NULL, words);
+		if (spec_kid(n, i, t, &k))
+			pos += linearize(k, t, out ? out + pos : NULL);
 	if (out) {
 		out->kind = n->kind;
 		out->memo = n->kind == CN_MACRO ? n->slot : -1;
@@ -1201,60 +1271,167 @@ static size_t linearize(struct blk *b, struct cnode *n, struct fnode *out, size_
 	return pos;
 }
 
-static void place_leaves_size(struct blk *b, struct cnode *n, size_t words)
-{
-	if (n->kind == CN_CHECK || n->kind == CN_TYPE) {
-		struct cnode keep_re = *n;
-
-		copy_leaf(b, n, words);
-		n->re = keep_re.re; /* the sizing pass takes nothing */
-	}
-	for (size_t i = 0; i < n->n; i++)
-		place_leaves_size(b, n->kids[i], words);
-}
-
 /* Leaves after the nodes, in node order (a second walk keeps both in visiting order). */
-static void place_leaves(struct blk *b, struct cnode *n, struct fnode **out, size_t words)
+static void place_leaves(struct blk *b, const struct cnode *n, unsigned t, struct fnode **out,
+			 size_t words)
 {
-	struct fnode *me = *out;
+	struct fnode *me = out ? *out : NULL;
+	const struct cnode *k;
 
-	(*out)++;
+	if (out)
+		(*out)++;
 	if (n->kind == CN_CHECK || n->kind == CN_TYPE) {
 		const struct cnode *l = copy_leaf(b, n, words);
 
-		if (b->p)
+		if (me)
 			me->leaf = l;
 	}
 	for (size_t i = 0; i < n->n; i++)
-		place_leaves(b, n->kids[i], out, words);
+		if (spec_kid(n, i, t, &k))
+			place_leaves(b, k, t, out, words);
 }
 
-static struct fnode *build_flat(struct cnode *root, size_t words)
+/*
+ * A rule's evaluation data in one block, in the order evaluation visits it: the linear nodes,
+ * then each leaf with its constants, sets and type bitmap. An event touches few cache lines.
+ * root must be undecided for t (or t == NOSPEC).
+ */
+static struct fnode *build_flat(const struct cnode *root, unsigned t, size_t words)
 {
 	struct blk b = { 0 };
 	struct fnode *f, *cur;
-	size_t nodes = linearize(&b, root, NULL, words);
+	size_t nodes;
 
+	root = spec_self(root, t);
+	nodes = linearize(root, t, NULL);
 	/* sizing pass */
-	b.off = nodes * sizeof(struct fnode);
-	b.off = (b.off + 15) & ~(size_t)15;
-	{
-		struct fnode *dummy = NULL;
-		struct blk sz = b;
-
-		(void)dummy;
-		place_leaves_size(&sz, root, words);
-		b.off = sz.off;
-	}
+	b.off = (nodes * sizeof(struct fnode) + 15) & ~(size_t)15;
+	place_leaves(&b, root, t, NULL, words);
 	b.p = aligned_alloc(64, (b.off + 63) & ~(size_t)63);
 	if (!b.p)
 		return NULL;
 	f = (struct fnode *)b.p;
-	linearize(&b, root, f, words);
+	linearize(root, t, f);
 	b.off = (nodes * sizeof(struct fnode) + 15) & ~(size_t)15;
 	cur = f;
-	place_leaves(&b, root, &cur, words);
+	place_leaves(&b, root, t, &cur, words);
 	return f;
+}
+
+/* A block that is always true (a rule whose condition is decided by the event type alone). */
+static struct fnode *build_true(void)
+{
+	struct fnode *f = aligned_alloc(64, 64);
+
+	if (f) {
+		memset(f, 0, 64);
+		f->kind = CN_TRUE;
+		f->size = 1;
+		f->memo = -1;
+	}
+	return f;
+}
+
+/* Move every regex of the tree to the rule (blocks borrow them, the rule frees them). */
+static int take_regexes(struct rule *rule, struct cnode *n)
+{
+	for (size_t i = 0; i < n->n; i++)
+		if (take_regexes(rule, n->kids[i]))
+			return -1;
+	if (n->re) {
+		pcre2_code **v = realloc(rule->res, (rule->n_res + 1) * sizeof(*v));
+
+		if (!v)
+			return -1;
+		rule->res = v;
+		rule->res[rule->n_res++] = n->re;
+	}
+	return 0;
+}
+
+static void forget_regexes(struct cnode *n)
+{
+	for (size_t i = 0; i < n->n; i++)
+		forget_regexes(n->kids[i]);
+	n->re = NULL;
+}
+
+/* The evt.type checks of a tree, in tree order. 0 or -1 (out of memory). */
+static int type_leaves(const struct cnode *n, const struct cnode ***v, size_t *cnt, size_t *cap)
+{
+	if (n->kind == CN_TYPE) {
+		if (*cnt == *cap) {
+			size_t nc = *cap ? *cap * 2 : 16;
+			const struct cnode **nv = realloc(*v, nc * sizeof(*nv));
+
+			if (!nv)
+				return -1;
+			*v = nv;
+			*cap = nc;
+		}
+		(*v)[(*cnt)++] = n;
+	}
+	for (size_t i = 0; i < n->n; i++)
+		if (type_leaves(n->kids[i], v, cnt, cap))
+			return -1;
+	return 0;
+}
+
+/*
+ * rule->tflat[t] for each event type t of the rule: one block per distinct outcome of the
+ * rule's evt.type checks (types deciding them alike share a block), NULL where the condition
+ * is false for t. Returns 0 or -ENOMEM.
+ */
+static int build_blocks(struct rule *rule, const struct cnode *root, size_t words)
+{
+	const struct cnode **leaves = NULL;
+	size_t n_leaves = 0, cap = 0, nt = rule->n_types;
+	unsigned char *keys = NULL; /* per block: one byte per evt.type check */
+	unsigned char *key = NULL;
+	int rc = -ENOMEM, lrc;
+
+	lrc = type_leaves(root, &leaves, &n_leaves, &cap);
+	rule->tflat = calloc(nt ? nt : 1, sizeof(*rule->tflat));
+	rule->blocks = calloc(nt + 1, sizeof(*rule->blocks));
+	key = malloc(n_leaves + 1);
+	if (!rule->tflat || !rule->blocks || !key || lrc)
+		goto out;
+	for (unsigned t = 0; t < nt; t++) {
+		size_t b;
+		int v;
+
+		if (!(rule->types[t / 64] & (1ull << (t % 64))))
+			continue;
+		v = spec_val(root, t);
+		if (v == SV_FALSE)
+			continue;
+		for (size_t i = 0; i < n_leaves; i++)
+			key[i] = (leaves[i]->types[t / 64] >> (t % 64)) & 1;
+		for (b = 0; b < rule->n_blocks; b++)
+			if (!memcmp(keys + b * (n_leaves + 1), key, n_leaves))
+				break;
+		if (b == rule->n_blocks) {
+			unsigned char *nk = realloc(keys, (b + 1) * (n_leaves + 1));
+			struct fnode *f = v == SV_TRUE ? build_true() : build_flat(root, t, words);
+
+			if (!nk || !f) {
+				free(nk ? nk : keys);
+				keys = NULL;
+				free(f);
+				goto out;
+			}
+			keys = nk;
+			memcpy(keys + b * (n_leaves + 1), key, n_leaves);
+			rule->blocks[rule->n_blocks++] = f;
+		}
+		rule->tflat[t] = rule->blocks[b];
+	}
+	rc = 0;
+out:
+	free(keys);
+	free(key);
+	free(leaves);
+	return rc;
 }
 
 static size_t tree_depth(const struct cnode *n)
@@ -1497,12 +1674,15 @@ static void compile_rule(struct rules *r, struct rule *rule)
 	}
 	root = fold(root);
 	rule->root = root;
-	rule->flat = build_flat(root, w ? w : 1);
-	if (!rule->flat) {
+	if (take_regexes(rule, root) ||
+	    (c.fs->n_event_types > 1 ? build_blocks(rule, root, w ? w : 1) :
+				       !(rule->flat = build_flat(root, NOSPEC, w ? w : 1)))) {
+		forget_regexes(root);
 		rules_diag(r, RULES_ERROR, &rule->loc, c.item, "out of memory");
 		return;
 	}
-	/* The tree served the type algebra and folding; evaluation uses the block. */
+	/* The tree served the type algebra and folding; evaluation uses the blocks. */
+	forget_regexes(root);
 	cnode_free(root);
 	root = rule->root = NULL;
 	rule->fmt = fmt_compile(r, rule);
@@ -1537,8 +1717,11 @@ static int build_index(struct rules *r)
 					    rule->src_index != (int)s ||
 					    !rule_has_event_type(rule, (unsigned)t))
 						continue;
+					if (rule->tflat && !rule->tflat[t])
+						continue;
 					if (pass) {
-						b->ents[b->n].flat = rule->flat;
+						b->ents[b->n].flat = rule->tflat ? rule->tflat[t] :
+										   rule->flat;
 						b->ents[b->n++].rule = rule;
 					} else {
 						n++;

@@ -98,7 +98,12 @@ struct rule {
 	/* compiled */
 	int src_index; /* -1 when the source is not registered */
 	struct cnode *root;
-	struct fnode *flat;
+	struct fnode *flat; /* sources without event types: the one block */
+	struct fnode **tflat; /* [n_types]: the block for each event type, NULL when none */
+	struct fnode **blocks; /* the distinct blocks of tflat */
+	size_t n_blocks;
+	pcre2_code **res; /* the compiled regexes the blocks use */
+	size_t n_res;
 	uint64_t *types; /* bitmap over the source's event types */
 	struct fmt *fmt;
 	bool compiled;

@@ -114,14 +114,20 @@ void rule_free_compiled(struct rule *rule)
 {
 	cnode_free(rule->root);
 	rule->root = NULL;
-	if (rule->flat) {
-		/* the block owns the leaves' compiled regexes */
-		for (size_t i = 0; i < rule->flat->size; i++)
-			if (rule->flat[i].leaf && rule->flat[i].leaf->re)
-				pcre2_code_free(rule->flat[i].leaf->re);
-	}
+	for (size_t i = 0; i < rule->n_res; i++)
+		pcre2_code_free(rule->res[i]);
+	free(rule->res);
+	rule->res = NULL;
+	rule->n_res = 0;
 	free(rule->flat);
 	rule->flat = NULL;
+	for (size_t i = 0; i < rule->n_blocks; i++)
+		free(rule->blocks[i]);
+	free(rule->blocks);
+	rule->blocks = NULL;
+	rule->n_blocks = 0;
+	free(rule->tflat);
+	rule->tflat = NULL;
 	free(rule->types);
 	rule->types = NULL;
 	fmt_free(rule->fmt);
