@@ -2661,7 +2661,7 @@ EXTRACTOR(x_k8s_pod_labels)
 #define ANC (FIELD_ARG_INDEX | FIELD_ANY_ANCESTOR)
 #define KEY (FIELD_ARG_KEY | FIELD_ARG_REQUIRED)
 
-#define ARG_DEF(n, d) F("evt.arg." #n, S, 0, d, x_arg_##n)
+#define ARG_DEF(n, d) F("evt.arg." #n, S, FIELD_COSTLY, d, x_arg_##n)
 #define RAWARG_DEF(n, t, d) F("evt.rawarg." #n, t, 0, d, x_rawarg_##n)
 
 static const struct field_def syscall_fields[] = {
@@ -2689,8 +2689,8 @@ static const struct field_def syscall_fields[] = {
 	  x_evt_is_open_read),
 	F("evt.is_open_write", B, 0, "open* event with write access (O_WRONLY or O_RDWR)",
 	  x_evt_is_open_write),
-	F("evt.args", S, 0, "all event arguments as name=value pairs", x_evt_args),
-	F("evt.arg", S, FIELD_ARG_INDEX | FIELD_ARG_KEY | FIELD_ARG_REQUIRED,
+	F("evt.args", S, FIELD_COSTLY, "all event arguments as name=value pairs", x_evt_args),
+	F("evt.arg", S, FIELD_ARG_INDEX | FIELD_ARG_KEY | FIELD_ARG_REQUIRED | FIELD_COSTLY,
 	  "one argument by position (evt.arg[0]) or name (evt.arg[name]), rendered", x_evt_arg),
 	F("evt.rawarg", S, KEY, "one argument by name, raw", x_evt_rawarg),
 	/*
@@ -2778,19 +2778,19 @@ static const struct field_def syscall_fields[] = {
 	F("proc.name", S, 0, "name of the executable (comm)", x_proc_name),
 	F("proc.exe", S, 0, "first command-line argument (argv[0])", x_proc_exe),
 	F("proc.exepath", S, 0, "full path of the executable", x_proc_exepath),
-	F("proc.args", S, 0, "command-line arguments, space separated", x_proc_args),
-	F("proc.cmdline", S, 0, "name plus arguments", x_proc_cmdline),
+	F("proc.args", S, FIELD_COSTLY, "command-line arguments, space separated", x_proc_args),
+	F("proc.cmdline", S, FIELD_COSTLY, "name plus arguments", x_proc_cmdline),
 	F("proc.exeline", S, 0, "exe (argv[0]) plus arguments", x_proc_exeline),
 	F("proc.cmdnargs", U, 0, "number of command-line arguments", x_proc_cmdnargs),
 	F("proc.cmdlenargs", U, 0, "total length of the command-line arguments", x_proc_cmdlenargs),
-	F("proc.env", S, FIELD_ARG_KEY,
+	F("proc.env", S, FIELD_ARG_KEY | FIELD_COSTLY,
 	  "environment (KEY=VALUE ...), or one variable: proc.env[KEY]", x_proc_env),
 	F("proc.cwd", S, 0, "current working directory", x_proc_cwd),
 	F("proc.tty", U, 0, "controlling terminal (0 when none)", x_proc_tty),
 	F("proc.pname", S, 0, "name of the parent process", x_proc_pname),
 	F("proc.pexe", S, 0, "argv[0] of the parent process", x_proc_pexe),
 	F("proc.pexepath", S, 0, "executable path of the parent process", x_proc_pexepath),
-	F("proc.pcmdline", S, 0, "command line of the parent process", x_proc_pcmdline),
+	F("proc.pcmdline", S, FIELD_COSTLY, "command line of the parent process", x_proc_pcmdline),
 	F("proc.aname", S, ANC,
 	  "name of an ancestor: proc.aname[1] parent, [2] grandparent; without index any ancestor",
 	  x_proc_aname),

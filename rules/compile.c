@@ -1434,6 +1434,47 @@ out:
 	return rc;
 }
 
+/* Does evaluating n risk an expensive step: a rendered field, a regex, an ancestor walk? */
+static bool costly(const struct rules *r, const struct cnode *n)
+{
+	if (n->kind == CN_CHECK) {
+		const struct slot_def *sd = &r->slots[n->slot];
+
+		if (n->re || n->anc || (sd->def->flags & FIELD_COSTLY))
+			return true;
+		return n->cmp == CMP_FIELD && (r->slots[n->rhs_slot].def->flags & FIELD_COSTLY);
+	}
+	for (size_t i = 0; i < n->n; i++)
+		if (costly(r, n->kids[i]))
+			return true;
+	return false;
+}
+
+/*
+ * The operands of an and/or are independent tests without side effects, so their order only
+ * changes how soon the answer is known: costly operands move behind the others (each group
+ * keeps the order the rule was written in, which usually puts the selective tests first).
+ */
+static void reorder(const struct rules *r, struct cnode *n)
+{
+	for (size_t i = 0; i < n->n; i++)
+		reorder(r, n->kids[i]);
+	if ((n->kind == CN_AND || n->kind == CN_OR) && n->n > 1) {
+		struct cnode *tmp[64];
+		size_t w = 0, m = 0;
+
+		if (n->n > 64)
+			return;
+		for (size_t i = 0; i < n->n; i++) {
+			if (costly(r, n->kids[i]))
+				tmp[m++] = n->kids[i];
+			else
+				n->kids[w++] = n->kids[i];
+		}
+		memcpy(n->kids + w, tmp, m * sizeof(*tmp));
+	}
+}
+
 static size_t tree_depth(const struct cnode *n)
 {
 	size_t d = 0;
@@ -1673,6 +1714,7 @@ static void compile_rule(struct rules *r, struct rule *rule)
 				   "performance penalty.");
 	}
 	root = fold(root);
+	reorder(r, root);
 	rule->root = root;
 	if (take_regexes(rule, root) ||
 	    (c.fs->n_event_types > 1 ? build_blocks(rule, root, w ? w : 1) :

@@ -32,6 +32,11 @@ enum field_type {
 #define FIELD_ARG_REQUIRED 4u /* the argument cannot be omitted */
 #define FIELD_FLAGS_VALUE 8u /* `contains NAME` tests a flag: evt.arg.flags contains O_TRUNC */
 #define FIELD_ANY_ANCESTOR 16u /* without an index, compares against every ancestor */
+/*
+ * The value is built per event (text rendered from arguments, a joined command line): the
+ * engine tests such a check after the cheaper operands of the same and/or.
+ */
+#define FIELD_COSTLY 32u
 
 /*
  * How the engine uses FIELD_ANY_ANCESTOR (with FIELD_ARG_INDEX): a condition on the field
