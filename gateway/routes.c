@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "config/log.h"
@@ -72,7 +73,149 @@ static void accept_alert(struct gateway *g, struct http_req *req, struct alert *
 	}
 }
 
-/* POST /: one Falco JSON alert, validated as Falcosidekick does. */
+/*
+ * A JSON-lines body (Content-Type application/x-ndjson or application/jsonl): many alerts in
+ * one request, all or nothing. Every line is validated first; one bad line rejects the request
+ * with its line number and nothing is accepted. The answer comes once all are durable:
+ * {"accepted": N}. Only shutdown or memory exhaustion can stop a batch halfway; the answer
+ * then says how many of the first lines were accepted.
+ */
+struct batch_ctx {
+	struct gateway *g;
+	struct http_req *req;
+	size_t n, submitted, done;
+	bool closed; /* every alert submitted (or submission stopped) */
+	int err;
+};
+
+static void batch_reply(struct batch_ctx *b)
+{
+	char body[160];
+	int n;
+
+	if (b->err) {
+		n = snprintf(body, sizeof(body),
+			     "{\"accepted\":%zu,\"error\":\"%s: lines after %zu not accepted\"}\n",
+			     b->submitted,
+			     b->err == -ESHUTDOWN ? "lanner is shutting down" : "out of memory",
+			     b->submitted);
+		http_reply(b->req, b->err == -ESHUTDOWN ? 503 : 500, "application/json", body,
+			   (size_t)n);
+	} else {
+		n = snprintf(body, sizeof(body), "{\"accepted\":%zu}\n", b->submitted);
+		http_reply(b->req, 200, "application/json", body, (size_t)n);
+	}
+	free(b);
+}
+
+static void on_batch_accepted(void *data, int err)
+{
+	struct batch_ctx *b = data;
+
+	count_input(b->g, "requests", "accepted");
+	if (++b->done == b->submitted && b->closed)
+		batch_reply(b);
+}
+
+static bool is_jsonl(struct http_req *req)
+{
+	size_t len;
+	const char *ct = http_req_header(req, "content-type", &len);
+
+	if (!ct)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (ct[i] == ';' || ct[i] == ' ') {
+			len = i;
+			break;
+		}
+	}
+	return (len == 20 && !strncasecmp(ct, "application/x-ndjson", len)) ||
+	       (len == 17 && !strncasecmp(ct, "application/jsonl", len)) ||
+	       (len == 18 && !strncasecmp(ct, "application/x-jsonl", len));
+}
+
+static void on_ingest_lines(struct gateway *g, struct http_req *req, const char *body, size_t len)
+{
+	struct alert **v = NULL;
+	struct batch_ctx *b;
+	size_t n = 0, cap = 0, line = 0;
+	struct alert_error err;
+	char msg[400];
+
+	for (size_t off = 0; off < len;) {
+		const char *nl = memchr(body + off, '\n', len - off);
+		size_t end = nl ? (size_t)(nl - body) : len, l = end - off;
+		const char *p = body + off;
+		struct alert *a;
+
+		line++;
+		off = end + 1;
+		while (l && (p[l - 1] == '\r' || p[l - 1] == ' ' || p[l - 1] == '\t'))
+			l--;
+		if (!l)
+			continue;
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 64;
+			struct alert **nv = realloc(v, nc * sizeof(*nv));
+
+			if (!nv) {
+				snprintf(msg, sizeof(msg), "out of memory\n");
+				errno = ENOMEM;
+				goto reject;
+			}
+			v = nv;
+			cap = nc;
+		}
+		a = alert_parse(p, l, &err);
+		if (!a) {
+			snprintf(msg, sizeof(msg), "line %zu: %s\n", line, err.msg);
+			goto reject;
+		}
+		v[n++] = a;
+	}
+	if (!n) {
+		snprintf(msg, sizeof(msg),
+			 "empty body: expected Falco JSON alerts, one per line\n");
+		errno = EINVAL;
+		goto reject;
+	}
+	b = calloc(1, sizeof(*b));
+	if (!b) {
+		snprintf(msg, sizeof(msg), "out of memory\n");
+		errno = ENOMEM;
+		goto reject;
+	}
+	b->g = g;
+	b->req = req;
+	b->n = n;
+	for (size_t i = 0; i < n; i++) {
+		int e = b->err ? b->err :
+				 pipeline_submit_cb(g->pipeline, v[i], on_batch_accepted, b);
+
+		if (e) {
+			/* pipeline_submit_cb took the alert even when it failed */
+			b->err = e;
+			count_input(g, "requests", "rejected");
+			continue;
+		}
+		b->submitted++;
+	}
+	free(v);
+	b->closed = true;
+	if (b->done == b->submitted)
+		batch_reply(b);
+	return;
+reject:
+	for (size_t i = 0; i < n; i++)
+		alert_unref(v[i]);
+	free(v);
+	count_input(g, "requests", "rejected");
+	reply_text(req, errno == ENOMEM ? 500 : 400, msg);
+	log_debug("POST / (JSON lines) from %s rejected: %s", http_req_peer(req), msg);
+}
+
+/* POST /: one Falco JSON alert, validated as Falcosidekick does (or JSON lines, above). */
 static void on_ingest(void *data, struct http_req *req)
 {
 	struct gateway *g = data;
@@ -83,6 +226,10 @@ static void on_ingest(void *data, struct http_req *req)
 	size_t len;
 
 	body = http_req_body(req, &len);
+	if (is_jsonl(req)) {
+		on_ingest_lines(g, req, body, len);
+		return;
+	}
 	if (!len) {
 		count_input(g, "requests", "rejected");
 		reply_text(req, 400, "empty body: expected one Falco JSON alert\n");

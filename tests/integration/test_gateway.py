@@ -145,6 +145,37 @@ class GatewayTest(unittest.TestCase):
             m['falcosecurity_falcosidekick_inputs_total{source="requests",status="rejected"}'],
             len(cases) - 1)  # the 413 is refused before the route sees it
 
+    def test_json_lines_body_is_a_batch_all_or_nothing(self):
+        rcv = self.ws.receiver()
+        lan = self.ws.lanner(webhook_yaml(rcv))
+        lines = [alert_body(rule="batch-%d" % i) for i in range(50)]
+        body = ("\n".join(lines) + "\n\n").encode()
+        status, data, _ = lan.request("POST", "/", body=body,
+                                      headers={"Content-Type": "application/x-ndjson"})
+        self.assertEqual((status, json.loads(data)), (200, {"accepted": 50}), data)
+        self.assertTrue(wait_until(lambda: rcv.count() == 50, 30), rcv.count())
+        got = sorted(json.loads(r["body"])["rule"] for r in rcv.requests())
+        self.assertEqual(got, sorted("batch-%d" % i for i in range(50)))
+        self.assertEqual(len({json.loads(r["body"])["uuid"] for r in rcv.requests()}), 50)
+        # One bad line (the third, counting the blank one) rejects the whole request.
+        bad = (lines[0] + "\n\n" + '{"priority": "Loud", "rule": "r", "time": '
+               '"2025-05-07T12:50:34Z", "output_fields": {}}\n' + lines[1]).encode()
+        status, data, _ = lan.request("POST", "/", body=bad,
+                                      headers={"Content-Type": "application/jsonl"})
+        self.assertEqual(status, 400, data)
+        self.assertIn(b"line 3: priority: unknown priority 'Loud'", data)
+        status, data, _ = lan.request("POST", "/", body=b"\n \n",
+                                      headers={"Content-Type": "application/x-ndjson"})
+        self.assertEqual(status, 400, data)
+        self.assertIn(b"empty body", data)
+        time.sleep(0.3)
+        self.assertEqual(rcv.count(), 50)
+        m = lan.metrics()
+        self.assertEqual(
+            m['falcosecurity_falcosidekick_inputs_total{source="requests",status="accepted"}'], 50)
+        self.assertEqual(
+            m['falcosecurity_falcosidekick_inputs_total{source="requests",status="rejected"}'], 2)
+
     def test_endpoints_and_metrics_match_what_happened(self):
         rcv = self.ws.receiver()
         lan = self.ws.lanner(webhook_yaml(rcv, "customfields: {env: prod}\n",
