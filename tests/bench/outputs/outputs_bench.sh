@@ -23,7 +23,9 @@
 #	cmake --build build-bench --target lanner kafka_mock sink_server -j2
 #
 # kafka_mem, webhook_mem and stdout_mem are the same pipelines with spool.mode memory (the
-# other lanner cases run with the default, disk). Also measured, to show where the time goes:
+# other lanner cases run with the default, disk). kafka_lines and kafka_lines_mem POST the same
+# alert LINES (100) times per request as a JSON-lines body (Content-Type application/x-ndjson),
+# the same JSON lines kcat -P reads: (a) is printed for them too. Also measured, to show where the time goes:
 # ingest_mem, POST / with no output at all: the HTTP ingest ceiling of this machine, which
 # bounds every lanner case.
 #
@@ -32,7 +34,7 @@
 #
 # Environment: CONNECTIONS (16), THREADS (1), DURATION (3s), ROUNDS (3), PARTITIONS (4),
 # BROKERS (1), CASES (all: "kafka kcat webhook stdout kafka_mem webhook_mem stdout_mem
-# ingest_mem"), LANNER_OPTS (extra lanner arguments, all lanners), QUEUE_MAX, PERF=CASE (perf
+# ingest_mem kafka_lines kafka_lines_mem"), LINES (100), LANNER_OPTS (extra lanner arguments, all lanners), QUEUE_MAX, PERF=CASE (perf
 # record -g of that lanner during CASE's rounds: perf.data.CASE.ROUND in the current directory).
 set -euo pipefail
 
@@ -43,7 +45,7 @@ duration=${DURATION:-3s}
 rounds=${ROUNDS:-3}
 partitions=${PARTITIONS:-4}
 brokers=${BROKERS:-1}
-cases=${CASES:-kafka kcat webhook stdout kafka_mem webhook_mem stdout_mem ingest_mem}
+cases=${CASES:-kafka kcat webhook stdout kafka_mem webhook_mem stdout_mem ingest_mem kafka_lines kafka_lines_mem}
 lanner_bin=$build/gateway/lanner
 mock_bin=$build/tests/tools/kafka_mock
 sink_bin=$build/tests/bench/outputs/sink_server
@@ -90,6 +92,14 @@ now() {
 # The alert of FALCO-COMPAT.md section 2, as Falco POSTs it (one line).
 cat >"$tmp/alert.json" <<'EOF2'
 {"hostname":"node-1","output":"14:50:34.502309868: Warning Sensitive file opened for reading by non-trusted program (file=/etc/shadow gparent=<NA> ggparent=<NA> gggparent=<NA> evt_type=openat user=root user_uid=0 user_loginuid=-1 process=cat proc_exepath=/usr/bin/cat parent=bash command=cat /etc/shadow terminal=34820 container_id=host container_name=host)","output_fields":{"evt.time":1746622234502309868,"fd.name":"/etc/shadow","proc.cmdline":"cat /etc/shadow","proc.name":"cat","proc.tty":34820,"user.name":"root","user.uid":0},"priority":"Warning","rule":"Read sensitive file untrusted","source":"syscall","tags":["T1555","container","filesystem","host","maturity_stable","mitre_credential_access"],"time":"2025-05-07T12:50:34.502309868Z"}
+EOF2
+awk -v n="${LINES:-100}" '{ for (i = 0; i < n; i++) print }' "$tmp/alert.json" >"$tmp/alert.jsonl"
+cat >"$tmp/post_lines.lua" <<EOF2
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/x-ndjson"
+local f = assert(io.open("$tmp/alert.jsonl", "rb"))
+wrk.body = f:read("*a")
+f:close()
 EOF2
 cat >"$tmp/post.lua" <<EOF2
 wrk.method = "POST"
@@ -174,6 +184,8 @@ for c in $cases; do
 	case $c in
 	kafka) start_lanner kafka kafka disk "$kafka_yaml" ;;
 	kafka_mem) start_lanner kafka_mem kafka memory "$kafka_yaml" ;;
+	kafka_lines) start_lanner kafka_lines kafka disk "$kafka_yaml" ;;
+	kafka_lines_mem) start_lanner kafka_lines_mem kafka memory "$kafka_yaml" ;;
 	webhook) start_lanner webhook webhook disk "$webhook_yaml" ;;
 	webhook_mem) start_lanner webhook_mem webhook memory "$webhook_yaml" ;;
 	stdout) start_lanner stdout stdout disk "$stdout_yaml" ;;
@@ -203,7 +215,7 @@ delivered() {
 
 # run_lanner CASE -> "alerts alerts/s non2xx ingest_s" on stdout
 run_lanner() {
-	local c=$1 a0 d0 x0 t0 t1 t2 a d x non2xx perf_pid=
+	local c=$1 a0 d0 x0 t0 t1 t2 a d x non2xx perf_pid= script
 	kill -0 "${lpid[$c]}" 2>/dev/null || die "lanner ($c) exited: $(tail -5 "$tmp/$c.err")"
 	a0=$(accepted "$c")
 	d0=$(delivered "$c")
@@ -214,7 +226,9 @@ run_lanner() {
 		sleep 0.5
 	fi
 	t0=$(now)
-	wrk -t"$threads" -c"$connections" -d"$duration" -s "$tmp/post.lua" \
+	script=$tmp/post.lua
+	[[ $c != *_lines* ]] || script=$tmp/post_lines.lua
+	wrk -t"$threads" -c"$connections" -d"$duration" -s "$script" \
 		"http://127.0.0.1:${port[$c]}/" >"$tmp/$c.wrk" 2>&1 || die "wrk failed: $(cat "$tmp/$c.wrk")"
 	t1=$(now)
 	a=$(($(accepted "$c") - a0))
@@ -248,6 +262,7 @@ run_kcat() {
 	awk -v n="$n" -v t0="$t0" -v t1="$t1" 'BEGIN { printf "%d %.0f\n", n, n / (t1 - t0) }'
 }
 
+has() { [[ " $cases " == *" $1 "* ]]; }
 declare -A best detail
 kcat_n=0
 for c in $cases; do best[$c]=0; done
@@ -275,6 +290,7 @@ for round in $(seq "$rounds"); do
 				[ "$got" -ge "$n" ] || die "$c: sink_server received $got bodies, lanner counts $n delivered"
 			fi
 			[ "$c" = kafka ] && kcat_n=$n
+			[ "$c" = kafka_lines ] && ! has kafka && kcat_n=$n
 			printf 'round %s: %-11s %s alerts/s (%s alerts accepted in %ss, all delivered after %ss; %s non-2xx)\n' \
 				"$round" "$c" "$rate" "$n" "$ingest" "$total" "$non2xx" >&2
 		fi
@@ -300,12 +316,20 @@ ratio() { # NAME NUM DEN KIND (min05: target >= 0.5, ovh30: overhead <= 30%, pla
 		else printf "%-34s %6.2f\n", name, r
 	}'
 }
-has() { [[ " $cases " == *" $1 "* ]]; }
 if has kafka && has kcat; then
 	ratio "(a) kafka / kcat -P:" "${best[kafka]}" "${best[kcat]}" min05
 fi
 if has kafka_mem && has kcat; then
 	ratio "(a) kafka (memory) / kcat -P:" "${best[kafka_mem]}" "${best[kcat]}" min05
+fi
+if has kafka_lines && has kcat; then
+	ratio "(a) kafka, JSON-lines bodies / kcat:" "${best[kafka_lines]}" "${best[kcat]}" min05
+fi
+if has kafka_lines_mem && has kcat; then
+	ratio "(a) same, spool memory / kcat:" "${best[kafka_lines_mem]}" "${best[kcat]}" min05
+fi
+if has kafka_lines && has kafka_lines_mem; then
+	ratio "(c) kafka JSON-lines disk / memory:" "${best[kafka_lines]}" "${best[kafka_lines_mem]}" ovh30
 fi
 if has webhook && has stdout; then
 	ratio "(b) webhook / stdout (disk spool):" "${best[webhook]}" "${best[stdout]}" plain
