@@ -13,7 +13,7 @@ static char load_err[512];
 
 static void load(void)
 {
-	void *h = dl_open(CURL_DL_SONAME, "the libcurl4 package", load_err, sizeof(load_err));
+	void *h = dl_open(CURL_DL_SONAME, "package libcurl4", load_err, sizeof(load_err));
 	struct curl_dl fn;
 
 	if (!h) {

@@ -11,7 +11,10 @@
  * outputs/curl_dl.h and outputs/kafka_dl.h. They stay loaded for the life of the process.
  */
 
-/* dlopen(soname); NULL with err = "cannot load SONAME: dlerror() (HINT)". */
+/*
+ * dlopen(soname); NULL with err = "cannot load SONAME: dlerror() (HINT)", HINT naming what
+ * provides it ("package libcurl4").
+ */
 void *dl_open(const char *soname, const char *hint, char *err, size_t errlen);
 
 /* dlsym(h, name); NULL with err = "SONAME: symbol NAME: dlerror()". */

@@ -13,7 +13,7 @@ static char load_err[512];
 
 static void load(void)
 {
-	void *h = dl_open(KAFKA_DL_SONAME, "the librdkafka1 package", load_err, sizeof(load_err));
+	void *h = dl_open(KAFKA_DL_SONAME, "package librdkafka1", load_err, sizeof(load_err));
 	struct kafka_dl fn;
 
 	if (!h) {
