@@ -31,6 +31,7 @@
 #include "config/log.h"
 #include "gateway/kafka_input.h"
 #include "gateway/metrics.h"
+#include "outputs/kafka_dl.h"
 
 static const char *const sasl_choices[] = { "PLAIN", "SCRAM_SHA256", "SCRAM_SHA512", NULL };
 static const char *const sasl_mechanisms[] = { "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512" };
@@ -341,7 +342,7 @@ static void kc_free(struct kcommit *kc)
 		kc->prev->next = kc->next;
 		kc->next->prev = kc->prev;
 	}
-	rd_kafka_topic_partition_list_destroy(kc->list);
+	kafka_fn.topic_partition_list_destroy(kc->list);
 	free(kc);
 }
 
@@ -358,7 +359,7 @@ static void commit_result(struct kcommit *kc, rd_kafka_resp_err_t err,
 		struct kpart *kp = kc->kp[i];
 		rd_kafka_resp_err_t e = err;
 		const rd_kafka_topic_partition_t *t =
-			offsets ? rd_kafka_topic_partition_list_find(offsets, kp->topic,
+			offsets ? kafka_fn.topic_partition_list_find(offsets, kp->topic,
 								     kp->partition) :
 				  NULL;
 
@@ -381,7 +382,7 @@ static void commit_result(struct kcommit *kc, rd_kafka_resp_err_t err,
 	}
 	if (first && first != RD_KAFKA_RESP_ERR__NO_OFFSET)
 		log_warn("kafka_input: offset commit failed: %s (committed at the next one)",
-			 rd_kafka_err2str(first));
+			 kafka_fn.err2str(first));
 	if (!kc->sync) {
 		ki->committing = false;
 		if (ki->commit_again && !ki->finished) {
@@ -414,7 +415,7 @@ static void commit_send(struct kcommit *kc)
 			kc_free(kc);
 		return;
 	}
-	err = rd_kafka_commit_queue(ki->rk, kc->list, kc->sync ? NULL : ki->cq, on_commit_result,
+	err = kafka_fn.commit_queue(ki->rk, kc->list, kc->sync ? NULL : ki->cq, on_commit_result,
 				    kc);
 	if (err && !kc->reported) {
 		commit_result(kc, err, NULL);
@@ -456,7 +457,7 @@ static void commit(struct kafka_input *ki, const rd_kafka_topic_partition_list_t
 		if (kp->revoked || kp->commit_next < 0 ||
 		    kp->commit_next <= (sync ? kp->acked_next : kp->committed_next))
 			continue;
-		if (only && !rd_kafka_topic_partition_list_find(only, kp->topic, kp->partition))
+		if (only && !kafka_fn.topic_partition_list_find(only, kp->topic, kp->partition))
 			continue;
 		n++;
 	}
@@ -464,12 +465,12 @@ static void commit(struct kafka_input *ki, const rd_kafka_topic_partition_list_t
 		return;
 	kc = calloc(1, sizeof(*kc) + n * sizeof(kc->kp[0]));
 	if (kc)
-		kc->list = rd_kafka_topic_partition_list_new((int)n);
+		kc->list = kafka_fn.topic_partition_list_new((int)n);
 	if (kc && ki->p)
 		marks = calloc(n, sizeof(*marks));
 	if (!kc || !kc->list || (ki->p && !marks)) {
 		if (kc && kc->list)
-			rd_kafka_topic_partition_list_destroy(kc->list);
+			kafka_fn.topic_partition_list_destroy(kc->list);
 		free(kc);
 		free(marks);
 		log_warn("kafka_input: commit: %s (committed at the next one)", strerror(ENOMEM));
@@ -481,9 +482,9 @@ static void commit(struct kafka_input *ki, const rd_kafka_topic_partition_list_t
 		if (kp->revoked || kp->commit_next < 0 ||
 		    kp->commit_next <= (sync ? kp->acked_next : kp->committed_next))
 			continue;
-		if (only && !rd_kafka_topic_partition_list_find(only, kp->topic, kp->partition))
+		if (only && !kafka_fn.topic_partition_list_find(only, kp->topic, kp->partition))
 			continue;
-		rd_kafka_topic_partition_list_add(kc->list, kp->topic, kp->partition)->offset =
+		kafka_fn.topic_partition_list_add(kc->list, kp->topic, kp->partition)->offset =
 			kp->commit_next;
 		if (marks)
 			marks[kc->n] = (struct pipeline_origin){ kp->topic, kp->partition,
@@ -639,11 +640,11 @@ static void deadletter(struct kafka_input *ki, const rd_kafka_message_t *m, stru
 	}
 	snprintf(part, sizeof(part), "%" PRId32, m->partition);
 	snprintf(off, sizeof(off), "%" PRId64, m->offset);
-	err = rd_kafka_producev(ki->dlq, RD_KAFKA_V_TOPIC(ki->set.deadletter_topic),
+	err = kafka_fn.producev(ki->dlq, RD_KAFKA_V_TOPIC(ki->set.deadletter_topic),
 				RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
 				RD_KAFKA_V_VALUE(m->payload, m->len),
 				RD_KAFKA_V_KEY(m->key, m->key_len),
-				RD_KAFKA_V_HEADER("lanner.topic", rd_kafka_topic_name(m->rkt), -1),
+				RD_KAFKA_V_HEADER("lanner.topic", kafka_fn.topic_name(m->rkt), -1),
 				RD_KAFKA_V_HEADER("lanner.partition", part, -1),
 				RD_KAFKA_V_HEADER("lanner.offset", off, -1),
 				RD_KAFKA_V_HEADER("lanner.error", why, -1), RD_KAFKA_V_OPAQUE(r),
@@ -651,13 +652,13 @@ static void deadletter(struct kafka_input *ki, const rd_kafka_message_t *m, stru
 	if (err) {
 		log_error("kafka_input: dead-letter topic %s: %s (message %s [%" PRId32
 			  "] @%" PRId64 " skipped)",
-			  ki->set.deadletter_topic, rd_kafka_err2str(err),
-			  rd_kafka_topic_name(m->rkt), m->partition, m->offset);
+			  ki->set.deadletter_topic, kafka_fn.err2str(err),
+			  kafka_fn.topic_name(m->rkt), m->partition, m->offset);
 		krec_finish(r, true);
 	}
 }
 
-/* Dead-letter delivery report (loop thread, from rd_kafka_poll(dlq)). */
+/* Dead-letter delivery report (loop thread, from kafka_fn.poll(dlq)). */
 static void on_dlq_report(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
 	struct krec *r = m->_private;
@@ -665,7 +666,7 @@ static void on_dlq_report(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opa
 
 	if (m->err)
 		log_error("kafka_input: dead-letter topic %s: %s (malformed message skipped)",
-			  ki->set.deadletter_topic, rd_kafka_err2str(m->err));
+			  ki->set.deadletter_topic, kafka_fn.err2str(m->err));
 	else
 		ki->st.deadlettered++;
 	/* Either way the message is done: a malformed message never stalls its partition. */
@@ -674,7 +675,7 @@ static void on_dlq_report(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opa
 
 static void on_message(struct kafka_input *ki, const rd_kafka_message_t *m)
 {
-	const char *topic = rd_kafka_topic_name(m->rkt);
+	const char *topic = kafka_fn.topic_name(m->rkt);
 	struct alert_error aerr = { 0 };
 	struct kpart *kp;
 	struct krec *r;
@@ -685,7 +686,7 @@ static void on_message(struct kafka_input *ki, const rd_kafka_message_t *m)
 	if (m->err) {
 		if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
 			log_warn("kafka_input: %s [%" PRId32 "]: %s", m->rkt ? topic : "-",
-				 m->partition, rd_kafka_message_errstr(m));
+				 m->partition, kafka_fn.message_errstr(m));
 		return;
 	}
 	ki->st.consumed++;
@@ -748,7 +749,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			 rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
 	struct kafka_input *ki = opaque;
-	bool cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+	bool cooperative = !strcmp(kafka_fn.rebalance_protocol(rk), "COOPERATIVE");
 	rd_kafka_error_t *e = NULL;
 	rd_kafka_resp_err_t aerr = 0;
 
@@ -760,15 +761,15 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 				kpart_new(ki, parts->elems[i].topic, parts->elems[i].partition);
 		}
 		if (cooperative)
-			e = rd_kafka_incremental_assign(rk, parts);
+			e = kafka_fn.incremental_assign(rk, parts);
 		else
-			aerr = rd_kafka_assign(rk, parts);
+			aerr = kafka_fn.assign(rk, parts);
 	} else {
 		/* Revoked (or lost): commit what is durable, then let the partitions go. */
-		if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS && !rd_kafka_assignment_lost(rk))
+		if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS && !kafka_fn.assignment_lost(rk))
 			commit(ki, parts, true);
 		/* Results of the async commits sent before the sync one are in by now. */
-		while (rd_kafka_queue_poll_callback(ki->cq, 0) > 0)
+		while (kafka_fn.queue_poll_callback(ki->cq, 0) > 0)
 			;
 		for (int i = 0; i < parts->cnt; i++) {
 			struct kpart *kp =
@@ -796,15 +797,15 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			}
 		}
 		if (cooperative)
-			e = rd_kafka_incremental_unassign(rk, parts);
+			e = kafka_fn.incremental_unassign(rk, parts);
 		else
-			aerr = rd_kafka_assign(rk, NULL);
+			aerr = kafka_fn.assign(rk, NULL);
 	}
 	if (e) {
-		log_error("kafka_input: rebalance: %s", rd_kafka_error_string(e));
-		rd_kafka_error_destroy(e);
+		log_error("kafka_input: rebalance: %s", kafka_fn.error_string(e));
+		kafka_fn.error_destroy(e);
 	} else if (aerr) {
-		log_error("kafka_input: rebalance: %s", rd_kafka_err2str(aerr));
+		log_error("kafka_input: rebalance: %s", kafka_fn.err2str(aerr));
 	}
 }
 
@@ -813,12 +814,12 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 	if (err == RD_KAFKA_RESP_ERR__FATAL) {
 		char buf[256];
 
-		rd_kafka_fatal_error(rk, buf, sizeof(buf));
+		kafka_fn.fatal_error(rk, buf, sizeof(buf));
 		log_error("kafka_input: fatal: %s", buf);
 	} else if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
 		log_warn("kafka_input: %s", reason);
 	} else {
-		log_debug("kafka_input: %s: %s", rd_kafka_err2name(err), reason);
+		log_debug("kafka_input: %s: %s", kafka_fn.err2name(err), reason);
 	}
 }
 
@@ -843,7 +844,7 @@ static void drain(struct kafka_input *ki)
 	ki->draining = true;
 	while (read(ki->pipefd[0], buf, sizeof(buf)) > 0)
 		;
-	while (rd_kafka_queue_poll_callback(ki->cq, 0) > 0)
+	while (kafka_fn.queue_poll_callback(ki->cq, 0) > 0)
 		;
 	/* Paused: reading resumes once half of max_inflight is durable (on_kick), not before. */
 	while (!ki->stopping && !ki->paused) {
@@ -853,14 +854,14 @@ static void drain(struct kafka_input *ki)
 			ki->paused = true;
 			break;
 		}
-		m = rd_kafka_consumer_poll(ki->rk, 0);
+		m = kafka_fn.consumer_poll(ki->rk, 0);
 		if (!m)
 			break;
 		on_message(ki, m);
-		rd_kafka_message_destroy(m);
+		kafka_fn.message_destroy(m);
 	}
 	if (ki->dlq)
-		while (rd_kafka_poll(ki->dlq, 0) > 0)
+		while (kafka_fn.poll(ki->dlq, 0) > 0)
 			;
 	ki->draining = false;
 }
@@ -905,7 +906,7 @@ static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, 
 {
 	char errstr[512];
 
-	if (rd_kafka_conf_set(conf, name, value, errstr, sizeof(errstr)) == RD_KAFKA_CONF_OK)
+	if (kafka_fn.conf_set(conf, name, value, errstr, sizeof(errstr)) == RD_KAFKA_CONF_OK)
 		return 0;
 	log_error("%s: librdkafka refused %s=%s: %s", why, name, value, errstr);
 	return -EINVAL;
@@ -917,7 +918,7 @@ static rd_kafka_conf_t *base_conf(struct kafka_input *ki, struct config *cfg, bo
 	const struct kafka_input_settings *set = &ki->set;
 	const char *proto = set->tls ? (set->sasl >= 0 ? "SASL_SSL" : "SSL") :
 				       (set->sasl >= 0 ? "SASL_PLAINTEXT" : "PLAINTEXT");
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_conf_t *conf = kafka_fn.conf_new();
 	char where[300];
 	int err = 0;
 
@@ -935,19 +936,19 @@ static rd_kafka_conf_t *base_conf(struct kafka_input *ki, struct config *cfg, bo
 			err |= conf_set(conf, "sasl.password", set->password,
 					"kafka_input.password");
 	}
-	rd_kafka_conf_set_opaque(conf, ki);
-	rd_kafka_conf_set_error_cb(conf, on_error);
-	rd_kafka_conf_set_log_cb(conf, on_log);
+	kafka_fn.conf_set_opaque(conf, ki);
+	kafka_fn.conf_set_error_cb(conf, on_error);
+	kafka_fn.conf_set_log_cb(conf, on_log);
 	if (consumer) {
 		err |= conf_set(conf, "group.id", set->group, "kafka_input.group");
 		err |= conf_set(conf, "enable.auto.commit", "false", "kafka_input");
 		err |= conf_set(conf, "enable.auto.offset.store", "false", "kafka_input");
 		err |= conf_set(conf, "auto.offset.reset", reset_choices[set->offset_reset],
 				"kafka_input.offset_reset");
-		rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+		kafka_fn.conf_set_rebalance_cb(conf, on_rebalance);
 	} else {
 		err |= conf_set(conf, "acks", "all", "kafka_input.deadletter_topic");
-		rd_kafka_conf_set_dr_msg_cb(conf, on_dlq_report);
+		kafka_fn.conf_set_dr_msg_cb(conf, on_dlq_report);
 	}
 	snprintf(where, sizeof(where), "%s: kafka_input.properties",
 		 config_origin(cfg, "kafka_input.properties") ?
@@ -966,7 +967,7 @@ static rd_kafka_conf_t *base_conf(struct kafka_input *ki, struct config *cfg, bo
 		err |= conf_set(conf, k, set->properties.values[i], where);
 	}
 	if (err) {
-		rd_kafka_conf_destroy(conf);
+		kafka_fn.conf_destroy(conf);
 		return NULL;
 	}
 	return conf;
@@ -1050,24 +1051,24 @@ static void decide_spooled(struct kafka_input *ki)
 		free(set.v);
 		return;
 	}
-	l = rd_kafka_topic_partition_list_new(16);
+	l = kafka_fn.topic_partition_list_new(16);
 	for (size_t i = 0; l && i < set.n; i++)
-		if (!rd_kafka_topic_partition_list_find(l, set.v[i].topic, set.v[i].partition))
-			rd_kafka_topic_partition_list_add(l, set.v[i].topic, set.v[i].partition);
+		if (!kafka_fn.topic_partition_list_find(l, set.v[i].topic, set.v[i].partition))
+			kafka_fn.topic_partition_list_add(l, set.v[i].topic, set.v[i].partition);
 	if (l) {
 		uint64_t t0 = uv_hrtime();
 
-		err = rd_kafka_committed(ki->rk, l, KAFKA_INPUT_COMMITTED_TIMEOUT_MS);
+		err = kafka_fn.committed(ki->rk, l, KAFKA_INPUT_COMMITTED_TIMEOUT_MS);
 		log_info("kafka_input: %zu spooled alert(s) from Kafka: committed offsets of %d "
 			 "partition(s) asked in %" PRIu64 " ms%s%s",
 			 set.n, l->cnt, (uv_hrtime() - t0) / 1000000, err ? ": " : "",
-			 err ? rd_kafka_err2str(err) : "");
+			 err ? kafka_fn.err2str(err) : "");
 	}
 	for (size_t i = 0; i < set.n; i++) {
 		struct spooled_held *sh = &set.v[i];
 		const rd_kafka_topic_partition_t *t =
 			l && !err ?
-				rd_kafka_topic_partition_list_find(l, sh->topic, sh->partition) :
+				kafka_fn.topic_partition_list_find(l, sh->topic, sh->partition) :
 				NULL;
 		bool deliver;
 
@@ -1095,7 +1096,7 @@ static void decide_spooled(struct kafka_input *ki)
 		 "committed past them), %zu left to the group's replay",
 		 delivered, left);
 	if (l)
-		rd_kafka_topic_partition_list_destroy(l);
+		kafka_fn.topic_partition_list_destroy(l);
 	free(set.v);
 }
 
@@ -1131,41 +1132,46 @@ static struct kafka_input *kafka_input_new_p(uv_loop_t *loop, struct config *cfg
 			  sasl_choices[ki->set.sasl]);
 		goto err;
 	}
+	if (kafka_dl_load()) {
+		log_error("kafka_input: %s", kafka_dl_error());
+		err = -ELIBACC;
+		goto err;
+	}
 	conf = base_conf(ki, cfg, true);
 	if (!conf)
 		goto err;
-	ki->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+	ki->rk = kafka_fn.new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
 	if (!ki->rk) {
 		log_error("kafka_input: %s", errstr);
-		rd_kafka_conf_destroy(conf);
+		kafka_fn.conf_destroy(conf);
 		goto err;
 	}
 	if (ki->set.deadletter_topic) {
 		conf = base_conf(ki, cfg, false);
 		if (!conf)
 			goto err;
-		ki->dlq = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+		ki->dlq = kafka_fn.new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
 		if (!ki->dlq) {
 			log_error("kafka_input.deadletter_topic: %s", errstr);
-			rd_kafka_conf_destroy(conf);
+			kafka_fn.conf_destroy(conf);
 			goto err;
 		}
 	}
-	rd_kafka_poll_set_consumer(ki->rk);
-	ki->q = rd_kafka_queue_get_consumer(ki->rk);
-	ki->cq = rd_kafka_queue_new(ki->rk);
+	kafka_fn.poll_set_consumer(ki->rk);
+	ki->q = kafka_fn.queue_get_consumer(ki->rk);
+	ki->cq = kafka_fn.queue_new(ki->rk);
 	if (!ki->q || !ki->cq || pipe2(ki->pipefd, O_NONBLOCK | O_CLOEXEC)) {
 		err = -errno;
 		goto err;
 	}
-	topics = rd_kafka_topic_partition_list_new((int)ki->set.topics.n);
+	topics = kafka_fn.topic_partition_list_new((int)ki->set.topics.n);
 	for (size_t i = 0; i < ki->set.topics.n; i++)
-		rd_kafka_topic_partition_list_add(topics, ki->set.topics.v[i],
+		kafka_fn.topic_partition_list_add(topics, ki->set.topics.v[i],
 						  RD_KAFKA_PARTITION_UA);
-	rerr = rd_kafka_subscribe(ki->rk, topics);
-	rd_kafka_topic_partition_list_destroy(topics);
+	rerr = kafka_fn.subscribe(ki->rk, topics);
+	kafka_fn.topic_partition_list_destroy(topics);
 	if (rerr) {
-		log_error("kafka_input.topics: %s", rd_kafka_err2str(rerr));
+		log_error("kafka_input.topics: %s", kafka_fn.err2str(rerr));
 		goto err;
 	}
 	declare_metrics(ki, m);
@@ -1186,13 +1192,13 @@ static struct kafka_input *kafka_input_new_p(uv_loop_t *loop, struct config *cfg
 	uv_poll_start(&ki->poll, UV_READABLE, on_readable);
 	uv_timer_start(&ki->commit_timer, on_commit_timer, (uint64_t)ki->set.commit_interval_ms,
 		       (uint64_t)ki->set.commit_interval_ms);
-	rd_kafka_queue_io_event_enable(ki->q, ki->pipefd[1], "c", 1);
-	rd_kafka_queue_io_event_enable(ki->cq, ki->pipefd[1], "k", 1);
+	kafka_fn.queue_io_event_enable(ki->q, ki->pipefd[1], "c", 1);
+	kafka_fn.queue_io_event_enable(ki->cq, ki->pipefd[1], "k", 1);
 	if (ki->dlq) {
-		rd_kafka_queue_t *mq = rd_kafka_queue_get_main(ki->dlq);
+		rd_kafka_queue_t *mq = kafka_fn.queue_get_main(ki->dlq);
 
-		rd_kafka_queue_io_event_enable(mq, ki->pipefd[1], "d", 1);
-		rd_kafka_queue_destroy(mq);
+		kafka_fn.queue_io_event_enable(mq, ki->pipefd[1], "d", 1);
+		kafka_fn.queue_destroy(mq);
 	}
 	/* What librdkafka queued before the pipe was attached would never wake us. */
 	uv_timer_start(&ki->kick, on_kick, 0, 0);
@@ -1203,13 +1209,13 @@ static struct kafka_input *kafka_input_new_p(uv_loop_t *loop, struct config *cfg
 
 err:
 	if (ki->cq)
-		rd_kafka_queue_destroy(ki->cq);
+		kafka_fn.queue_destroy(ki->cq);
 	if (ki->q)
-		rd_kafka_queue_destroy(ki->q);
+		kafka_fn.queue_destroy(ki->q);
 	if (ki->rk)
-		rd_kafka_destroy(ki->rk);
+		kafka_fn.destroy(ki->rk);
 	if (ki->dlq)
-		rd_kafka_destroy(ki->dlq);
+		kafka_fn.destroy(ki->dlq);
 	if (ki->pipefd[0] >= 0) {
 		close(ki->pipefd[0]);
 		close(ki->pipefd[1]);
@@ -1244,15 +1250,15 @@ static void finish(struct kafka_input *ki)
 	if (ki->finished)
 		return;
 	ki->finished = true;
-	rd_kafka_queue_io_event_enable(ki->q, -1, NULL, 0);
-	rd_kafka_queue_io_event_enable(ki->cq, -1, NULL, 0);
+	kafka_fn.queue_io_event_enable(ki->q, -1, NULL, 0);
+	kafka_fn.queue_io_event_enable(ki->cq, -1, NULL, 0);
 	commit(ki, NULL, true);
 	/* Results of async commits sent before the sync one are in by now. */
-	while (rd_kafka_queue_poll_callback(ki->cq, 0) > 0)
+	while (kafka_fn.queue_poll_callback(ki->cq, 0) > 0)
 		;
 	/* Serves the revoke (our rebalance callback commits again: nothing new by now). */
-	rd_kafka_consumer_close(ki->rk);
-	while (rd_kafka_queue_poll_callback(ki->cq, 0) > 0)
+	kafka_fn.consumer_close(ki->rk);
+	while (kafka_fn.queue_poll_callback(ki->cq, 0) > 0)
 		;
 	/* Commits whose result will never come: undecided, like their alerts. */
 	for (struct kcommit *kc = ki->kcs.next, *next; kc != &ki->kcs; kc = next) {
@@ -1272,24 +1278,24 @@ static void finish(struct kafka_input *ki)
 			krec_finish(r, false);
 		}
 	}
-	rd_kafka_queue_destroy(ki->cq);
+	kafka_fn.queue_destroy(ki->cq);
 	ki->cq = NULL;
-	rd_kafka_queue_destroy(ki->q);
+	kafka_fn.queue_destroy(ki->q);
 	ki->q = NULL;
-	rd_kafka_destroy(ki->rk);
+	kafka_fn.destroy(ki->rk);
 	ki->rk = NULL;
 	if (ki->dlq) {
-		rd_kafka_queue_t *mq = rd_kafka_queue_get_main(ki->dlq);
+		rd_kafka_queue_t *mq = kafka_fn.queue_get_main(ki->dlq);
 
-		rd_kafka_queue_io_event_enable(mq, -1, NULL, 0);
-		rd_kafka_queue_destroy(mq);
-		rd_kafka_flush(ki->dlq, 1000);
-		rd_kafka_purge(ki->dlq, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+		kafka_fn.queue_io_event_enable(mq, -1, NULL, 0);
+		kafka_fn.queue_destroy(mq);
+		kafka_fn.flush(ki->dlq, 1000);
+		kafka_fn.purge(ki->dlq, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
 		end = uv_hrtime() + 1000000000ull;
-		while (rd_kafka_outq_len(ki->dlq) > 0 && uv_hrtime() < end)
-			rd_kafka_poll(ki->dlq, 100);
-		rd_kafka_poll(ki->dlq, 0);
-		rd_kafka_destroy(ki->dlq);
+		while (kafka_fn.outq_len(ki->dlq) > 0 && uv_hrtime() < end)
+			kafka_fn.poll(ki->dlq, 100);
+		kafka_fn.poll(ki->dlq, 0);
+		kafka_fn.destroy(ki->dlq);
 		ki->dlq = NULL;
 	}
 	ki->st.stopped = true;
@@ -1335,7 +1341,7 @@ void kafka_input_free(struct kafka_input *ki)
 
 		kc->prev->next = kc->next;
 		kc->next->prev = kc->prev;
-		rd_kafka_topic_partition_list_destroy(kc->list);
+		kafka_fn.topic_partition_list_destroy(kc->list);
 		free(kc);
 	}
 	/* Records the pipeline never answered (it was freed first): nothing to commit any more. */
@@ -1374,7 +1380,7 @@ static void gauge_lag(void *data, metrics_emit_fn emit, void *ctx)
 		const char *labels[2] = { kp->topic, part };
 
 		if (kp->revoked ||
-		    rd_kafka_get_watermark_offsets(ki->rk, kp->topic, kp->partition, &lo, &hi) ||
+		    kafka_fn.get_watermark_offsets(ki->rk, kp->topic, kp->partition, &lo, &hi) ||
 		    hi < 0)
 			continue;
 		pos = kp->committed_next >= 0 ? kp->committed_next : lo;

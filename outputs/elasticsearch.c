@@ -24,7 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <curl/curl.h>
 
 #include "config/log.h"
 #include "outputs/http_client.h"
@@ -382,6 +381,28 @@ static void es_release(struct elasticsearch *es)
 	es->headers = NULL;
 }
 
+/* Percent-encode everything but RFC 3986 unreserved characters (as curl_easy_escape does). */
+static char *es_escape(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char *out = malloc(strlen(s) * 3 + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr("-._~", *p)) {
+			*o++ = (char)*p;
+		} else {
+			*o++ = '%';
+			*o++ = hex[*p >> 4];
+			*o++ = hex[*p & 15];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
 static char *es_build_url(const char *host, const char *pipeline)
 {
 	static const char filter[] =
@@ -390,7 +411,7 @@ static char *es_build_url(const char *host, const char *pipeline)
 	size_t n;
 
 	if (pipeline) {
-		pipe = curl_easy_escape(NULL, pipeline, 0);
+		pipe = es_escape(pipeline);
 		if (!pipe)
 			return NULL;
 	}
@@ -401,7 +422,7 @@ static char *es_build_url(const char *host, const char *pipeline)
 			 pipe ? pipe : "");
 	url = path ? chat_join_url(host, path) : NULL;
 	free(path);
-	curl_free(pipe);
+	free(pipe);
 	return url;
 }
 

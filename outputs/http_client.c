@@ -3,12 +3,13 @@
  * The shared asynchronous HTTP client: libcurl's multi_socket API on a libuv loop, after curl's
  * docs/examples/multi-uv.c. curl tells us which sockets to watch (socket callback -> one
  * uv_poll_t per socket) and when to call it back (timer callback -> one uv_timer_t); we feed
- * events back through curl_multi_socket_action() and drain curl_multi_info_read() each time.
+ * events back through curl_fn.multi_socket_action() and drain curl_fn.multi_info_read() each time.
  */
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include <curl/curl.h>
 
 #include "config/log.h"
+#include "outputs/curl_dl.h"
 #include "outputs/http_client.h"
 
 #define HTTP_BODY_KEEP (64 * 1024) /* response bytes kept by default */
@@ -73,11 +75,11 @@ static void global_init(void)
 {
 	const curl_version_info_data *vi;
 
-	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+	global_rc = curl_fn.global_init(CURL_GLOBAL_DEFAULT);
 	if (global_rc != CURLE_OK)
 		return;
 	/* Without an asynchronous resolver, name lookups would block the loop. */
-	vi = curl_version_info(CURLVERSION_NOW);
+	vi = curl_fn.version_info(CURLVERSION_NOW);
 	if (!(vi->features & CURL_VERSION_ASYNCHDNS))
 		log_warn("libcurl %s has no asynchronous resolver: host names in output URLs may "
 			 "stall the event loop (use IP addresses)",
@@ -143,8 +145,8 @@ static void xfer_free(struct http_xfer *x)
 	if (!x)
 		return;
 	if (x->easy)
-		curl_easy_cleanup(x->easy);
-	curl_slist_free_all(x->headers);
+		curl_fn.easy_cleanup(x->easy);
+	curl_fn.slist_free_all(x->headers);
 	free(x->body);
 	free(x);
 }
@@ -156,10 +158,10 @@ static void xfer_finish(struct http_xfer *x, CURLcode code)
 	struct http_response resp = { .curl_code = code, .retry_after_ms = x->retry_after_ms };
 	long status = 0;
 
-	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+	curl_fn.easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
 	resp.status = status;
 	if (code != CURLE_OK)
-		resp.error = x->errbuf[0] ? x->errbuf : curl_easy_strerror(code);
+		resp.error = x->errbuf[0] ? x->errbuf : curl_fn.easy_strerror(code);
 	resp.body = x->body ? x->body : "";
 	resp.body_len = x->body_len;
 	resp.body_truncated = x->truncated;
@@ -178,15 +180,16 @@ static void check_multi_info(struct http_client *c)
 	CURLMsg *msg;
 	int pending;
 
-	while (c->multi && !c->free_deferred && (msg = curl_multi_info_read(c->multi, &pending))) {
+	while (c->multi && !c->free_deferred &&
+	       (msg = curl_fn.multi_info_read(c->multi, &pending))) {
 		struct http_xfer *x = NULL;
 		CURLcode code;
 
 		if (msg->msg != CURLMSG_DONE)
 			continue;
 		code = msg->data.result;
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
-		curl_multi_remove_handle(c->multi, x->easy);
+		curl_fn.easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+		curl_fn.multi_remove_handle(c->multi, x->easy);
 		xfer_unlink(x);
 		xfer_finish(x, code);
 	}
@@ -210,7 +213,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
 		flags |= CURL_CSELECT_OUT;
 	/* s may be closed from inside this call (CURL_POLL_REMOVE): don't touch it afterwards. */
 	c->dispatching++;
-	curl_multi_socket_action(c->multi, s->fd, flags, &running);
+	curl_fn.multi_socket_action(c->multi, s->fd, flags, &running);
 	c->dispatching--;
 	check_multi_info(c);
 }
@@ -221,7 +224,7 @@ static void on_timer(uv_timer_t *h)
 	int running;
 
 	c->dispatching++;
-	curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	curl_fn.multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	c->dispatching--;
 	check_multi_info(c);
 }
@@ -236,7 +239,7 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
 	if (what == CURL_POLL_REMOVE) {
 		if (s) {
 			uv_poll_stop(&s->poll);
-			curl_multi_assign(c->multi, fd, NULL);
+			curl_fn.multi_assign(c->multi, fd, NULL);
 			sock_unlink_close(s);
 		}
 		return 0;
@@ -260,7 +263,7 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
 			c->socks->prev = s;
 		c->socks = s;
 		c->open_handles++;
-		curl_multi_assign(c->multi, fd, s);
+		curl_fn.multi_assign(c->multi, fd, s);
 	}
 	if (what & CURL_POLL_IN)
 		events |= UV_READABLE;
@@ -285,6 +288,16 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
 	return uv_timer_start(&c->timer, on_timer, (uint64_t)timeout_ms, 0) < 0 ? -1 : 0;
 }
 
+int http_client_load(const char *who)
+{
+	static atomic_bool logged;
+	int err = curl_dl_load();
+
+	if (err && !atomic_exchange(&logged, true))
+		log_error("%s: %s", who, curl_dl_error());
+	return err;
+}
+
 /*
  * libcurl's global state (and with it OpenSSL's: configuration file, providers, several MB of
  * libcrypto made resident) is set up on the first request, not when the client is created: a
@@ -292,21 +305,26 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
  */
 static int client_start(struct http_client *c)
 {
+	int err;
+
 	if (c->multi)
 		return 0;
+	err = http_client_load("http client");
+	if (err)
+		return err;
 	pthread_once(&global_once, global_init);
 	if (global_rc != CURLE_OK)
 		return -ENOMEM;
-	c->multi = curl_multi_init();
+	c->multi = curl_fn.multi_init();
 	if (!c->multi)
 		return -ENOMEM;
-	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
-	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
-	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
-	curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, HTTP_MAX_HOST_CONNECTIONS);
-	curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, HTTP_MAX_TOTAL_CONNECTIONS);
-	curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, HTTP_MAX_CACHED_CONNECTIONS);
+	curl_fn.multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+	curl_fn.multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+	curl_fn.multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+	curl_fn.multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+	curl_fn.multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, HTTP_MAX_HOST_CONNECTIONS);
+	curl_fn.multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, HTTP_MAX_TOTAL_CONNECTIONS);
+	curl_fn.multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, HTTP_MAX_CACHED_CONNECTIONS);
 	return 0;
 }
 
@@ -336,14 +354,14 @@ static void http_client_teardown(struct http_client *c)
 	while (c->xfers) {
 		struct http_xfer *x = c->xfers;
 
-		curl_multi_remove_handle(c->multi, x->easy);
+		curl_fn.multi_remove_handle(c->multi, x->easy);
 		xfer_unlink(x);
 		snprintf(x->errbuf, sizeof(x->errbuf), "aborted: HTTP client shut down");
 		xfer_finish(x, CURLE_ABORTED_BY_CALLBACK);
 	}
 	/* Closes cached connections; curl may still call socket_cb with CURL_POLL_REMOVE. */
 	if (c->multi)
-		curl_multi_cleanup(c->multi);
+		curl_fn.multi_cleanup(c->multi);
 	c->multi = NULL;
 	while (c->socks) {
 		uv_poll_stop(&c->socks->poll);
@@ -379,7 +397,7 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userp)
 	if (x->on_data) {
 		long status = 0;
 
-		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+		curl_fn.easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
 		if (status >= 200 && status < 300)
 			return x->on_data(x->data, ptr, n) ? n : 0;
 	}
@@ -433,7 +451,9 @@ int64_t http_parse_retry_after(const char *value, time_t now)
 			p++;
 		return *p ? -1 : secs * 1000;
 	}
-	when = curl_getdate(p, NULL);
+	if (curl_dl_load())
+		return -1;
+	when = curl_fn.getdate(p, NULL);
 	if (when == -1)
 		return -1;
 	return when <= now ? 0 : (int64_t)(when - now) * 1000;
@@ -493,7 +513,7 @@ static int add_header(struct curl_slist **list, const char *name, const char *va
 	/* "Name;" is curl's way to send a header with an empty value. */
 	if (asprintf(&line, value && *value ? "%s: %s" : "%s;", name, value) < 0)
 		return -ENOMEM;
-	l = curl_slist_append(*list, line);
+	l = curl_fn.slist_append(*list, line);
 	free(line);
 	if (!l)
 		return -ENOMEM;
@@ -529,7 +549,7 @@ int http_client_request(struct http_client *c, const struct http_request *req, h
 	x->on_data = req->on_data;
 	x->retry_after_ms = -1;
 	x->keep = req->max_response_bytes ? req->max_response_bytes : HTTP_BODY_KEEP;
-	x->easy = e = curl_easy_init();
+	x->easy = e = curl_fn.easy_init();
 	if (!e)
 		goto err_free;
 
@@ -548,70 +568,70 @@ int http_client_request(struct http_client *c, const struct http_request *req, h
 
 		if (asprintf(&line, "Authorization: Bearer %s", req->bearer_token) < 0)
 			goto err_free;
-		l = curl_slist_append(x->headers, line);
+		l = curl_fn.slist_append(x->headers, line);
 		free(line);
 		if (!l)
 			goto err_free;
 		x->headers = l;
 	}
 	/* No "Expect: 100-continue" round trip before a body. */
-	l = curl_slist_append(x->headers, "Expect:");
+	l = curl_fn.slist_append(x->headers, "Expect:");
 	if (!l)
 		goto err_free;
 	x->headers = l;
 
-	if (curl_easy_setopt(e, CURLOPT_URL, req->url) != CURLE_OK) {
+	if (curl_fn.easy_setopt(e, CURLOPT_URL, req->url) != CURLE_OK) {
 		err = -EINVAL;
 		goto err_free;
 	}
-	curl_easy_setopt(e, CURLOPT_PRIVATE, x);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "lanner/" LANNER_VERSION);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
-	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
-	curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
-			 req->timeout_ms > 0 ? req->timeout_ms : HTTP_DEFAULT_TIMEOUT_MS);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-			 req->connect_timeout_ms > 0 ? req->connect_timeout_ms :
-						       HTTP_DEFAULT_CONNECT_TIMEOUT_MS);
-	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_fn.easy_setopt(e, CURLOPT_PRIVATE, x);
+	curl_fn.easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+	curl_fn.easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_fn.easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_fn.easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_fn.easy_setopt(e, CURLOPT_USERAGENT, "lanner/" LANNER_VERSION);
+	curl_fn.easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
+	curl_fn.easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_fn.easy_setopt(e, CURLOPT_WRITEDATA, x);
+	curl_fn.easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_fn.easy_setopt(e, CURLOPT_HEADERDATA, x);
+	curl_fn.easy_setopt(e, CURLOPT_TIMEOUT_MS,
+			    req->timeout_ms > 0 ? req->timeout_ms : HTTP_DEFAULT_TIMEOUT_MS);
+	curl_fn.easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+			    req->connect_timeout_ms > 0 ? req->connect_timeout_ms :
+							  HTTP_DEFAULT_CONNECT_TIMEOUT_MS);
+	curl_fn.easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	if (req->insecure) {
-		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+		curl_fn.easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_fn.easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
 	if (req->ca_file)
-		curl_easy_setopt(e, CURLOPT_CAINFO, req->ca_file);
+		curl_fn.easy_setopt(e, CURLOPT_CAINFO, req->ca_file);
 	if (req->cert_file)
-		curl_easy_setopt(e, CURLOPT_SSLCERT, req->cert_file);
+		curl_fn.easy_setopt(e, CURLOPT_SSLCERT, req->cert_file);
 	if (req->key_file)
-		curl_easy_setopt(e, CURLOPT_SSLKEY, req->key_file);
+		curl_fn.easy_setopt(e, CURLOPT_SSLKEY, req->key_file);
 
 	/* Method and body; the body is copied so the caller's buffer may go right away. */
 	if (strcmp(method, "GET") == 0) {
-		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+		curl_fn.easy_setopt(e, CURLOPT_HTTPGET, 1L);
 	} else if (strcmp(method, "HEAD") == 0) {
-		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+		curl_fn.easy_setopt(e, CURLOPT_NOBODY, 1L);
 	} else if (!req->body && strcmp(method, "POST") && strcmp(method, "PUT") &&
 		   strcmp(method, "PATCH")) {
 		/* DELETE and friends without a body: no Content-Length, no form Content-Type. */
-		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+		curl_fn.easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
 	} else {
 		if (strcmp(method, "POST") != 0)
-			curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
-		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
-				 (curl_off_t)(req->body ? req->body_len : 0));
-		if (curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, req->body ? req->body : "") !=
+			curl_fn.easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+		curl_fn.easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+				    (curl_off_t)(req->body ? req->body_len : 0));
+		if (curl_fn.easy_setopt(e, CURLOPT_COPYPOSTFIELDS, req->body ? req->body : "") !=
 		    CURLE_OK)
 			goto err_free;
 	}
 
-	mc = curl_multi_add_handle(c->multi, e);
+	mc = curl_fn.multi_add_handle(c->multi, e);
 	if (mc != CURLM_OK) {
 		err = mc == CURLM_OUT_OF_MEMORY ? -ENOMEM : -EIO;
 		goto err_free;
@@ -654,6 +674,12 @@ static bool curl_code_permanent(int code)
 	}
 }
 
+/* libcurl's text for a CURLcode, also when libcurl could not be loaded. */
+static const char *curl_strerror(int code)
+{
+	return curl_dl_load() ? "libcurl error" : curl_fn.easy_strerror((CURLcode)code);
+}
+
 /* Append up to ~160 printable bytes of the server's answer: that is usually the reason. */
 static void append_body_snippet(char *msg, size_t size, const char *body, size_t len)
 {
@@ -680,8 +706,7 @@ void http_response_status(const struct http_response *resp, struct sink_status *
 	st->retry_after_ms = -1;
 	if (resp->curl_code != CURLE_OK) {
 		sink_status_set(st, curl_code_permanent(resp->curl_code) ? SINK_FAIL : SINK_RETRY,
-				"%s",
-				resp->error ? resp->error : curl_easy_strerror(resp->curl_code));
+				"%s", resp->error ? resp->error : curl_strerror(resp->curl_code));
 		return;
 	}
 	if (s >= 200 && s < 300) {

@@ -70,9 +70,16 @@ struct http_client *http_client_new(uv_loop_t *loop);
 void http_client_free(struct http_client *c);
 
 /*
+ * Load libcurl now (outputs/curl_dl.h); otherwise the first request does. HTTP sinks call it
+ * from their init so that a missing library stops lanner at start. 0, or -ELIBACC with the
+ * library and dlerror()'s reason logged (once) under `who`.
+ */
+int http_client_load(const char *who);
+
+/*
  * Start a request; cb runs exactly once on the loop thread, never from inside this call.
  * 0 or -errno: -EINVAL for a header that fails http_header_valid(), -ESHUTDOWN after
- * http_client_free().
+ * http_client_free(), -ELIBACC when libcurl cannot be loaded.
  */
 int http_client_request(struct http_client *c, const struct http_request *req, http_done_fn cb,
 			void *data);

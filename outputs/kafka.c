@@ -25,6 +25,7 @@
 
 #include "config/log.h"
 #include "outputs/kafka.h"
+#include "outputs/kafka_dl.h"
 
 static const char *const sasl_choices[] = { "PLAIN", "SCRAM_SHA256", "SCRAM_SHA512", NULL };
 static const char *const sasl_mechanisms[] = { "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512" };
@@ -124,7 +125,7 @@ static const struct config_option kafka_options[] = {
 	{ NULL },
 };
 
-/* One produced message, from rd_kafka_produce() to its delivery report. */
+/* One produced message, from kafka_fn.produce() to its delivery report. */
 struct kmsg {
 	struct kafka *k;
 	void *token;
@@ -288,7 +289,7 @@ static int32_t partition_round_robin(const rd_kafka_topic_t *rkt, const void *ke
 	for (int32_t i = 0; i < cnt; i++) {
 		int32_t p = (int32_t)((start + (unsigned)i) % (unsigned)cnt);
 
-		if (rd_kafka_topic_partition_available(rkt, p))
+		if (kafka_fn.topic_partition_available(rkt, p))
 			return p;
 	}
 	return (int32_t)(start % (unsigned)cnt);
@@ -312,7 +313,7 @@ static int32_t partition_least_bytes(const rd_kafka_topic_t *rkt, const void *ke
 		}
 	}
 	for (int32_t p = 0; p < cnt && p < k->lb_n; p++) {
-		if (!rd_kafka_topic_partition_available(rkt, p))
+		if (!kafka_fn.topic_partition_available(rkt, p))
 			continue;
 		if (best < 0 || k->lb_bytes[p] < k->lb_bytes[best])
 			best = p;
@@ -342,11 +343,11 @@ static void report(struct kafka *k, void *token, rd_kafka_resp_err_t err, const 
 	if (r == SINK_OK)
 		sink_status_set(&st, SINK_OK, "delivered");
 	else
-		sink_status_set(&st, r, "%s: %s", what, rd_kafka_err2str(err));
+		sink_status_set(&st, r, "%s: %s", what, kafka_fn.err2str(err));
 	sink_done(&k->base, token, &st);
 }
 
-/* Runs on the loop thread, from rd_kafka_poll(). */
+/* Runs on the loop thread, from kafka_fn.poll(). */
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 {
 	struct kmsg *m = msg->_private;
@@ -363,12 +364,12 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 	if (err == RD_KAFKA_RESP_ERR__FATAL) {
 		char buf[256];
 
-		rd_kafka_fatal_error(rk, buf, sizeof(buf));
+		kafka_fn.fatal_error(rk, buf, sizeof(buf));
 		log_error("kafka: fatal: %s", buf);
 	} else if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
 		log_warn("kafka: %s", reason);
 	} else {
-		log_debug("kafka: %s: %s", rd_kafka_err2name(err), reason);
+		log_debug("kafka: %s: %s", kafka_fn.err2name(err), reason);
 	}
 }
 
@@ -386,34 +387,34 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
 
 static void on_admin_event(struct kafka *k, rd_kafka_event_t *ev)
 {
-	const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
+	const rd_kafka_CreateTopics_result_t *res = kafka_fn.event_CreateTopics_result(ev);
 	const rd_kafka_topic_result_t **topics;
 	size_t n = 0;
 
 	if (!res) {
-		log_warn("kafka.topiccreation: %s", rd_kafka_event_error_string(ev));
+		log_warn("kafka.topiccreation: %s", kafka_fn.event_error_string(ev));
 		return;
 	}
-	if (rd_kafka_event_error(ev)) {
+	if (kafka_fn.event_error(ev)) {
 		log_warn("kafka.topiccreation: cannot create topic %s: %s (relying on broker "
 			 "auto-creation)",
-			 k->set.topic, rd_kafka_event_error_string(ev));
+			 k->set.topic, kafka_fn.event_error_string(ev));
 		return;
 	}
-	topics = rd_kafka_CreateTopics_result_topics(res, &n);
+	topics = kafka_fn.CreateTopics_result_topics(res, &n);
 	for (size_t i = 0; i < n; i++) {
-		rd_kafka_resp_err_t err = rd_kafka_topic_result_error(topics[i]);
-		const char *msg = rd_kafka_topic_result_error_string(topics[i]);
+		rd_kafka_resp_err_t err = kafka_fn.topic_result_error(topics[i]);
+		const char *msg = kafka_fn.topic_result_error_string(topics[i]);
 
 		if (!err)
-			log_info("kafka: created topic %s", rd_kafka_topic_result_name(topics[i]));
+			log_info("kafka: created topic %s", kafka_fn.topic_result_name(topics[i]));
 		else if (err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
-			log_debug("kafka: topic %s exists", rd_kafka_topic_result_name(topics[i]));
+			log_debug("kafka: topic %s exists", kafka_fn.topic_result_name(topics[i]));
 		else
 			log_warn("kafka.topiccreation: cannot create topic %s: %s (relying on "
 				 "broker auto-creation)",
-				 rd_kafka_topic_result_name(topics[i]),
-				 msg ? msg : rd_kafka_err2str(err));
+				 kafka_fn.topic_result_name(topics[i]),
+				 msg ? msg : kafka_fn.err2str(err));
 	}
 }
 
@@ -427,15 +428,15 @@ static void drain(struct kafka *k)
 	k->draining = true;
 	while (read(k->pipefd[0], buf, sizeof(buf)) > 0)
 		;
-	while (!k->close_requested && rd_kafka_poll(k->rk, 0) > 0)
+	while (!k->close_requested && kafka_fn.poll(k->rk, 0) > 0)
 		;
 	while (!k->close_requested && k->adminq) {
-		rd_kafka_event_t *ev = rd_kafka_queue_poll(k->adminq, 0);
+		rd_kafka_event_t *ev = kafka_fn.queue_poll(k->adminq, 0);
 
 		if (!ev)
 			break;
 		on_admin_event(k, ev);
-		rd_kafka_event_destroy(ev);
+		kafka_fn.event_destroy(ev);
 	}
 	k->draining = false;
 	/* close() was called from inside a delivery report: finish it now rd_kafka_poll is out. */
@@ -468,9 +469,9 @@ static int kafka_send(struct sink *s, struct alert *a, void *token)
 	m->token = token;
 	m->len = len;
 	/* The value stays borrowed from the frozen alert until its report; the key is copied. */
-	if (rd_kafka_produce(k->rkt, RD_KAFKA_PARTITION_UA, 0, (void *)json, len, key, keylen, m) ==
+	if (kafka_fn.produce(k->rkt, RD_KAFKA_PARTITION_UA, 0, (void *)json, len, key, keylen, m) ==
 	    -1) {
-		err = rd_kafka_last_error();
+		err = kafka_fn.last_error();
 		free(m);
 		report(k, token, err, "kafka: produce");
 		return 0;
@@ -489,7 +490,7 @@ static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, 
 {
 	char errstr[512];
 
-	if (rd_kafka_conf_set(conf, name, value, errstr, sizeof(errstr)) == RD_KAFKA_CONF_OK)
+	if (kafka_fn.conf_set(conf, name, value, errstr, sizeof(errstr)) == RD_KAFKA_CONF_OK)
 		return 0;
 	log_error("%s: librdkafka refused %s=%s: %s", why, name, value, errstr);
 	return -EINVAL;
@@ -498,8 +499,8 @@ static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, 
 static rd_kafka_conf_t *build_conf(struct kafka *k, struct config *cfg)
 {
 	const struct kafka_settings *set = &k->set;
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	rd_kafka_topic_conf_t *tconf = rd_kafka_topic_conf_new();
+	rd_kafka_conf_t *conf = kafka_fn.conf_new();
+	rd_kafka_topic_conf_t *tconf = kafka_fn.topic_conf_new();
 	const char *proto = set->tls ? (set->sasl >= 0 ? "SASL_SSL" : "SSL") :
 				       (set->sasl >= 0 ? "SASL_PLAINTEXT" : "PLAINTEXT");
 	const char *partitioner = kafka_balancer_partitioner(set->balancer);
@@ -507,23 +508,23 @@ static rd_kafka_conf_t *build_conf(struct kafka *k, struct config *cfg)
 	int err = 0;
 
 	snprintf(timeout, sizeof(timeout), "%" PRId64, set->timeout_ms);
-	rd_kafka_topic_conf_set_opaque(tconf, k);
+	kafka_fn.topic_conf_set_opaque(tconf, k);
 	if (partitioner) {
 		char errstr[256];
 
-		if (rd_kafka_topic_conf_set(tconf, "partitioner", partitioner, errstr,
+		if (kafka_fn.topic_conf_set(tconf, "partitioner", partitioner, errstr,
 					    sizeof(errstr)) != RD_KAFKA_CONF_OK) {
 			log_error("kafka.balancer: librdkafka refused partitioner=%s: %s",
 				  partitioner, errstr);
 			err = 1;
 		}
 	} else {
-		rd_kafka_topic_conf_set_partitioner_cb(tconf, set->balancer == BAL_LEAST_BYTES ?
+		kafka_fn.topic_conf_set_partitioner_cb(tconf, set->balancer == BAL_LEAST_BYTES ?
 								      partition_least_bytes :
 								      partition_round_robin);
 	}
 	/* First: topic-level properties set on conf below (acks, ...) then land in tconf. */
-	rd_kafka_conf_set_default_topic_conf(conf, tconf); /* takes tconf */
+	kafka_fn.conf_set_default_topic_conf(conf, tconf); /* takes tconf */
 
 	/* Our settings first, kafka.properties last so they can override anything. */
 	err |= conf_set(conf, "bootstrap.servers", set->hostport, "kafka.hostport");
@@ -544,10 +545,10 @@ static rd_kafka_conf_t *build_conf(struct kafka *k, struct config *cfg)
 	err |= conf_set(conf, "allow.auto.create.topics", set->topiccreation ? "true" : "false",
 			"kafka.topiccreation");
 
-	rd_kafka_conf_set_opaque(conf, k);
-	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-	rd_kafka_conf_set_error_cb(conf, on_error);
-	rd_kafka_conf_set_log_cb(conf, on_log);
+	kafka_fn.conf_set_opaque(conf, k);
+	kafka_fn.conf_set_dr_msg_cb(conf, on_delivery);
+	kafka_fn.conf_set_error_cb(conf, on_error);
+	kafka_fn.conf_set_log_cb(conf, on_log);
 
 	snprintf(where, sizeof(where), "%s: kafka.properties",
 		 config_origin(cfg, "kafka.properties") ? config_origin(cfg, "kafka.properties") :
@@ -555,7 +556,7 @@ static rd_kafka_conf_t *build_conf(struct kafka *k, struct config *cfg)
 	for (size_t i = 0; i < set->properties.n; i++)
 		err |= conf_set(conf, set->properties.keys[i], set->properties.values[i], where);
 	if (err) {
-		rd_kafka_conf_destroy(conf);
+		kafka_fn.conf_destroy(conf);
 		return NULL;
 	}
 	return conf;
@@ -566,34 +567,34 @@ static void create_topic(struct kafka *k)
 	char errstr[256];
 	rd_kafka_AdminOptions_t *opts;
 	rd_kafka_NewTopic_t *nt =
-		rd_kafka_NewTopic_new(k->set.topic, -1, -1, errstr, sizeof(errstr));
+		kafka_fn.NewTopic_new(k->set.topic, -1, -1, errstr, sizeof(errstr));
 
 	if (!nt) {
 		log_warn("kafka.topiccreation: %s", errstr);
 		return;
 	}
 	/* Answered on adminq, served by drain(); bounded so the outcome is always logged. */
-	opts = rd_kafka_AdminOptions_new(k->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+	opts = kafka_fn.AdminOptions_new(k->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
 	if (opts) {
-		rd_kafka_AdminOptions_set_request_timeout(opts, 10000, errstr, sizeof(errstr));
-		rd_kafka_AdminOptions_set_operation_timeout(opts, 10000, errstr, sizeof(errstr));
+		kafka_fn.AdminOptions_set_request_timeout(opts, 10000, errstr, sizeof(errstr));
+		kafka_fn.AdminOptions_set_operation_timeout(opts, 10000, errstr, sizeof(errstr));
 	}
-	rd_kafka_CreateTopics(k->rk, &nt, 1, opts, k->adminq);
+	kafka_fn.CreateTopics(k->rk, &nt, 1, opts, k->adminq);
 	if (opts)
-		rd_kafka_AdminOptions_destroy(opts);
-	rd_kafka_NewTopic_destroy(nt);
+		kafka_fn.AdminOptions_destroy(opts);
+	kafka_fn.NewTopic_destroy(nt);
 }
 
 static void release(struct kafka *k)
 {
 	if (k->rkt)
-		rd_kafka_topic_destroy(k->rkt);
+		kafka_fn.topic_destroy(k->rkt);
 	if (k->adminq)
-		rd_kafka_queue_destroy(k->adminq);
+		kafka_fn.queue_destroy(k->adminq);
 	if (k->mainq)
-		rd_kafka_queue_destroy(k->mainq);
+		kafka_fn.queue_destroy(k->mainq);
 	if (k->rk)
-		rd_kafka_destroy(k->rk);
+		kafka_fn.destroy(k->rk);
 	k->rkt = NULL;
 	k->adminq = k->mainq = NULL;
 	k->rk = NULL;
@@ -634,27 +635,32 @@ static int kafka_init(struct sink *s, struct config *cfg, const struct sink_env 
 		err = -EINVAL;
 		goto err_release;
 	}
+	if (kafka_dl_load()) {
+		log_error("kafka: %s", kafka_dl_error());
+		err = -ELIBACC;
+		goto err_release;
+	}
 	conf = build_conf(k, cfg);
 	if (!conf) {
 		err = -EINVAL;
 		goto err_release;
 	}
-	k->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+	k->rk = kafka_fn.new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
 	if (!k->rk) {
 		log_error("kafka: %s", errstr);
-		rd_kafka_conf_destroy(conf);
+		kafka_fn.conf_destroy(conf);
 		err = -EINVAL;
 		goto err_release;
 	}
-	k->rkt = rd_kafka_topic_new(k->rk, k->set.topic, NULL);
+	k->rkt = kafka_fn.topic_new(k->rk, k->set.topic, NULL);
 	if (!k->rkt) {
 		log_error("kafka.topic: %s: %s", k->set.topic,
-			  rd_kafka_err2str(rd_kafka_last_error()));
+			  kafka_fn.err2str(kafka_fn.last_error()));
 		err = -EINVAL;
 		goto err_release;
 	}
-	k->mainq = rd_kafka_queue_get_main(k->rk);
-	k->adminq = rd_kafka_queue_new(k->rk);
+	k->mainq = kafka_fn.queue_get_main(k->rk);
+	k->adminq = kafka_fn.queue_new(k->rk);
 	if (pipe2(k->pipefd, O_NONBLOCK | O_CLOEXEC)) {
 		err = -errno;
 		goto err_release;
@@ -664,8 +670,8 @@ static int kafka_init(struct sink *s, struct config *cfg, const struct sink_env 
 		goto err_close_pipe;
 	k->poll.data = k;
 	uv_poll_start(&k->poll, UV_READABLE, on_readable);
-	rd_kafka_queue_io_event_enable(k->mainq, k->pipefd[1], "k", 1);
-	rd_kafka_queue_io_event_enable(k->adminq, k->pipefd[1], "a", 1);
+	kafka_fn.queue_io_event_enable(k->mainq, k->pipefd[1], "k", 1);
+	kafka_fn.queue_io_event_enable(k->adminq, k->pipefd[1], "a", 1);
 	/*
 	 * librdkafka writes to the pipe when a queue turns non-empty: what its threads queued
 	 * before this point (a connection error, say) would never wake us. Drain once now.
@@ -698,14 +704,14 @@ static void teardown(struct kafka *k)
 	uint64_t end;
 
 	k->closed = true;
-	rd_kafka_queue_io_event_enable(k->mainq, -1, NULL, 0);
-	rd_kafka_queue_io_event_enable(k->adminq, -1, NULL, 0);
+	kafka_fn.queue_io_event_enable(k->mainq, -1, NULL, 0);
+	kafka_fn.queue_io_event_enable(k->adminq, -1, NULL, 0);
 	if (k->n_pending)
-		rd_kafka_flush(k->rk, 1000);
-	rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+		kafka_fn.flush(k->rk, 1000);
+	kafka_fn.purge(k->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
 	end = uv_hrtime() + 2000000000ull;
 	while (k->n_pending && uv_hrtime() < end)
-		rd_kafka_poll(k->rk, 100);
+		kafka_fn.poll(k->rk, 100);
 	/* Reports librdkafka never gave back (it should not happen): abandon them ourselves. */
 	lost.next = lost.prev = &lost;
 	while (k->n_pending) {

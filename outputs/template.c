@@ -330,6 +330,8 @@ char *chat_label_name(const char *field)
 int chat_http_init(struct chat_http *h, const char *name, struct config *cfg)
 {
 	h->cert_file = h->key_file = h->ca_file = NULL;
+	if (http_client_load(name))
+		return -ELIBACC;
 	if (!h->mutualtls)
 		return 0;
 	h->cert_file = config_get(cfg, "mutualtlsclient.certfile");

@@ -150,7 +150,10 @@ char *chat_basic_auth(const char *user, const char *password);
 /* A copy of s with its keys sorted (Go marshals maps so). NULL on ENOMEM. */
 json_t *chat_sorted_object(const json_t *obj);
 
-/* Resolve mutual TLS files for sink `name`. 0, or -EINVAL after logging why. */
+/*
+ * Load libcurl (http_client_load) and resolve mutual TLS files for sink `name`. 0, or -ELIBACC
+ * or -EINVAL after logging why.
+ */
 int chat_http_init(struct chat_http *h, const char *name, struct config *cfg);
 /* Copy the TLS and timeout settings into req. */
 void chat_http_apply(const struct chat_http *h, struct http_request *req);

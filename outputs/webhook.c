@@ -104,6 +104,8 @@ static int webhook_init(struct sink *s, struct config *cfg, const struct sink_en
 		return -EINVAL;
 	}
 	w->http = env->http;
+	if (http_client_load("webhook"))
+		return -ELIBACC;
 	if (w->set.mutualtls) {
 		w->cert_file = config_get(cfg, "mutualtlsclient.certfile");
 		w->key_file = config_get(cfg, "mutualtlsclient.keyfile");

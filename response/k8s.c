@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "config/log.h"
+#include "outputs/curl_dl.h"
 #include "response/yaml_json.h"
 
 #define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -395,6 +396,13 @@ struct k8s_client *k8s_client_new(uv_loop_t *loop, struct http_client *http,
 	if (!c) {
 		snprintf(err, errlen, "out of memory");
 		errno = ENOMEM;
+		return NULL;
+	}
+	/* libcurl is loaded on first use (outputs/curl_dl.h): fail here, not on the first call. */
+	if (curl_dl_load()) {
+		snprintf(err, errlen, "%s", curl_dl_error());
+		free(c);
+		errno = ELIBACC;
 		return NULL;
 	}
 	c->loop = loop;

@@ -84,6 +84,14 @@ wait_ready() { # URL METHOD
 	return 1
 }
 
+# PID: resident KB per mapped file ([heap], [anon]... for the rest), largest first, >= 64 KB.
+rss_by_file() {
+	awk '/^[0-9a-f]+-[0-9a-f]+ / { n = ($6 == "") ? "[anon]" : $6; sub(".*/", "", n) }
+	     /^Rss:/ { r[n] += $2 }
+	     END { for (n in r) if (r[n] >= 64) printf "%7.2f MB  %s\n", r[n] / 1024, n }' \
+		"/proc/$1/smaps" | sort -rn
+}
+
 rss_kb() { # PID [FIELD]: VmRSS, or RssAnon (lanner's own memory, without shared libraries)
 	awk -v f="${2:-VmRSS}:" '$1 == f { print $2 }' "/proc/$1/status"
 }
@@ -118,7 +126,8 @@ baseline_pid=$!
 pids+=("$baseline_pid")
 wait_ready "http://127.0.0.1:$baseline_port/" POST || die "h2o_baseline did not start"
 
-# lanner: HTTP input only, stdout disabled, no outputs.
+# lanner: HTTP input only, stdout disabled, no outputs, detector off (LANNER_OPTS can turn it
+# on: -o detector.enabled=true), the spool (disk mode, as shipped) in the bench's own dir.
 if [ "${BASELINE_ONLY:-0}" != 1 ]; then
 	lanner_port=$(free_port)
 	cat >"$tmp/lanner.yaml" <<EOF
@@ -126,6 +135,10 @@ listenaddress: 127.0.0.1
 listenport: $lanner_port
 stdout:
   enabled: false
+detector:
+  enabled: false
+spool:
+  path: $tmp/spool.db
 EOF
 	# shellcheck disable=SC2086
 	"$lanner_bin" -c "$tmp/lanner.yaml" ${LANNER_OPTS:-} >"$tmp/lanner.out" 2>"$tmp/lanner.err" &
@@ -136,6 +149,7 @@ EOF
 	sleep 1
 	idle_rss=$(rss_kb "$lanner_pid")
 	idle_anon=$(rss_kb "$lanner_pid" RssAnon)
+	rss_by_file "$lanner_pid" >"$tmp/idle.rss"
 
 	# ALERTS alerts (at least: wrk runs for a time, not a count), then RSS.
 	sent=0
@@ -180,6 +194,8 @@ if [ "${BASELINE_ONLY:-0}" != 1 ]; then
 		'BEGIN { r = l / b; printf "ratio lanner/baseline: %10.2f  (target >= 0.70: %s)\n", r, (r >= 0.7 ? "met" : "MISSED") }'
 	awk -v k="$idle_rss" -v a="$(mb "$idle_anon")" \
 		'BEGIN { printf "lanner idle RSS:       %10.1f MB (target <= 10 MB: %s; anonymous %s MB)\n", k / 1024, (k <= 10240 ? "met" : "MISSED"), a }'
+	echo "lanner idle RSS by mapping (>= 64 KB; libraries are mostly shared clean pages):"
+	sed 's/^/  /' "$tmp/idle.rss"
 	echo "lanner RSS after $sent alerts: $(mb "$after_rss") MB (anonymous $(mb "$after_anon") MB)"
 	echo "lanner RSS after the throughput runs: $(mb "$end_rss") MB (anonymous $(mb "$end_anon") MB)"
 fi

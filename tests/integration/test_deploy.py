@@ -251,6 +251,11 @@ class DeployTest(unittest.TestCase):
         for lib in ("libbpf", "libh2o", "libjansson", "librdkafka", "libuv", "libz"):
             if lib in ldd:
                 self.assertTrue(any(p.startswith(lib.replace("libz", "zlib")) for p in pkgs), lib)
+        # and the ones it loads by soname on first use (outputs/curl_dl.h, kafka_dl.h)
+        self.assertNotIn("libcurl.so", ldd)
+        self.assertNotIn("librdkafka.so", ldd)
+        self.assertIn("libcurl4", pkgs)
+        self.assertIn("librdkafka1", pkgs)
 
 
 if __name__ == "__main__":

@@ -617,7 +617,7 @@ static void test_elasticsearch_batch_split_and_items(void **state)
 	assert_int_equal(receiver_start(&r, flags), 0);
 	snprintf(yaml, sizeof(yaml),
 		 "elasticsearch: {hostport: 'http://127.0.0.1:%d', index: 'sec-%%Y', "
-		 "batch: {maxbytes: 1KiB}}\n",
+		 "pipeline: 'geo ip/1~', batch: {maxbytes: 1KiB}}\n",
 		 r.port);
 	if (harness_start(&h, &elasticsearch_sink_ops, yaml))
 		fail_msg("init failed: %s", h.diag);
@@ -643,6 +643,12 @@ static void test_elasticsearch_batch_split_and_items(void **state)
 	assert_true(json_array_size(reqs) >= 2);
 	for (size_t i = 0; i < json_array_size(reqs); i++) {
 		const char *b = body_of(json_array_get(reqs, i));
+		const char *path =
+			json_string_value(json_object_get(json_array_get(reqs, i), "path"));
+
+		/* The ingest pipeline's name, percent-encoded but for RFC 3986 unreserved ones. */
+		assert_non_null(path);
+		assert_non_null(strstr(path, "&pipeline=geo%20ip%2F1~"));
 
 		assert_non_null(strstr(b, "{\"create\":{\"_index\":\"sec-2025\",\"_id\":\""));
 		for (const char *p = b; (p = strchr(p, '\n')); p++)
