@@ -862,6 +862,33 @@ static struct cnode *compile_check(struct cctx *c, const struct cond_node *a)
 		n->text_lhs = type != FIELD_STRING && type != FIELD_LIST;
 		break;
 	}
+	if (n->cmp == CMP_STR && !n->text_lhs && !n->anc) {
+		switch (a->op) {
+		case OP_EQ:
+			n->fast = FAST_EQ;
+			break;
+		case OP_NE:
+			n->fast = FAST_NE;
+			break;
+		case OP_STARTSWITH:
+		case OP_BSTARTSWITH:
+			n->fast = FAST_STARTSWITH;
+			break;
+		case OP_ENDSWITH:
+			n->fast = FAST_ENDSWITH;
+			break;
+		case OP_CONTAINS:
+		case OP_BCONTAINS:
+			n->fast = FAST_CONTAINS;
+			break;
+		case OP_IN:
+		case OP_INTERSECTS:
+			n->fast = nv <= 4 ? FAST_IN_FEW : FAST_IN_SET;
+			break;
+		default:
+			break;
+		}
+	}
 	if (a->op == OP_PMATCH && n->cmp != CMP_STR) {
 		cerr(c, a->off, "operator 'pmatch' needs a string field, '%s' is not", d->name);
 		goto err;

@@ -620,11 +620,60 @@ static bool check_ancestors(struct rules_eval *ev, const struct cnode *n, const 
 	return n->anc_ne;
 }
 
+/*
+ * The common checks, a string operator on a plain string value, without the general dispatch
+ * (str_op gives the same answers). Returns -1 when the value is not a plain string.
+ */
+static int fast_check(const struct cnode *n, const struct field_value *v)
+{
+	const struct cval *k = n->vals;
+	const char *p = v->str.p;
+	size_t len = v->str.len;
+
+	if (v->type != FIELD_STRING)
+		return -1;
+	switch (n->fast) {
+	case FAST_EQ:
+		return len == k->len && !memcmp(p, k->s, len);
+	case FAST_NE:
+		return !(len == k->len && !memcmp(p, k->s, len));
+	case FAST_STARTSWITH:
+		return len >= k->len && !memcmp(p, k->s, k->len);
+	case FAST_ENDSWITH:
+		return len >= k->len && !memcmp(p + len - k->len, k->s, k->len);
+	case FAST_CONTAINS:
+		return k->len <= len && (!k->len || memmem(p, len, k->s, k->len));
+	case FAST_IN_FEW:
+		for (size_t i = 0; i < n->nvals; i++)
+			if (k[i].len == len && !memcmp(k[i].s, p, len))
+				return 1;
+		return 0;
+	case FAST_IN_SET:
+		return strset_has(&n->set, p, len);
+	default:
+		return -1;
+	}
+}
+
 /* Leaves stay out of line so the recursive walker keeps a small frame. */
 static __attribute__((noinline)) bool eval_leaf(struct rules_eval *ev, const struct cnode *n,
 						const void *event)
 {
 	const struct field_value *v, *w;
+
+	if (n->fast) {
+		/* rules_eval began this event: the slot's generation says whether it is cached */
+		struct cache_ent *c = &ev->cache[n->slot];
+		int r;
+
+		if (c->gen != ev->gen)
+			extract(ev, c, NULL, event);
+		if (!c->present)
+			return false;
+		r = fast_check(n, &c->v);
+		if (r >= 0)
+			return r;
+	}
 
 	if (n->anc)
 		return check_ancestors(ev, n, event);

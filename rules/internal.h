@@ -215,8 +215,21 @@ struct strset {
 	size_t n;
 };
 
+/* A check's fast path (eval_leaf), chosen at compile time: a string operator on a string. */
+enum cn_fast {
+	FAST_NONE,
+	FAST_EQ,
+	FAST_NE,
+	FAST_STARTSWITH,
+	FAST_ENDSWITH,
+	FAST_CONTAINS,
+	FAST_IN_FEW,
+	FAST_IN_SET
+};
+
 struct cnode {
 	uint8_t kind, op, cmp;
+	uint8_t fast; /* enum cn_fast */
 	bool anc; /* any-ancestor field: iterate indexes 1.. */
 	bool anc_ne; /* any-ancestor `!=`: compiled as `=`, true when no ancestor equals */
 	bool text_lhs; /* numeric field under a string operator: render as text */
