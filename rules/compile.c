@@ -1281,67 +1281,123 @@ static bool spec_kid(const struct cnode *n, size_t i, unsigned t, const struct c
 	return true;
 }
 
-static size_t linearize(const struct cnode *n, unsigned t, struct fnode *out)
+static void put(struct fnode *ops, size_t *pos, uint8_t kind, int32_t memo,
+		const struct cnode *leaf)
 {
-	const struct cnode *k;
-	size_t pos = 1;
-
-	for (size_t i = 0; i < n->n; i++)
-		if (spec_kid(n, i, t, &k))
-			pos += linearize(k, t, out ? out + pos : NULL);
-	if (out) {
-		out->kind = n->kind;
-		out->memo = n->kind == CN_MACRO ? n->slot : -1;
-		out->size = (uint32_t)pos;
-		out->leaf = NULL;
+	if (ops) {
+		ops[*pos].kind = kind;
+		ops[*pos].memo = memo;
+		ops[*pos].target = UINT32_MAX;
+		ops[*pos].leaf = leaf;
 	}
-	return pos;
-}
-
-/* Leaves after the nodes, in node order (a second walk keeps both in visiting order). */
-static void place_leaves(struct blk *b, const struct cnode *n, unsigned t, struct fnode **out,
-			 size_t words)
-{
-	struct fnode *me = out ? *out : NULL;
-	const struct cnode *k;
-
-	if (out)
-		(*out)++;
-	if (n->kind == CN_CHECK || n->kind == CN_TYPE) {
-		const struct cnode *l = copy_leaf(b, n, words);
-
-		if (me)
-			me->leaf = l;
-	}
-	for (size_t i = 0; i < n->n; i++)
-		if (spec_kid(n, i, t, &k))
-			place_leaves(b, k, t, out, words);
+	(*pos)++;
 }
 
 /*
- * A rule's evaluation data in one block, in the order evaluation visits it: the linear nodes,
- * then each leaf with its constants, sets and type bitmap. An event touches few cache lines.
+ * The program of n (undecided for t) at ops[*pos]; ops == NULL is the sizing pass. The leaves'
+ * copies go to b in the order the program tests them.
+ */
+static void emit(struct blk *b, const struct cnode *n, unsigned t, struct fnode *ops, size_t *pos,
+		 size_t words)
+{
+	const struct cnode *k, *last = NULL;
+	size_t start = *pos;
+
+	switch (n->kind) {
+	case CN_CHECK:
+	case CN_TYPE:
+		put(ops, pos, n->kind == CN_CHECK ? OPC_TEST : OPC_TYPE, -1,
+		    copy_leaf(b, n, words));
+		return;
+	case CN_TRUE:
+	case CN_FALSE:
+		put(ops, pos, n->kind == CN_TRUE ? OPC_TRUE : OPC_FALSE, -1, NULL);
+		return;
+	case CN_NOT:
+		if (spec_kid(n, 0, t, &k))
+			emit(b, k, t, ops, pos, words);
+		put(ops, pos, OPC_NOT, -1, NULL);
+		return;
+	case CN_MACRO:
+		put(ops, pos, OPC_MEMO, n->slot, NULL);
+		if (spec_kid(n, 0, t, &k))
+			emit(b, k, t, ops, pos, words);
+		put(ops, pos, OPC_STORE, n->slot, NULL);
+		if (ops)
+			ops[start].target = (uint32_t)*pos;
+		return;
+	default: /* CN_AND, CN_OR: each operand but the last may decide */
+		for (size_t i = 0; i < n->n; i++) {
+			if (!spec_kid(n, i, t, &k))
+				continue;
+			if (last) {
+				emit(b, last, t, ops, pos, words);
+				put(ops, pos, n->kind == CN_AND ? OPC_JF : OPC_JT, -1, NULL);
+			}
+			last = k;
+		}
+		if (last)
+			emit(b, last, t, ops, pos, words);
+		/* this node's jumps are the ones inside it still unpatched */
+		for (size_t i = start; ops && i < *pos; i++)
+			if ((ops[i].kind == OPC_JF || ops[i].kind == OPC_JT) &&
+			    ops[i].target == UINT32_MAX)
+				ops[i].target = (uint32_t)*pos;
+		return;
+	}
+}
+
+/*
+ * A jump lands where acc is used next; when that is another jump on the same value (an
+ * enclosing and/or decided too), go straight to its end.
+ */
+static void thread_jumps(struct fnode *ops, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint32_t j;
+
+		if (ops[i].kind != OPC_JF && ops[i].kind != OPC_JT)
+			continue;
+		j = ops[i].target;
+		for (;;) {
+			if (ops[j].kind == ops[i].kind)
+				j = ops[j].target; /* taken again: acc is unchanged */
+			else if (ops[j].kind == OPC_JF || ops[j].kind == OPC_JT)
+				j++; /* the opposite jump falls through */
+			else
+				break;
+		}
+		ops[i].target = j;
+	}
+}
+
+/*
+ * A rule's evaluation data in one block: its program, then each leaf with its constants, sets
+ * and type bitmap, in the order the program tests them. An event touches few cache lines.
  * root must be undecided for t (or t == NOSPEC).
  */
 static struct fnode *build_flat(const struct cnode *root, unsigned t, size_t words)
 {
 	struct blk b = { 0 };
-	struct fnode *f, *cur;
-	size_t nodes;
+	struct fnode *f;
+	size_t nops = 0;
 
 	root = spec_self(root, t);
-	nodes = linearize(root, t, NULL);
 	/* sizing pass */
-	b.off = (nodes * sizeof(struct fnode) + 15) & ~(size_t)15;
-	place_leaves(&b, root, t, NULL, words);
+	emit(&b, root, t, NULL, &nops, words);
+	nops++; /* OPC_END */
+	b.off = (nops * sizeof(struct fnode) + 15) & ~(size_t)15;
+	nops = 0;
+	emit(&b, root, t, NULL, &nops, words);
 	b.p = aligned_alloc(64, (b.off + 63) & ~(size_t)63);
 	if (!b.p)
 		return NULL;
 	f = (struct fnode *)b.p;
-	linearize(root, t, f);
-	b.off = (nodes * sizeof(struct fnode) + 15) & ~(size_t)15;
-	cur = f;
-	place_leaves(&b, root, t, &cur, words);
+	b.off = ((nops + 1) * sizeof(struct fnode) + 15) & ~(size_t)15;
+	nops = 0;
+	emit(&b, root, t, f, &nops, words);
+	put(f, &nops, OPC_END, -1, NULL);
+	thread_jumps(f, nops);
 	return f;
 }
 
@@ -1349,12 +1405,12 @@ static struct fnode *build_flat(const struct cnode *root, unsigned t, size_t wor
 static struct fnode *build_true(void)
 {
 	struct fnode *f = aligned_alloc(64, 64);
+	size_t n = 0;
 
 	if (f) {
 		memset(f, 0, 64);
-		f->kind = CN_TRUE;
-		f->size = 1;
-		f->memo = -1;
+		put(f, &n, OPC_TRUE, -1, NULL);
+		put(f, &n, OPC_END, -1, NULL);
 	}
 	return f;
 }

@@ -689,58 +689,57 @@ static __attribute__((noinline)) bool eval_leaf(struct rules_eval *ev, const str
 	return cmp_value(ev, n, v);
 }
 
-static bool eval_node(struct rules_eval *ev, const struct fnode *n, const void *event,
-		      unsigned type);
-
-/* One node; leaves and memo hits without a recursive call. */
-static inline bool eval_one(struct rules_eval *ev, const struct fnode *n, const void *event,
-			    unsigned type)
+/* Run one rule's program (see struct fnode) for the current event. */
+static bool evaluate(struct rules_eval *ev, const struct fnode *prog, const void *event,
+		     unsigned type)
 {
-	if (n->kind == CN_CHECK)
-		return eval_leaf(ev, n->leaf, event);
-	if (n->kind == CN_TYPE)
-		return n->leaf->types[type / 64] & (1ull << (type % 64));
-	if (n->kind == CN_MACRO && ev->memo[n->memo].gen == ev->gen)
-		return ev->memo[n->memo].val;
-	return eval_node(ev, n, event, type);
-}
-
-static bool eval_node(struct rules_eval *ev, const struct fnode *n, const void *event,
-		      unsigned type)
-{
-	const struct fnode *k, *end = n + n->size;
+	const struct fnode *pc = prog;
 	struct memo_ent *m;
-	bool val;
+	bool acc = false;
 
-	switch (n->kind) {
-	case CN_AND:
-		for (k = n + 1; k < end; k += k->size)
-			if (!eval_one(ev, k, event, type))
-				return false;
-		return true;
-	case CN_OR:
-		for (k = n + 1; k < end; k += k->size)
-			if (eval_one(ev, k, event, type))
-				return true;
-		return false;
-	case CN_NOT:
-		return !eval_one(ev, n + 1, event, type);
-	case CN_MACRO:
-		m = &ev->memo[n->memo];
-		if (m->gen == ev->gen)
-			return m->val;
-		val = eval_one(ev, n + 1, event, type);
-		m->gen = ev->gen;
-		m->val = val;
-		return val;
-	case CN_TRUE:
-		return true;
-	case CN_FALSE:
-		return false;
-	case CN_TYPE:
-		return n->leaf->types[type / 64] & (1ull << (type % 64));
-	default:
-		return eval_leaf(ev, n->leaf, event);
+	for (;;) {
+		switch (pc->kind) {
+		case OPC_TEST:
+			acc = eval_leaf(ev, pc->leaf, event);
+			pc++;
+			break;
+		case OPC_JF:
+			pc = acc ? pc + 1 : prog + pc->target;
+			break;
+		case OPC_JT:
+			pc = acc ? prog + pc->target : pc + 1;
+			break;
+		case OPC_MEMO:
+			m = &ev->memo[pc->memo];
+			if (m->gen == ev->gen) {
+				acc = m->val;
+				pc = prog + pc->target;
+			} else {
+				pc++;
+			}
+			break;
+		case OPC_STORE:
+			m = &ev->memo[pc->memo];
+			m->gen = ev->gen;
+			m->val = acc;
+			pc++;
+			break;
+		case OPC_NOT:
+			acc = !acc;
+			pc++;
+			break;
+		case OPC_TYPE:
+			acc = pc->leaf->types[type / 64] & (1ull << (type % 64));
+			pc++;
+			break;
+		case OPC_TRUE:
+		case OPC_FALSE:
+			acc = pc->kind == OPC_TRUE;
+			pc++;
+			break;
+		default: /* OPC_END */
+			return acc;
+		}
 	}
 }
 
@@ -772,7 +771,7 @@ int rules_eval(struct rules_eval *ev, int source_index, const void *event, rules
 	}
 	eval_begin(ev, event);
 	for (size_t i = 0; i < n; i++) {
-		if (!eval_one(ev, list[i].flat, event, type))
+		if (!evaluate(ev, list[i].flat, event, type))
 			continue;
 		matches++;
 		if (on_match)

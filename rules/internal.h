@@ -171,15 +171,28 @@ struct rules {
 enum cn_kind { CN_AND, CN_OR, CN_NOT, CN_TRUE, CN_FALSE, CN_TYPE, CN_CHECK, CN_MACRO };
 
 /*
- * The tree, linearised per rule in depth-first order for evaluation: a node's children follow
- * it, each child's subtree spans child->size nodes. Sequential memory instead of pointer
- * chasing; leaves point back to their cnode for constants.
+ * A rule's condition for one event type, compiled to a short program that evaluate() runs in a
+ * single loop, no recursion: `acc` holds the last value; an and/or operand that decides the
+ * answer jumps straight past the operands left (to where the value is used next).
  */
+enum op_code {
+	OPC_TEST, /* acc = the check `leaf` */
+	OPC_TYPE, /* acc = the event type is in leaf->types (sources without per-type blocks) */
+	OPC_TRUE,
+	OPC_FALSE,
+	OPC_NOT, /* acc = !acc */
+	OPC_JF, /* when !acc, go to `target` */
+	OPC_JT, /* when acc, go to `target` */
+	OPC_MEMO, /* macro `memo` already known for this event: acc = it, go to `target` */
+	OPC_STORE, /* remember acc as macro `memo`'s value for this event */
+	OPC_END, /* the rule's answer is acc */
+};
+
 struct fnode {
-	uint8_t kind;
-	uint32_t size; /* nodes in this subtree, itself included */
-	int32_t memo; /* CN_MACRO: per-event memo slot of the macro */
-	const struct cnode *leaf; /* CN_TYPE, CN_CHECK */
+	uint8_t kind; /* enum op_code */
+	int32_t memo; /* OPC_MEMO, OPC_STORE: per-event memo slot of the macro */
+	uint32_t target; /* jumps, OPC_MEMO: index of the next op */
+	const struct cnode *leaf; /* OPC_TEST, OPC_TYPE */
 };
 
 /* How a check compares: chosen at compile time from the field type and operator. */
