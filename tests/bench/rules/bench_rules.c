@@ -180,6 +180,142 @@ static const struct event_process *arena_proc(struct arena *a, const struct even
 }
 
 /*
+ * The recording holds each process (with its ancestors), container and pod once per batch, as
+ * the detector's process table and metadata caches do: events of the same process point to
+ * the same object, so what one event brought into the cache the next finds there. Objects are
+ * shared only when every field is equal (a key of all of them), per batch (the arena's life).
+ */
+struct keybuf {
+	char *p;
+	size_t len, cap;
+	bool over;
+};
+
+static void kb_put(struct keybuf *k, const void *v, size_t n)
+{
+	if (k->len + n > k->cap) {
+		k->over = true;
+		return;
+	}
+	memcpy(k->p + k->len, v, n);
+	k->len += n;
+}
+
+static void kb_str(struct keybuf *k, const char *s)
+{
+	size_t n = s ? strlen(s) + 1 : 0;
+
+	kb_put(k, &n, sizeof(n));
+	if (s)
+		kb_put(k, s, n);
+}
+
+static void kb_strv(struct keybuf *k, const char *const *v, size_t n)
+{
+	kb_put(k, &n, sizeof(n));
+	for (size_t i = 0; v && i < n; i++)
+		kb_str(k, v[i]);
+}
+
+static void key_proc(struct keybuf *k, const struct event_process *p, unsigned depth)
+{
+	struct event_process c;
+
+	if (!p || depth > 64) {
+		kb_put(k, "", 1);
+		return;
+	}
+	c = *p;
+	c.name = c.exe = c.exepath = c.cwd = NULL;
+	c.user = c.group = c.loginname = c.homedir = c.shell = NULL;
+	c.args = c.env = NULL;
+	c.parent = NULL;
+	kb_put(k, &c, sizeof(c));
+	kb_str(k, p->name);
+	kb_str(k, p->exe);
+	kb_str(k, p->exepath);
+	kb_str(k, p->cwd);
+	kb_str(k, p->user);
+	kb_str(k, p->group);
+	kb_str(k, p->loginname);
+	kb_str(k, p->homedir);
+	kb_str(k, p->shell);
+	kb_strv(k, p->args, p->n_args);
+	kb_strv(k, p->env, p->n_env);
+	key_proc(k, p->parent, depth + 1);
+}
+
+static void key_container(struct keybuf *k, const struct event_container *c)
+{
+	struct event_container x = *c;
+
+	x.id = x.full_id = x.name = x.type = x.image = NULL;
+	x.image_repository = x.image_tag = x.image_digest = NULL;
+	kb_put(k, &x, sizeof(x));
+	kb_str(k, c->id);
+	kb_str(k, c->full_id);
+	kb_str(k, c->name);
+	kb_str(k, c->type);
+	kb_str(k, c->image);
+	kb_str(k, c->image_repository);
+	kb_str(k, c->image_tag);
+	kb_str(k, c->image_digest);
+}
+
+static void key_k8s(struct keybuf *k, const struct event_k8s *p)
+{
+	kb_str(k, p->pod_name);
+	kb_str(k, p->ns_name);
+	kb_str(k, p->pod_uid);
+	kb_strv(k, p->label_keys, p->n_labels);
+	kb_strv(k, p->label_values, p->n_labels);
+}
+
+#define INTERN_SLOTS 16384
+
+static struct interned {
+	unsigned batch;
+	uint64_t h;
+	const char *key;
+	size_t klen;
+	const void *obj;
+} intern_tab[INTERN_SLOTS];
+static unsigned intern_batch = 1; /* bumped when the arena is reset */
+static char intern_key[1 << 16];
+
+/* The object of this key in the current batch, or NULL; *slot is where to add it. */
+static const void *intern_find(const struct keybuf *k, uint64_t *h, size_t *slot)
+{
+	uint64_t x = 1469598103934665603ull;
+	size_t i;
+
+	for (size_t j = 0; j < k->len; j++)
+		x = (x ^ (unsigned char)k->p[j]) * 1099511628211ull;
+	*h = x;
+	for (i = x % INTERN_SLOTS;; i = (i + 1) % INTERN_SLOTS) {
+		struct interned *e = &intern_tab[i];
+
+		if (e->batch != intern_batch)
+			break;
+		if (e->h == x && e->klen == k->len && !memcmp(e->key, k->p, k->len))
+			return e->obj;
+	}
+	*slot = i;
+	return NULL;
+}
+
+static void intern_add(struct arena *a, const struct keybuf *k, uint64_t h, size_t slot,
+		       const void *obj)
+{
+	char *key = arena_alloc(a, k->len);
+
+	if (!key || !obj)
+		return;
+	memcpy(key, k->p, k->len);
+	intern_tab[slot] = (struct interned){ intern_batch, h, key, k->len, obj };
+}
+
+/*
  * A copy of e in the arena: its arguments and fd always; its process (with ancestors),
  * container and k8s data too when `tables`, else they stay shared with e, as the detector's
  * events point into its process table and metadata caches. NULL when the arena is full (the
@@ -204,8 +340,19 @@ static const struct syscall_event *arena_event(struct arena *a, const struct sys
 	g->fstype = arena_str(a, g->fstype);
 	g->uargs = arena_str(a, g->uargs);
 	arena_sockaddr(a, &g->sockaddr);
-	if (tables)
-		d->proc = arena_proc(a, e->proc, 0);
+	if (tables && e->proc) {
+		struct keybuf k = { intern_key, 0, sizeof(intern_key), false };
+		const void *o = NULL;
+		uint64_t h = 0;
+		size_t slot = 0;
+
+		key_proc(&k, e->proc, 0);
+		if (!k.over)
+			o = intern_find(&k, &h, &slot);
+		d->proc = o ? o : arena_proc(a, e->proc, 0);
+		if (!o && !k.over)
+			intern_add(a, &k, h, slot, d->proc);
+	}
 	if (e->fd) {
 		struct event_fd *fd = arena_alloc(a, sizeof(*fd));
 
@@ -219,7 +366,19 @@ static const struct syscall_event *arena_event(struct arena *a, const struct sys
 		d->fd = fd;
 	}
 	if (e->container && tables) {
-		struct event_container *c = arena_alloc(a, sizeof(*c));
+		struct keybuf k = { intern_key, 0, sizeof(intern_key), false };
+		uint64_t h = 0;
+		size_t slot = 0;
+		const void *o;
+		struct event_container *c;
+
+		key_container(&k, e->container);
+		o = k.over ? NULL : intern_find(&k, &h, &slot);
+		if (o) {
+			d->container = o;
+			goto k8s;
+		}
+		c = arena_alloc(a, sizeof(*c));
 
 		if (c) {
 			*c = *e->container;
@@ -233,9 +392,24 @@ static const struct syscall_event *arena_event(struct arena *a, const struct sys
 			c->image_digest = arena_str(a, c->image_digest);
 		}
 		d->container = c;
+		if (!k.over)
+			intern_add(a, &k, h, slot, c);
 	}
+k8s:
 	if (e->k8s && tables) {
-		struct event_k8s *k = arena_alloc(a, sizeof(*k));
+		struct keybuf kb = { intern_key, 0, sizeof(intern_key), false };
+		uint64_t h = 0;
+		size_t slot = 0;
+		const void *o;
+		struct event_k8s *k;
+
+		key_k8s(&kb, e->k8s);
+		o = kb.over ? NULL : intern_find(&kb, &h, &slot);
+		if (o) {
+			d->k8s = o;
+			return a->full ? NULL : d;
+		}
+		k = arena_alloc(a, sizeof(*k));
 
 		if (k) {
 			*k = *e->k8s;
@@ -246,6 +420,8 @@ static const struct syscall_event *arena_event(struct arena *a, const struct sys
 			k->label_values = arena_strv(a, k->label_values, k->n_labels);
 		}
 		d->k8s = k;
+		if (!kb.over)
+			intern_add(a, &kb, h, slot, k);
 	}
 	return a->full ? NULL : d;
 }
@@ -339,6 +515,7 @@ static int pass_batches(const char *path, struct rules_eval *ev, int src, struct
 		nb = 0;
 		a.used = 0;
 		a.full = false;
+		intern_batch++;
 		t0 = now();
 		if (more && !copy)
 			batch[nb++] = arena_event(&a, e, true);
