@@ -125,7 +125,7 @@ struct http_req {
 	const char *method;
 	const char *path;
 	const char *query;
-	char peer[64];
+	char peer[64]; /* formatted on the first http_req_peer(), empty until then */
 	char strings[]; /* method, path, query, NUL-terminated */
 };
 
@@ -359,7 +359,8 @@ static struct http_req *req_new(struct http_server *s, h2o_req_t *req)
 	p += pl + 1;
 	r->query = memcpy(p, query, ql);
 	p[ql] = '\0';
-	format_peer(req, r->peer, sizeof(r->peer));
+	/* the peer costs a getpeername() and formatting: only when someone asks */
+	r->peer[0] = '\0';
 	/* h2o_mem_alloc_shared aborts on ENOMEM, as all of h2o does */
 	r->sentinel = h2o_mem_alloc_shared(&req->pool, sizeof(*r->sentinel), on_req_pool_dispose);
 	*r->sentinel = r;
@@ -974,6 +975,15 @@ const char *http_req_header(const struct http_req *r, const char *name, size_t *
 
 const char *http_req_peer(const struct http_req *r)
 {
+	struct http_req *m = (struct http_req *)r;
+
+	/* a cache of what the request already says; once it is gone, the peer is unknown */
+	if (!r->peer[0]) {
+		if (r->req)
+			format_peer(r->req, m->peer, sizeof(m->peer));
+		else
+			snprintf(m->peer, sizeof(m->peer), "unknown");
+	}
 	return r->peer;
 }
 
