@@ -88,6 +88,8 @@ static void accept_alert(struct gateway *g, struct http_req *req, struct alert *
  * (h2o frees its own when the client goes away); its alert goes to the pipeline back on the
  * loop thread, in the order received.
  */
+#define INGEST_BACKLOG 8 /* bodies out for parsing at most; more parse on the loop thread */
+
 struct ingest_job {
 	struct ingest_job *next;
 	struct http_req *req;
@@ -268,7 +270,8 @@ static void on_ingest(void *data, struct http_req *req)
 		reply_text(req, 400, "empty body: expected one Falco JSON alert\n");
 		return;
 	}
-	j = w ? malloc(sizeof(*j) + len) : NULL;
+	/* the worker is behind (short of CPU, or a burst): this one is quicker parsed here */
+	j = w && g->parsing < INGEST_BACKLOG ? malloc(sizeof(*j) + len) : NULL;
 	if (j) {
 		j->next = NULL;
 		j->req = req;
@@ -283,7 +286,7 @@ static void on_ingest(void *data, struct http_req *req)
 		pthread_mutex_unlock(&w->mu);
 		return;
 	}
-	/* no worker, or no memory for the job: parse here */
+	/* no worker, a backlog, or no memory for the job: parse here */
 	a = alert_parse(body, len, &err);
 	ingest_parsed(g, req, a, &err, a ? 0 : errno);
 }
