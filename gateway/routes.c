@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,7 +89,7 @@ static void accept_alert(struct gateway *g, struct http_req *req, struct alert *
  * (h2o frees its own when the client goes away); its alert goes to the pipeline back on the
  * loop thread, in the order received.
  */
-#define INGEST_BACKLOG 8 /* bodies out for parsing at most; more parse on the loop thread */
+#define INGEST_BACKLOG 8 /* bodies queued for the worker at most; more parse on the loop */
 
 struct ingest_job {
 	struct ingest_job *next;
@@ -111,6 +112,7 @@ struct ingest_worker {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct job_list todo, done; /* under mu */
+	atomic_uint unparsed; /* queued or being parsed: the worker's backlog, now */
 	bool waiting; /* the worker sleeps on cv (under mu) */
 	bool quit; /* under mu */
 };
@@ -164,6 +166,7 @@ static void *ingest_main(void *data)
 		for (last = &batch; (j = *last); last = &j->next) {
 			j->a = alert_parse(j->body, j->len, &j->err);
 			j->parse_errno = j->a ? 0 : errno;
+			atomic_fetch_sub_explicit(&w->unparsed, 1, memory_order_relaxed);
 		}
 		pthread_mutex_lock(&w->mu);
 		list_append(&w->done, batch, last);
@@ -214,6 +217,7 @@ static struct ingest_worker *ingest_worker_new(struct gateway *g)
 	if (!w)
 		return NULL;
 	w->g = g;
+	atomic_init(&w->unparsed, 0);
 	list_init(&w->todo);
 	list_init(&w->done);
 	if (uv_async_init(g->loop, &w->async, on_parsed)) {
@@ -270,8 +274,14 @@ static void on_ingest(void *data, struct http_req *req)
 		reply_text(req, 400, "empty body: expected one Falco JSON alert\n");
 		return;
 	}
-	/* the worker is behind (short of CPU, or a burst): this one is quicker parsed here */
-	j = w && g->parsing < INGEST_BACKLOG ? malloc(sizeof(*j) + len) : NULL;
+	/*
+	 * The worker is behind (a burst, or short of CPU): this one is quicker parsed here, while
+	 * the worker goes on with its queue (g->parsing only drops when the loop collects).
+	 */
+	if (w && atomic_load_explicit(&w->unparsed, memory_order_relaxed) < INGEST_BACKLOG)
+		j = malloc(sizeof(*j) + len);
+	else
+		j = NULL;
 	if (j) {
 		j->next = NULL;
 		j->req = req;
@@ -279,6 +289,7 @@ static void on_ingest(void *data, struct http_req *req)
 		memcpy(j->body, body, len);
 		if (g->parsing++ == 0)
 			uv_ref((uv_handle_t *)&w->async);
+		atomic_fetch_add_explicit(&w->unparsed, 1, memory_order_relaxed);
 		pthread_mutex_lock(&w->mu);
 		list_append(&w->todo, j, &j->next);
 		if (w->waiting)
