@@ -118,7 +118,8 @@ baseline_pid=$!
 pids+=("$baseline_pid")
 wait_ready "http://127.0.0.1:$baseline_port/" POST || die "h2o_baseline did not start"
 
-# lanner: HTTP input only, stdout disabled, no outputs.
+# lanner: HTTP input only, stdout disabled, no outputs. The spool (disk mode, as shipped) in the
+# bench's temp dir: a lanner already running with the default path holds its lock.
 if [ "${BASELINE_ONLY:-0}" != 1 ]; then
 	lanner_port=$(free_port)
 	cat >"$tmp/lanner.yaml" <<EOF
@@ -126,6 +127,8 @@ listenaddress: 127.0.0.1
 listenport: $lanner_port
 stdout:
   enabled: false
+spool:
+  path: $tmp/spool.db
 EOF
 	# shellcheck disable=SC2086
 	"$lanner_bin" -c "$tmp/lanner.yaml" ${LANNER_OPTS:-} >"$tmp/lanner.out" 2>"$tmp/lanner.err" &
