@@ -360,7 +360,7 @@ static struct http_req *req_new(struct http_server *s, h2o_req_t *req)
 	p += pl + 1;
 	r->query = memcpy(p, query, ql);
 	p[ql] = '\0';
-	/* the peer costs a getpeername() and formatting: only when someone asks */
+	/* formatting the peer (inet_ntop, snprintf) is for the rare log line that asks */
 	r->peer[0] = '\0';
 	/* h2o_mem_alloc_shared aborts on ENOMEM, as all of h2o does */
 	r->sentinel = h2o_mem_alloc_shared(&req->pool, sizeof(*r->sentinel), on_req_pool_dispose);
