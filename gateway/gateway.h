@@ -19,6 +19,7 @@ struct pipeline;
 struct kafka_input;
 struct http_server;
 struct rules;
+struct ingest_worker;
 
 /* Top-level settings (gateway_options in run.c). */
 struct gateway_settings {
@@ -49,6 +50,9 @@ struct gateway {
 	struct rules *rules;
 	uv_signal_t sig_int, sig_term, sig_hup;
 	bool stopping;
+	struct ingest_worker *ingest; /* POST / parser thread (routes.c), or NULL */
+	unsigned parsing; /* POST / bodies out for parsing */
+	bool pipeline_stop_due; /* stopping: the pipeline stops once parsing is 0 */
 };
 
 struct sink_ops;
@@ -59,8 +63,16 @@ const struct sink_ops *const *gateway_sinks(void);
 /* Declare every configuration table lanner has (gateway, pipeline, every sink). 0 or -errno. */
 int gateway_declare(struct config *cfg);
 
+/*
+ * Stopping: the pipeline stops (drains, then closes) now, or when the last body being parsed
+ * was submitted (run.c).
+ */
+void gateway_stop_pipeline(struct gateway *g);
+
 /* Register the HTTP routes (gateway/routes.c): POST /, /test, GET /healthz, /ping, /metrics. */
 int routes_register(struct gateway *g);
+/* Stop the routes' parser thread, once the loop ran until no body was out for parsing. */
+void routes_free(struct gateway *g);
 
 /*
  * The web UI's API under /api/v1/ (gateway/api_routes.c, docs/ui-api.md), when the "ui" sink

@@ -71,7 +71,8 @@ const char *http_req_query(const struct http_req *r); /* after '?', or "" */
 const char *http_req_body(const struct http_req *r, size_t *len);
 /* Header value by case-insensitive name, or NULL; *len gets its length. */
 const char *http_req_header(const struct http_req *r, const char *name, size_t *len);
-const char *http_req_peer(const struct http_req *r); /* "127.0.0.1:51234" */
+/* "127.0.0.1:51234"; "unknown" when first asked after the client went away */
+const char *http_req_peer(const struct http_req *r);
 /*
  * The client went away before the reply (HTTP/2 stream reset, connection lost): body and
  * headers are then gone (NULL), and http_reply() only frees r. A handler that replies later

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,11 +39,17 @@ struct accept_ctx {
 static void on_accepted(void *data, int err)
 {
 	struct accept_ctx *c = data;
-	char body[64];
-	int n = snprintf(body, sizeof(body), "{\"uuid\":\"%s\"}\n", c->uuid);
+	static const char head[] = "{\"uuid\":\"", tail[] = "\"}\n";
+	char body[sizeof(head) + ALERT_UUID_LEN + sizeof(tail)], *p = body;
 
+	memcpy(p, head, sizeof(head) - 1);
+	p += sizeof(head) - 1;
+	memcpy(p, c->uuid, ALERT_UUID_LEN);
+	p += ALERT_UUID_LEN;
+	memcpy(p, tail, sizeof(tail) - 1);
+	p += sizeof(tail) - 1;
 	count_input(c->g, c->source, "accepted");
-	http_reply(c->req, 200, "application/json", body, (size_t)n);
+	http_reply(c->req, 200, "application/json", body, (size_t)(p - body));
 	free(c);
 }
 
@@ -71,6 +79,183 @@ static void accept_alert(struct gateway *g, struct http_req *req, struct alert *
 		else
 			reply_text(req, 500, "alert not accepted: out of memory\n");
 	}
+}
+
+/*
+ * POST / parses on a thread of its own: jansson is most of what an alert costs (some 15 us for
+ * a 750-byte Falco alert), and meanwhile the loop thread serves the other connections. The
+ * worker takes every job queued at once and the loop collects every parsed one at once, so a
+ * busy gateway pays for a wakeup per batch, not per alert (libuv's shared pool signalled per
+ * job, and SQLite queries of the web UI could hold its threads). A job owns a copy of the body
+ * (h2o frees its own when the client goes away); its alert goes to the pipeline back on the
+ * loop thread, in the order received.
+ */
+#define INGEST_BACKLOG 8 /* bodies queued for the worker at most; more parse on the loop */
+
+struct ingest_job {
+	struct ingest_job *next;
+	struct http_req *req;
+	struct alert *a; /* parsed, or NULL with err and parse_errno */
+	int parse_errno;
+	struct alert_error err;
+	size_t len;
+	char body[];
+};
+
+struct job_list {
+	struct ingest_job *head, **tail;
+};
+
+struct ingest_worker {
+	struct gateway *g;
+	pthread_t thread;
+	uv_async_t async; /* parsed jobs are waiting in done */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct job_list todo, done; /* under mu */
+	atomic_uint unparsed; /* queued or being parsed: the worker's backlog, now */
+	bool waiting; /* the worker sleeps on cv (under mu) */
+	bool quit; /* under mu */
+};
+
+static void list_init(struct job_list *l)
+{
+	l->head = NULL;
+	l->tail = &l->head;
+}
+
+static void list_append(struct job_list *l, struct ingest_job *first, struct ingest_job **last)
+{
+	*l->tail = first;
+	l->tail = last;
+}
+
+static void ingest_parsed(struct gateway *g, struct http_req *req, struct alert *a,
+			  const struct alert_error *err, int parse_errno)
+{
+	char msg[320];
+
+	if (a) {
+		accept_alert(g, req, a, "requests");
+		return;
+	}
+	count_input(g, "requests", "rejected");
+	snprintf(msg, sizeof(msg), "%s\n", err->msg);
+	reply_text(req, parse_errno == ENOMEM ? 500 : 400, msg);
+	if (log_enabled(LOG_LEVEL_DEBUG))
+		log_debug("POST / from %s rejected: %s", http_req_peer(req), err->msg);
+}
+
+/* The worker thread: the jobs alone, nothing of the gateway. */
+static void *ingest_main(void *data)
+{
+	struct ingest_worker *w = data;
+	struct ingest_job *batch, **last, *j;
+
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (!w->todo.head && !w->quit) {
+			w->waiting = true;
+			pthread_cond_wait(&w->cv, &w->mu);
+			w->waiting = false;
+		}
+		if (!w->todo.head)
+			break;
+		batch = w->todo.head;
+		list_init(&w->todo);
+		pthread_mutex_unlock(&w->mu);
+		for (last = &batch; (j = *last); last = &j->next) {
+			j->a = alert_parse(j->body, j->len, &j->err);
+			j->parse_errno = j->a ? 0 : errno;
+			atomic_fetch_sub_explicit(&w->unparsed, 1, memory_order_relaxed);
+		}
+		pthread_mutex_lock(&w->mu);
+		list_append(&w->done, batch, last);
+		pthread_mutex_unlock(&w->mu);
+		/* coalesces: one callback for whatever is done by then */
+		uv_async_send(&w->async);
+		pthread_mutex_lock(&w->mu);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+static void on_parsed(uv_async_t *h)
+{
+	struct ingest_worker *w = h->data;
+	struct gateway *g = w->g;
+	struct ingest_job *j;
+
+	pthread_mutex_lock(&w->mu);
+	j = w->done.head;
+	list_init(&w->done);
+	pthread_mutex_unlock(&w->mu);
+	while (j) {
+		struct ingest_job *next = j->next;
+
+		ingest_parsed(g, j->req, j->a, &j->err, j->parse_errno);
+		free(j);
+		j = next;
+		/* the loop stays up while bodies are out for parsing */
+		if (--g->parsing == 0)
+			uv_unref((uv_handle_t *)&w->async);
+	}
+	if (!g->parsing && g->pipeline_stop_due)
+		gateway_stop_pipeline(g);
+}
+
+static void on_worker_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+/* The worker, or NULL (POST / then parses on the loop thread). */
+static struct ingest_worker *ingest_worker_new(struct gateway *g)
+{
+	struct ingest_worker *w = calloc(1, sizeof(*w));
+	int err;
+
+	if (!w)
+		return NULL;
+	w->g = g;
+	atomic_init(&w->unparsed, 0);
+	list_init(&w->todo);
+	list_init(&w->done);
+	if (uv_async_init(g->loop, &w->async, on_parsed)) {
+		free(w);
+		return NULL;
+	}
+	w->async.data = w;
+	uv_unref((uv_handle_t *)&w->async);
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv, NULL);
+	err = pthread_create(&w->thread, NULL, ingest_main, w);
+	if (err) {
+		log_warn("POST /: no parser thread (%s): parsing on the loop", strerror(err));
+		pthread_mutex_destroy(&w->mu);
+		pthread_cond_destroy(&w->cv);
+		uv_close((uv_handle_t *)&w->async, on_worker_closed);
+		return NULL;
+	}
+	return w;
+}
+
+void routes_free(struct gateway *g)
+{
+	struct ingest_worker *w = g->ingest;
+
+	if (!w)
+		return;
+	g->ingest = NULL;
+	pthread_mutex_lock(&w->mu);
+	w->quit = true;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->thread, NULL);
+	/* the loop ran until no body was out: todo and done are empty */
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->cv);
+	uv_close((uv_handle_t *)&w->async, on_worker_closed);
 }
 
 /*
@@ -142,6 +327,7 @@ static void on_ingest_lines(struct gateway *g, struct http_req *req, const char 
 	size_t n = 0, cap = 0, line = 0;
 	struct alert_error err;
 	char msg[400];
+	int status;
 
 	for (size_t off = 0; off < len;) {
 		const char *nl = memchr(body + off, '\n', len - off);
@@ -210,23 +396,28 @@ reject:
 	for (size_t i = 0; i < n; i++)
 		alert_unref(v[i]);
 	free(v);
+	status = errno == ENOMEM ? 500 : 400;
 	count_input(g, "requests", "rejected");
-	reply_text(req, errno == ENOMEM ? 500 : 400, msg);
-	log_debug("POST / (JSON lines) from %s rejected: %s", http_req_peer(req), msg);
+	/* before the reply, which ends req */
+	if (log_enabled(LOG_LEVEL_DEBUG))
+		log_debug("POST / (JSON lines) from %s rejected: %s", http_req_peer(req), msg);
+	reply_text(req, status, msg);
 }
 
 /* POST /: one Falco JSON alert, validated as Falcosidekick does (or JSON lines, above). */
 static void on_ingest(void *data, struct http_req *req)
 {
 	struct gateway *g = data;
+	struct ingest_worker *w = g->ingest;
 	struct alert_error err;
+	struct ingest_job *j;
 	struct alert *a;
 	const char *body;
-	char msg[320];
 	size_t len;
 
 	body = http_req_body(req, &len);
 	if (is_jsonl(req)) {
+		/* parsed here: the worker's jobs are one alert each */
 		on_ingest_lines(g, req, body, len);
 		return;
 	}
@@ -235,15 +426,32 @@ static void on_ingest(void *data, struct http_req *req)
 		reply_text(req, 400, "empty body: expected one Falco JSON alert\n");
 		return;
 	}
-	a = alert_parse(body, len, &err);
-	if (!a) {
-		count_input(g, "requests", "rejected");
-		snprintf(msg, sizeof(msg), "%s\n", err.msg);
-		reply_text(req, errno == ENOMEM ? 500 : 400, msg);
-		log_debug("POST / from %s rejected: %s", http_req_peer(req), err.msg);
+	/*
+	 * The worker is behind (a burst, or short of CPU): this one is quicker parsed here, while
+	 * the worker goes on with its queue (g->parsing only drops when the loop collects).
+	 */
+	if (w && atomic_load_explicit(&w->unparsed, memory_order_relaxed) < INGEST_BACKLOG)
+		j = malloc(sizeof(*j) + len);
+	else
+		j = NULL;
+	if (j) {
+		j->next = NULL;
+		j->req = req;
+		j->len = len;
+		memcpy(j->body, body, len);
+		if (g->parsing++ == 0)
+			uv_ref((uv_handle_t *)&w->async);
+		atomic_fetch_add_explicit(&w->unparsed, 1, memory_order_relaxed);
+		pthread_mutex_lock(&w->mu);
+		list_append(&w->todo, j, &j->next);
+		if (w->waiting)
+			pthread_cond_signal(&w->cv);
+		pthread_mutex_unlock(&w->mu);
 		return;
 	}
-	accept_alert(g, req, a, "requests");
+	/* no worker, a backlog, or no memory for the job: parse here */
+	a = alert_parse(body, len, &err);
+	ingest_parsed(g, req, a, &err, a ? 0 : errno);
 }
 
 /* POST /test: Falcosidekick's test alert; it bypasses every sink's minimumpriority. */
@@ -317,6 +525,7 @@ int routes_register(struct gateway *g)
 				      "Alerts received, by input and result", input_labels, 2);
 	if (!g->m_inputs)
 		return -ENOMEM;
+	g->ingest = ingest_worker_new(g);
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		int err = http_server_route(g->http, routes[i].method, routes[i].path, routes[i].fn,
 					    g);

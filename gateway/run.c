@@ -562,7 +562,15 @@ static void stop(struct gateway *g, const char *why)
 	uv_close((uv_handle_t *)&g->sig_hup, NULL);
 	http_server_stop(g->http);
 	kafka_input_stop(g->kafka_input, g->set.shutdown_timeout_ms);
-	pipeline_shutdown(g->pipeline, g->set.shutdown_timeout_ms, on_pipeline_closed, g);
+	gateway_stop_pipeline(g);
+}
+
+void gateway_stop_pipeline(struct gateway *g)
+{
+	/* an alert received before the signal is still accepted: its parse ends first */
+	g->pipeline_stop_due = g->parsing > 0;
+	if (!g->pipeline_stop_due)
+		pipeline_shutdown(g->pipeline, g->set.shutdown_timeout_ms, on_pipeline_closed, g);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -700,6 +708,7 @@ out_stop:
 	pipeline_shutdown(g.pipeline, 0, NULL, NULL);
 out_loop:
 	uv_run(&loop, UV_RUN_DEFAULT);
+	routes_free(&g);
 	/* h2o closes its context's (unreferenced) handles itself: before the walk below. */
 	http_server_free(g.http);
 	/* Anything still open is a bug of ours: close it so the loop can be released. */

@@ -93,21 +93,79 @@ static bool uuid_valid(const char *s)
 	return true;
 }
 
+/* Days since 1970-01-01 of a proleptic Gregorian date (eras of 400 years, March-based). */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+	int64_t era, yoe, doy;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+}
+
+/* The inverse of days_from_civil. */
+static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+{
+	int64_t era, doe, yoe, doy, mp;
+
+	z += 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
+	*y = yoe + era * 400 + (*m <= 2);
+}
+
+static char *put_digits(char *p, unsigned v, int n)
+{
+	for (int i = n - 1; i >= 0; i--) {
+		p[i] = (char)('0' + v % 10);
+		v /= 10;
+	}
+	return p + n;
+}
+
+/* Once per alert: digits by hand, not gmtime_r and snprintf (a lock and a format parser). */
 void alert_format_time(int64_t time_ns, char *buf, size_t len)
 {
-	time_t secs = (time_t)(time_ns / 1000000000);
+	int64_t secs = time_ns / 1000000000, days, year;
 	long nsec = (long)(time_ns % 1000000000);
-	struct tm tm;
+	char text[sizeof("YYYY-MM-DDTHH:MM:SS.NNNNNNNNNZ")], *p = text;
+	int mon, mday, sod;
 
+	if (!len)
+		return;
 	if (nsec < 0) {
 		nsec += 1000000000;
 		secs--;
 	}
-	gmtime_r(&secs, &tm);
-	/* The moduli only tell the compiler each field's width; no real date exceeds them. */
-	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", (tm.tm_year + 1900) % 10000,
-		 (tm.tm_mon + 1) % 100, tm.tm_mday % 100, tm.tm_hour % 100, tm.tm_min % 100,
-		 tm.tm_sec % 100, nsec % 1000000000);
+	days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);
+	sod = (int)(secs - days * 86400);
+	civil_from_days(days, &year, &mon, &mday);
+	/* int64_t nanoseconds span 1677-2262: the year has four digits */
+	p = put_digits(p, (unsigned)year, 4);
+	*p++ = '-';
+	p = put_digits(p, (unsigned)mon, 2);
+	*p++ = '-';
+	p = put_digits(p, (unsigned)mday, 2);
+	*p++ = 'T';
+	p = put_digits(p, (unsigned)(sod / 3600), 2);
+	*p++ = ':';
+	p = put_digits(p, (unsigned)(sod / 60 % 60), 2);
+	*p++ = ':';
+	p = put_digits(p, (unsigned)(sod % 60), 2);
+	*p++ = '.';
+	p = put_digits(p, (unsigned)nsec, 9);
+	*p++ = 'Z';
+	/* truncated to len, as snprintf would */
+	len = len - 1 < (size_t)(p - text) ? len - 1 : (size_t)(p - text);
+	memcpy(buf, text, len);
+	buf[len] = '\0';
 }
 
 static int parse_digits(const char **p, int n, int *out)
@@ -132,13 +190,20 @@ static int expect(const char **p, char c)
 	return 0;
 }
 
+static int days_in_month(int year, int mon)
+{
+	static const unsigned char days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+
+	return days[mon - 1] + (mon == 2 && leap);
+}
+
+/* Arithmetic, not timegm(): the same seconds without the time zone machinery. */
 int alert_parse_time(const char *s, int64_t *time_ns)
 {
 	int year, mon, day, hour, min, sec, off_h = 0, off_m = 0;
-	int64_t frac = 0, offset = 0;
-	struct tm tm = { 0 };
+	int64_t frac = 0, offset = 0, secs;
 	const char *p = s;
-	time_t secs;
 
 	if (parse_digits(&p, 4, &year) || expect(&p, '-') || parse_digits(&p, 2, &mon) ||
 	    expect(&p, '-') || parse_digits(&p, 2, &day))
@@ -181,17 +246,11 @@ int alert_parse_time(const char *s, int64_t *time_ns)
 	}
 	if (*p || mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60)
 		return -EINVAL;
-	tm.tm_year = year - 1900;
-	tm.tm_mon = mon - 1;
-	tm.tm_mday = day;
-	tm.tm_hour = hour;
-	tm.tm_min = min;
-	tm.tm_sec = sec;
-	secs = timegm(&tm);
-	/* timegm normalises 31 February into March: refuse dates that do not exist. */
-	if (tm.tm_mday != day || tm.tm_mon != mon - 1)
+	/* Dates that do not exist (31 February); a leap second may not roll over the day. */
+	if (day > days_in_month(year, mon) || (sec == 60 && hour == 23 && min == 59))
 		return -EINVAL;
-	*time_ns = ((int64_t)secs - offset) * 1000000000 + frac;
+	secs = days_from_civil(year, mon, day) * 86400 + hour * 3600 + min * 60 + sec;
+	*time_ns = (secs - offset) * 1000000000 + frac;
 	return 0;
 }
 

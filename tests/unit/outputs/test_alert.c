@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "outputs/alert.h"
@@ -150,6 +151,47 @@ static void test_time_parsing(void **state)
 	assert_string_equal(buf, "2025-05-07T12:50:34.502309868Z");
 	alert_format_time(0, buf, sizeof(buf));
 	assert_string_equal(buf, "1970-01-01T00:00:00.000000000Z");
+}
+
+/* The arithmetic calendar agrees with the C library's over the int64_t nanoseconds (1677-2262). */
+static void test_time_matches_libc(void **state)
+{
+	char buf[40], want[40];
+	int64_t ns, next;
+
+	/* a stride that is no multiple of a day, so every time of day and date comes by */
+	for (int64_t t = -9223372035LL; t < 9223372035LL; t += 777777 + 12345) {
+		time_t tt = (time_t)t;
+		struct tm tm;
+
+		gmtime_r(&tt, &tm);
+		snprintf(want, sizeof(want), "%04d-%02d-%02dT%02d:%02d:%02d.%09dZ",
+			 (tm.tm_year + 1900) % 10000, (tm.tm_mon + 1) % 100, tm.tm_mday % 100,
+			 tm.tm_hour % 100, tm.tm_min % 100, tm.tm_sec % 100, 123456789);
+		alert_format_time(t * 1000000000 + 123456789, buf, sizeof(buf));
+		assert_string_equal(buf, want);
+		assert_int_equal(alert_parse_time(want, &ns), 0);
+		assert_int_equal(ns, t * 1000000000 + 123456789);
+	}
+	/* before 1970, the nanoseconds still count forward */
+	alert_format_time(-1, buf, sizeof(buf));
+	assert_string_equal(buf, "1969-12-31T23:59:59.999999999Z");
+	assert_int_equal(alert_parse_time(buf, &ns), 0);
+	assert_int_equal(ns, -1);
+	/* dates that do not exist */
+	assert_int_equal(alert_parse_time("2024-02-29T00:00:00Z", &ns), 0);
+	assert_int_equal(alert_parse_time("2025-02-29T00:00:00Z", &ns), -EINVAL);
+	assert_int_equal(alert_parse_time("2000-02-29T00:00:00Z", &ns), 0);
+	assert_int_equal(alert_parse_time("1900-02-29T00:00:00Z", &ns), -EINVAL);
+	assert_int_equal(alert_parse_time("2025-04-31T00:00:00Z", &ns), -EINVAL);
+	/* a leap second within the day is the next minute; one that rolls the day over is not */
+	assert_int_equal(alert_parse_time("2025-05-07T12:51:00Z", &next), 0);
+	assert_int_equal(alert_parse_time("2025-05-07T12:50:60Z", &ns), 0);
+	assert_int_equal(ns, next);
+	assert_int_equal(alert_parse_time("2025-12-31T23:59:60Z", &ns), -EINVAL);
+	/* a buffer too short gets the truncated text, as snprintf would */
+	alert_format_time(0, buf, 11);
+	assert_string_equal(buf, "1970-01-01");
 }
 
 static void test_enrich_then_freeze(void **state)
@@ -307,6 +349,7 @@ int main(void)
 		cmocka_unit_test(test_validation_names_the_field),
 		cmocka_unit_test(test_syntax_error_has_position),
 		cmocka_unit_test(test_time_parsing),
+		cmocka_unit_test(test_time_matches_libc),
 		cmocka_unit_test(test_enrich_then_freeze),
 		cmocka_unit_test(test_text_and_compose),
 		cmocka_unit_test(test_uuid_generation),
