@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "config/log.h"
 #include "gateway/spool.h"
@@ -53,6 +54,8 @@ struct spool {
 	sqlite3 *db;
 	sqlite3_stmt *ins_alert, *ins_pending, *del_pending, *del_alert, *mark, *begin, *commit;
 	int wal_frames; /* in the WAL since the last checkpoint (writer thread) */
+	struct op **acks; /* writer thread: the acks of the batch being applied */
+	size_t acks_cap;
 	int64_t next_id;
 	uint64_t errors;
 };
@@ -114,32 +117,69 @@ static int apply(struct spool *s, struct op *o)
 			rc = sqlite3_step(s->ins_pending);
 			sqlite3_reset(s->ins_pending);
 		}
-	} else if (o->kind == OP_MARK) {
+	} else {
 		sqlite3_bind_text(s->mark, 1, o->origin_topic, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s->mark, 2, o->origin_partition);
 		sqlite3_bind_int64(s->mark, 3, o->origin_offset);
 		rc = sqlite3_step(s->mark);
 		sqlite3_reset(s->mark);
-	} else {
-		sqlite3_bind_int64(s->del_pending, 1, o->id);
-		sqlite3_bind_text(s->del_pending, 2, o->sinks[0], -1, SQLITE_STATIC);
-		rc = sqlite3_step(s->del_pending);
-		sqlite3_reset(s->del_pending);
-		if (rc == SQLITE_DONE) {
-			sqlite3_bind_int64(s->del_alert, 1, o->id);
-			rc = sqlite3_step(s->del_alert);
-			sqlite3_reset(s->del_alert);
-		}
 	}
 	if (rc != SQLITE_DONE) {
-		log_error("spool: %s of alert %lld: %s",
-			  o->kind == OP_INSERT ? "insert" :
-			  o->kind == OP_ACK    ? "ack" :
-						 "mark",
-			  (long long)o->id, sqlite3_errmsg(s->db));
+		if (o->kind == OP_INSERT)
+			log_error("spool: insert of alert %lld: %s", (long long)o->id,
+				  sqlite3_errmsg(s->db));
+		else
+			log_error("spool: marking %s[%d] below %lld: %s", o->origin_topic,
+				  (int)o->origin_partition, (long long)o->origin_offset,
+				  sqlite3_errmsg(s->db));
 		return -EIO;
 	}
 	return 0;
+}
+
+static int ack_cmp(const void *a, const void *b)
+{
+	const struct op *x = *(struct op *const *)a, *y = *(struct op *const *)b;
+	int c = strcmp(x->sinks[0], y->sinks[0]);
+
+	if (c)
+		return c;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/*
+ * The acks of a batch, sorted by (sink, id): one range delete per run of consecutive ids of a
+ * sink (a sink delivers in order, so a batch's acks are mostly one run per sink), and the
+ * alerts of the range no sink holds any more go with it.
+ */
+static void apply_acks(struct spool *s, struct op **acks, size_t n)
+{
+	qsort(acks, n, sizeof(*acks), ack_cmp);
+	for (size_t i = 0, j; i < n; i = j) {
+		int rc;
+
+		for (j = i + 1; j < n && acks[j]->id <= acks[j - 1]->id + 1 &&
+				!strcmp(acks[j]->sinks[0], acks[i]->sinks[0]);
+		     j++)
+			;
+		sqlite3_bind_int64(s->del_pending, 1, acks[i]->id);
+		sqlite3_bind_int64(s->del_pending, 2, acks[j - 1]->id);
+		sqlite3_bind_text(s->del_pending, 3, acks[i]->sinks[0], -1, SQLITE_STATIC);
+		rc = sqlite3_step(s->del_pending);
+		sqlite3_reset(s->del_pending);
+		if (rc == SQLITE_DONE) {
+			sqlite3_bind_int64(s->del_alert, 1, acks[i]->id);
+			sqlite3_bind_int64(s->del_alert, 2, acks[j - 1]->id);
+			rc = sqlite3_step(s->del_alert);
+			sqlite3_reset(s->del_alert);
+		}
+		if (rc == SQLITE_DONE)
+			continue;
+		log_error("spool: ack of alerts %lld-%lld for %s: %s", (long long)acks[i]->id,
+			  (long long)acks[j - 1]->id, acks[i]->sinks[0], sqlite3_errmsg(s->db));
+		for (size_t k = i; k < j; k++)
+			acks[k]->err = -EIO;
+	}
 }
 
 static int step_once(struct spool *s, sqlite3_stmt *st)
@@ -164,8 +204,31 @@ static void apply_batch(struct spool *s, struct op *batch)
 	struct op_list finished = { 0 };
 	struct op *o, *next;
 
+	size_t n_acks = 0;
+
 	for (o = batch; o; o = o->next)
-		o->err = err ? err : apply(s, o);
+		n_acks += o->kind == OP_ACK;
+	if (n_acks > s->acks_cap) {
+		struct op **acks = realloc(s->acks, n_acks * sizeof(*acks));
+
+		if (acks) {
+			s->acks = acks;
+			s->acks_cap = n_acks;
+		}
+	}
+	n_acks = 0;
+	for (o = batch; o; o = o->next) {
+		if (err)
+			o->err = err;
+		else if (o->kind != OP_ACK)
+			o->err = apply(s, o);
+		else if (n_acks < s->acks_cap)
+			s->acks[n_acks++] = o;
+		else /* no memory for the array: one by one */
+			apply_acks(s, &o, 1);
+	}
+	if (n_acks)
+		apply_acks(s, s->acks, n_acks);
 	if (!err && step_once(s, s->commit)) {
 		exec(s->db, "ROLLBACK");
 		for (o = batch; o; o = o->next)
@@ -210,28 +273,51 @@ static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames)
 
 /*
  * Checkpoints run here, not inside a commit (wal_autocheckpoint is off): copying the WAL back
- * and its syncs would otherwise stall the batch whose alerts wait for their 200. Done when the
- * writer has nothing queued and the WAL holds SPOOL_CHECKPOINT_IDLE frames, or at once past
- * SPOOL_CHECKPOINT_MAX frames so the WAL stays bounded under sustained load.
+ * and its two fsyncs take tens of milliseconds, during which no batch commits and every
+ * request of the batch waits for its 200. So a checkpoint runs once the writer has had nothing
+ * to do for SPOOL_IDLE_MS with SPOOL_CHECKPOINT_IDLE frames in the WAL, or at once past
+ * SPOOL_CHECKPOINT_MAX frames (64 MiB of WAL with 4 KiB pages) so that the WAL stays bounded
+ * under sustained load. (A gap between two batches is not idleness: under load there is one after
+ * every batch, and checkpointing there stalled the ingest every thousand frames.)
  */
 #define SPOOL_CHECKPOINT_IDLE 1000
 #define SPOOL_CHECKPOINT_MAX 16000
+#define SPOOL_IDLE_MS 200
 
-static void maybe_checkpoint(struct spool *s)
+static void checkpoint(struct spool *s)
 {
-	bool idle;
-
-	if (s->wal_frames < SPOOL_CHECKPOINT_IDLE)
-		return;
-	pthread_mutex_lock(&s->lock);
-	idle = !s->todo.head;
-	pthread_mutex_unlock(&s->lock);
-	if (!idle && s->wal_frames < SPOOL_CHECKPOINT_MAX)
-		return;
 	if (sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) !=
 	    SQLITE_OK)
 		log_warn("spool: checkpoint: %s", sqlite3_errmsg(s->db));
 	s->wal_frames = 0;
+}
+
+/*
+ * Writer thread, lock held: wait for work. True when the wait ended idle with a checkpoint
+ * due (the caller runs it without the lock).
+ */
+static bool wait_for_work(struct spool *s)
+{
+	struct timespec deadline;
+	bool timed = false;
+
+	while (!s->todo.head && !s->stop) {
+		if (s->wal_frames < SPOOL_CHECKPOINT_IDLE) {
+			pthread_cond_wait(&s->cond, &s->lock);
+			continue;
+		}
+		if (!timed) {
+			clock_gettime(CLOCK_MONOTONIC, &deadline);
+			deadline.tv_nsec += SPOOL_IDLE_MS * 1000000L;
+			deadline.tv_sec += deadline.tv_nsec / 1000000000L;
+			deadline.tv_nsec %= 1000000000L;
+			timed = true;
+		}
+		if (pthread_cond_timedwait(&s->cond, &s->lock, &deadline) == ETIMEDOUT &&
+		    !s->todo.head && !s->stop)
+			return true;
+	}
+	return false;
 }
 
 static void *writer(void *arg)
@@ -243,8 +329,11 @@ static void *writer(void *arg)
 		bool stop;
 
 		pthread_mutex_lock(&s->lock);
-		while (!s->todo.head && !s->stop)
-			pthread_cond_wait(&s->cond, &s->lock);
+		if (wait_for_work(s)) {
+			pthread_mutex_unlock(&s->lock);
+			checkpoint(s);
+			continue;
+		}
 		batch = s->todo.head;
 		s->todo.head = s->todo.tail = NULL;
 		stop = s->stop;
@@ -253,7 +342,8 @@ static void *writer(void *arg)
 			apply_batch(s, batch);
 		if (stop && !batch)
 			break;
-		maybe_checkpoint(s);
+		if (s->wal_frames >= SPOOL_CHECKPOINT_MAX)
+			checkpoint(s);
 	}
 	return NULL;
 }
@@ -341,9 +431,9 @@ static int prepare(struct spool *s)
 		"INSERT INTO alerts(id, priority, json, origin_topic, origin_partition, "
 		"origin_offset) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 		"INSERT OR IGNORE INTO pending(id, sink) VALUES (?1, ?2)",
-		"DELETE FROM pending WHERE id = ?1 AND sink = ?2",
-		"DELETE FROM alerts WHERE id = ?1 AND NOT EXISTS "
-		"(SELECT 1 FROM pending WHERE id = ?1)",
+		"DELETE FROM pending WHERE id BETWEEN ?1 AND ?2 AND sink = ?3",
+		"DELETE FROM alerts WHERE id BETWEEN ?1 AND ?2 AND NOT EXISTS "
+		"(SELECT 1 FROM pending p WHERE p.id = alerts.id)",
 		"UPDATE alerts SET origin_committing = 1 WHERE origin_topic = ?1 AND "
 		"origin_partition = ?2 AND origin_offset < ?3 AND origin_committing = 0",
 		"BEGIN IMMEDIATE",
@@ -371,15 +461,28 @@ struct spool *spool_open(uv_loop_t *loop, const char *path, bool full_sync)
 		return NULL;
 	s->loop = loop;
 	pthread_mutex_init(&s->lock, NULL);
-	pthread_cond_init(&s->cond, NULL);
+	{
+		pthread_condattr_t attr;
+
+		/* wait_for_work's deadline: the monotonic clock */
+		pthread_condattr_init(&attr);
+		pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+		pthread_cond_init(&s->cond, &attr);
+		pthread_condattr_destroy(&attr);
+	}
 	pthread_cond_init(&s->applied_cond, NULL);
 	err = mkdir_parent(path);
 	if (err) {
 		log_error("spool: cannot create the folder of %s: %s", path, strerror(-err));
 		goto err_free;
 	}
-	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-	    SQLITE_OK) {
+	/*
+	 * No mutex: one thread at a time uses the connection (the loop while opening and loading,
+	 * before any op is queued; the writer thread; the loop again once the writer is joined).
+	 */
+	if (sqlite3_open_v2(path, &s->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK) {
 		log_error("spool: cannot open %s: %s", path,
 			  s->db ? sqlite3_errmsg(s->db) : "out of memory");
 		err = -EIO;
@@ -397,6 +500,13 @@ struct spool *spool_open(uv_loop_t *loop, const char *path, bool full_sync)
 	if (!err)
 		err = exec(s->db,
 			   full_sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+	/*
+	 * Distributions build SQLite with SECURE_DELETE, which overwrites every deleted alert
+	 * and freed page with zeros: one more page write per batch for content that the WAL
+	 * holds anyway until the next checkpoint.
+	 */
+	if (!err)
+		err = exec(s->db, "PRAGMA secure_delete=OFF");
 	if (!err)
 		err = exec(s->db, "CREATE TABLE IF NOT EXISTS alerts(id INTEGER PRIMARY KEY, "
 				  "priority INTEGER NOT NULL, json TEXT NOT NULL)");
@@ -702,6 +812,7 @@ void spool_close(struct spool *s)
 	sqlite3_finalize(s->begin);
 	sqlite3_finalize(s->commit);
 	sqlite3_close(s->db);
+	free(s->acks);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cond);
 	pthread_cond_destroy(&s->applied_cond);
