@@ -43,18 +43,25 @@ struct spool {
 	uv_idle_t idle; /* active while ops are staged: the loop's poll must not block */
 	int open_handles;
 	struct op_list staged; /* loop only: queued during this loop iteration */
+	unsigned staged_urgent; /* loop only: inserts and marks in staged */
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	pthread_cond_t applied_cond;
 	struct op_list todo; /* loop -> thread */
+	unsigned urgent; /* inserts and marks in todo: they end the writer's wait, acks alone not */
 	struct op_list done; /* thread -> loop */
 	bool stop;
+	bool sleeping; /* the writer waits without a deadline (for a signal) */
 	bool thread_started;
 	sqlite3 *db;
 	sqlite3_stmt *ins_alert, *ins_pending, *del_pending, *del_alert, *mark, *begin, *commit;
 	int wal_frames; /* in the WAL since the last checkpoint (writer thread) */
-	struct op **acks; /* writer thread: the acks of the batch being applied */
+	struct op_list lazy; /* writer thread: acks not applied yet (SPOOL_ACK_BULK) */
+	size_t n_lazy;
+	uint64_t lazy_since; /* when the oldest of lazy was queued (mono_ns) */
+	uint64_t idle_since; /* when the last batch was applied (mono_ns) */
+	struct op **acks; /* writer thread: the lazy acks being applied, sorted */
 	size_t acks_cap;
 	int64_t next_id;
 	uint64_t errors;
@@ -194,47 +201,104 @@ static int step_once(struct spool *s, sqlite3_stmt *st)
 	return 0;
 }
 
-/*
- * One transaction per batch, inserts and acknowledgements together: one commit (and with FULL
- * sync one fsync) for many alerts.
- */
-static void apply_batch(struct spool *s, struct op *batch)
+static uint64_t mono_ns(void)
 {
-	int err = step_once(s, s->begin);
-	struct op_list finished = { 0 };
-	struct op *o, *next;
+	struct timespec t;
 
-	size_t n_acks = 0;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
+}
 
-	for (o = batch; o; o = o->next)
-		n_acks += o->kind == OP_ACK;
-	if (n_acks > s->acks_cap) {
-		struct op **acks = realloc(s->acks, n_acks * sizeof(*acks));
+/*
+ * Acks are applied lazily: they wait in the writer's list and go in bulk, in the transaction
+ * of a later batch, once SPOOL_ACK_BULK are waiting or the oldest has waited SPOOL_ACK_DELAY_MS
+ * (on their own then, if no insert comes), and at close. So the commit that 200s wait for
+ * carries inserts only most of the time, and a sink delivering in order makes one range delete
+ * of many acks. What a crash loses is at most that: alerts delivered again, never lost.
+ */
+#define SPOOL_ACK_BULK 1024
+#define SPOOL_ACK_DELAY_MS 100
+
+static void lazy_push(struct spool *s, struct op *o)
+{
+	if (!s->lazy.head)
+		s->lazy_since = mono_ns();
+	list_push(&s->lazy, o);
+	s->n_lazy++;
+}
+
+/* The lazy acks, in the open transaction (err: it could not be opened). */
+static void apply_lazy(struct spool *s, int err)
+{
+	size_t n = 0;
+	struct op *o;
+
+	if (s->n_lazy > s->acks_cap) {
+		struct op **acks = realloc(s->acks, s->n_lazy * sizeof(*acks));
 
 		if (acks) {
 			s->acks = acks;
-			s->acks_cap = n_acks;
+			s->acks_cap = s->n_lazy;
 		}
 	}
-	n_acks = 0;
-	for (o = batch; o; o = o->next) {
+	for (o = s->lazy.head; o; o = o->next) {
 		if (err)
 			o->err = err;
-		else if (o->kind != OP_ACK)
-			o->err = apply(s, o);
-		else if (n_acks < s->acks_cap)
-			s->acks[n_acks++] = o;
+		else if (n < s->acks_cap)
+			s->acks[n++] = o;
 		else /* no memory for the array: one by one */
 			apply_acks(s, &o, 1);
 	}
-	if (n_acks)
-		apply_acks(s, s->acks, n_acks);
+	if (n)
+		apply_acks(s, s->acks, n);
+}
+
+/*
+ * One transaction for a batch's inserts and marks (one commit, and with FULL sync one fsync,
+ * for many alerts); its acks join the lazy ones, which go in the same transaction when due or
+ * with force.
+ */
+static void apply_batch(struct spool *s, struct op *batch, bool force)
+{
+	struct op_list work = { 0 }, finished = { 0 }, acks = { 0 };
+	struct op *o, *next;
+	bool flush;
+	int err;
+
+	for (o = batch; o; o = next) {
+		next = o->next;
+		if (o->kind == OP_ACK)
+			lazy_push(s, o);
+		else
+			list_push(&work, o);
+	}
+	flush = s->lazy.head && (force || s->n_lazy >= SPOOL_ACK_BULK ||
+				 mono_ns() - s->lazy_since >= SPOOL_ACK_DELAY_MS * 1000000ULL);
+	if (!work.head && !flush)
+		return;
+	err = step_once(s, s->begin);
+	for (o = work.head; o; o = o->next)
+		o->err = err ? err : apply(s, o);
+	if (flush) {
+		apply_lazy(s, err);
+		acks = s->lazy;
+		s->lazy.head = s->lazy.tail = NULL;
+		s->n_lazy = 0;
+	}
 	if (!err && step_once(s, s->commit)) {
 		exec(s->db, "ROLLBACK");
-		for (o = batch; o; o = o->next)
+		for (o = work.head; o; o = o->next)
+			o->err = -EIO;
+		for (o = acks.head; o; o = o->next)
 			o->err = -EIO;
 	}
-	for (o = batch; o; o = next) {
+	for (o = acks.head; o; o = next) {
+		next = o->next;
+		if (o->err)
+			__atomic_add_fetch(&s->errors, 1, __ATOMIC_RELAXED);
+		op_free(o);
+	}
+	for (o = work.head; o; o = next) {
 		next = o->next;
 		if (o->err)
 			__atomic_add_fetch(&s->errors, 1, __ATOMIC_RELAXED);
@@ -292,56 +356,72 @@ static void checkpoint(struct spool *s)
 	s->wal_frames = 0;
 }
 
-/*
- * Writer thread, lock held: wait for work. True when the wait ended idle with a checkpoint
- * due (the caller runs it without the lock).
- */
-static bool wait_for_work(struct spool *s)
-{
-	struct timespec deadline;
-	bool timed = false;
+enum wake { WAKE_WORK, WAKE_ACKS, WAKE_CHECKPOINT };
 
-	while (!s->todo.head && !s->stop) {
-		if (s->wal_frames < SPOOL_CHECKPOINT_IDLE) {
+/*
+ * Writer thread, lock held: wait until an insert or a mark is queued (acks alone join the lazy
+ * ones and do not end the wait) or stop, or until the lazy acks are due, or until a checkpoint
+ * is due after SPOOL_IDLE_MS without work.
+ */
+static enum wake wait_for_work(struct spool *s)
+{
+	for (;;) {
+		uint64_t deadline = 0;
+		struct timespec ts;
+		struct op *o, *next;
+
+		if (s->urgent || s->stop)
+			return WAKE_WORK;
+		for (o = s->todo.head; o; o = next) {
+			next = o->next;
+			lazy_push(s, o);
+		}
+		s->todo.head = s->todo.tail = NULL;
+		if (s->lazy.head)
+			deadline = s->lazy_since + SPOOL_ACK_DELAY_MS * 1000000ULL;
+		else if (s->wal_frames >= SPOOL_CHECKPOINT_IDLE)
+			deadline = s->idle_since + SPOOL_IDLE_MS * 1000000ULL;
+		if (!deadline) {
+			/* while this lasts, the loop signals acks alone too (hand_over) */
+			s->sleeping = true;
 			pthread_cond_wait(&s->cond, &s->lock);
+			s->sleeping = false;
 			continue;
 		}
-		if (!timed) {
-			clock_gettime(CLOCK_MONOTONIC, &deadline);
-			deadline.tv_nsec += SPOOL_IDLE_MS * 1000000L;
-			deadline.tv_sec += deadline.tv_nsec / 1000000000L;
-			deadline.tv_nsec %= 1000000000L;
-			timed = true;
-		}
-		if (pthread_cond_timedwait(&s->cond, &s->lock, &deadline) == ETIMEDOUT &&
-		    !s->todo.head && !s->stop)
-			return true;
+		if (mono_ns() >= deadline)
+			return s->lazy.head ? WAKE_ACKS : WAKE_CHECKPOINT;
+		ts.tv_sec = (time_t)(deadline / 1000000000ULL);
+		ts.tv_nsec = (long)(deadline % 1000000000ULL);
+		pthread_cond_timedwait(&s->cond, &s->lock, &ts);
 	}
-	return false;
 }
 
 static void *writer(void *arg)
 {
 	struct spool *s = arg;
 
+	s->idle_since = mono_ns();
 	for (;;) {
 		struct op *batch;
+		enum wake wake;
 		bool stop;
 
 		pthread_mutex_lock(&s->lock);
-		if (wait_for_work(s)) {
-			pthread_mutex_unlock(&s->lock);
+		wake = wait_for_work(s);
+		batch = s->todo.head;
+		s->todo.head = s->todo.tail = NULL;
+		s->urgent = 0;
+		stop = s->stop;
+		pthread_mutex_unlock(&s->lock);
+		if (wake == WAKE_CHECKPOINT) {
 			checkpoint(s);
 			continue;
 		}
-		batch = s->todo.head;
-		s->todo.head = s->todo.tail = NULL;
-		stop = s->stop;
-		pthread_mutex_unlock(&s->lock);
-		if (batch)
-			apply_batch(s, batch);
-		if (stop && !batch)
+		/* stopping: everything, lazy acks too (spool_close queues nothing after stop) */
+		apply_batch(s, batch, stop || wake == WAKE_ACKS);
+		if (stop)
 			break;
+		s->idle_since = mono_ns();
 		if (s->wal_frames >= SPOOL_CHECKPOINT_MAX)
 			checkpoint(s);
 	}
@@ -650,8 +730,11 @@ static void enqueue(struct spool *s, struct op *o)
 	if (!s->staged.head && s->open_handles)
 		uv_idle_start(&s->idle, on_idle);
 	list_push(&s->staged, o);
+	if (o->kind != OP_ACK)
+		s->staged_urgent++;
 }
 
+/* Acks alone wake the writer only when it sleeps without a deadline: it then sets theirs. */
 static void hand_over(struct spool *s)
 {
 	if (!s->staged.head)
@@ -664,9 +747,12 @@ static void hand_over(struct spool *s)
 	else
 		s->todo.head = s->staged.head;
 	s->todo.tail = s->staged.tail;
-	pthread_cond_signal(&s->cond);
+	s->urgent += s->staged_urgent;
+	if (s->staged_urgent || s->sleeping)
+		pthread_cond_signal(&s->cond);
 	pthread_mutex_unlock(&s->lock);
 	s->staged.head = s->staged.tail = NULL;
+	s->staged_urgent = 0;
 }
 
 static void on_check(uv_check_t *h)

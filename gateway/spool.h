@@ -13,9 +13,10 @@
  *
  * SQLite calls run on the spool's own thread, never on the loop: the loop stages inserts and
  * acknowledgements and hands them over at the end of each loop iteration; the thread applies
- * them in batches (one transaction for everything handed over since its last commit, inserts
- * and acks together), and each insert's callback runs on the loop once its transaction has
- * committed. Synchronous mode NORMAL survives a crash of lanner (kill -9); FULL also a power
+ * the inserts in batches (one transaction for everything handed over since its last commit),
+ * and each insert's callback runs on the loop once its transaction has committed. Acks are
+ * applied lazily, in bulk (range deletes) with a later batch, at most 100 ms or 1024 acks
+ * late: a crash before then delivers those alerts again, it never loses one. Synchronous mode NORMAL survives a crash of lanner (kill -9); FULL also a power
  * loss, at the cost of an fsync per batch. The running lanner holds the file exclusively
  * (no other process can read it meanwhile; `lanner spool stats` says so), and the thread
  * checkpoints the WAL when idle rather than inside a commit.
