@@ -21,17 +21,23 @@ struct op {
 	enum op_kind kind;
 	int64_t id;
 	int priority;
-	char *json;
+	const char *json; /* the caller's, valid until done runs */
 	char *origin_topic; /* NULL: no Kafka origin */
 	int32_t origin_partition;
 	int64_t origin_offset;
 	size_t len;
-	char **sinks;
+	const char **sinks; /* interned names (spool_intern); &sink1 for one */
+	const char *sink1;
 	size_t n_sinks;
 	spool_done_fn done;
 	void *data;
 	bool *applied; /* spool_mark_committing(wait): set under lock once applied */
 	int err;
+};
+
+struct name {
+	struct name *next;
+	char s[];
 };
 
 struct op_list {
@@ -45,6 +51,7 @@ struct spool {
 	uv_idle_t idle; /* active while ops are staged: the loop's poll must not block */
 	int open_handles;
 	struct op_list staged; /* loop only: queued during this loop iteration */
+	struct name *names; /* loop only: interned sink names, freed at close */
 	unsigned staged_urgent; /* loop only: inserts and marks in staged */
 	pthread_t thread;
 	pthread_mutex_t lock;
@@ -86,10 +93,8 @@ static void list_push(struct op_list *l, struct op *o)
 
 static void op_free(struct op *o)
 {
-	for (size_t i = 0; i < o->n_sinks; i++)
-		free(o->sinks[i]);
-	free(o->sinks);
-	free(o->json);
+	if (o->sinks != &o->sink1)
+		free(o->sinks);
 	free(o->origin_topic);
 	free(o);
 }
@@ -154,10 +159,9 @@ static int apply(struct spool *s, struct op *o)
 static int ack_cmp(const void *a, const void *b)
 {
 	const struct op *x = *(struct op *const *)a, *y = *(struct op *const *)b;
-	int c = strcmp(x->sinks[0], y->sinks[0]);
-
-	if (c)
-		return c;
+	/* sink names are interned: one pointer per sink */
+	if (x->sinks[0] != y->sinks[0])
+		return (uintptr_t)x->sinks[0] < (uintptr_t)y->sinks[0] ? -1 : 1;
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
@@ -173,7 +177,7 @@ static void apply_acks(struct spool *s, struct op **acks, size_t n)
 		int rc;
 
 		for (j = i + 1; j < n && acks[j]->id <= acks[j - 1]->id + 1 &&
-				!strcmp(acks[j]->sinks[0], acks[i]->sinks[0]);
+				acks[j]->sinks[0] == acks[i]->sinks[0];
 		     j++)
 			;
 		sqlite3_bind_int64(s->del_pending, 1, acks[i]->id);
@@ -887,6 +891,28 @@ int spool_insert(struct spool *s, int64_t id, int priority, const char *json, si
 	return spool_insert_origin(s, id, priority, json, len, NULL, sinks, n, done, data);
 }
 
+/*
+ * Loop thread: the spool's copy of a sink name, kept until close. Ops point to it, so that
+ * queueing an insert or an ack copies no string, and acks of one sink compare by pointer.
+ */
+static const char *intern(struct spool *s, const char *name)
+{
+	struct name *n;
+	size_t len;
+
+	for (n = s->names; n; n = n->next)
+		if (!strcmp(n->s, name))
+			return n->s;
+	len = strlen(name);
+	n = malloc(sizeof(*n) + len + 1);
+	if (!n)
+		return NULL;
+	memcpy(n->s, name, len + 1);
+	n->next = s->names;
+	s->names = n;
+	return n->s;
+}
+
 int spool_insert_origin(struct spool *s, int64_t id, int priority, const char *json, size_t len,
 			const struct spool_origin *origin, const char *const *sinks, size_t n,
 			spool_done_fn done, void *data)
@@ -905,15 +931,13 @@ int spool_insert_origin(struct spool *s, int64_t id, int priority, const char *j
 	o->kind = OP_INSERT;
 	o->id = id;
 	o->priority = priority;
-	o->json = malloc(len + 1);
-	o->sinks = calloc(n ? n : 1, sizeof(*o->sinks));
-	if (!o->json || !o->sinks)
-		goto err;
-	memcpy(o->json, json, len);
-	o->json[len] = '\0';
+	o->json = json;
 	o->len = len;
+	o->sinks = n > 1 ? calloc(n, sizeof(*o->sinks)) : &o->sink1;
+	if (!o->sinks)
+		goto err;
 	for (; o->n_sinks < n; o->n_sinks++) {
-		o->sinks[o->n_sinks] = strdup(sinks[o->n_sinks]);
+		o->sinks[o->n_sinks] = intern(s, sinks[o->n_sinks]);
 		if (!o->sinks[o->n_sinks])
 			goto err;
 	}
@@ -932,19 +956,16 @@ void spool_ack(struct spool *s, int64_t id, const char *sink)
 {
 	struct op *o = calloc(1, sizeof(*o));
 
-	if (o) {
-		o->sinks = calloc(1, sizeof(*o->sinks));
-		if (o->sinks)
-			o->sinks[0] = strdup(sink);
-	}
-	if (!o || !o->sinks || !o->sinks[0]) {
+	if (o)
+		o->sink1 = intern(s, sink);
+	if (!o || !o->sink1) {
 		/* The row stays: the alert is delivered again after a restart, never lost. */
 		log_error("spool: out of memory acknowledging alert %lld for %s", (long long)id,
 			  sink);
-		if (o)
-			op_free(o);
+		free(o);
 		return;
 	}
+	o->sinks = &o->sink1;
 	o->n_sinks = 1;
 	o->kind = OP_ACK;
 	o->id = id;
@@ -1017,6 +1038,12 @@ void spool_close(struct spool *s)
 	sqlite3_close(s->db);
 	free(s->acks);
 	free(s->wal_path);
+	while (s->names) {
+		struct name *n = s->names;
+
+		s->names = n->next;
+		free(n);
+	}
 	pthread_mutex_destroy(&s->lock);
 	pthread_mutex_destroy(&s->db_lock);
 	pthread_cond_destroy(&s->cond);

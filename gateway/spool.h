@@ -79,8 +79,9 @@ int spool_load(struct spool *s,
 int spool_load_rows(struct spool *s, void (*fn)(void *ctx, const struct spool_row *r), void *ctx);
 
 /*
- * Queue the insert of one alert (json copied) pending for sinks[0..n). done runs later on the
- * loop. 0 or -ENOMEM.
+ * Queue the insert of one alert pending for sinks[0..n) (names copied). json is not copied: it
+ * must stay valid until done runs, later on the loop (the pipeline holds the alert whose
+ * rendering it is). 0 or -ENOMEM.
  */
 int spool_insert(struct spool *s, int64_t id, int priority, const char *json, size_t len,
 		 const char *const *sinks, size_t n, spool_done_fn done, void *data);
