@@ -369,14 +369,15 @@ static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames)
  * of a checkpoint's time is its fsync of the WAL (all the frames written since the last one):
  * the writer does that fsync first, on its own descriptor and without db_lock, so commits on
  * the loop go on meanwhile, and the checkpoint proper (SQLite's own syncs, which then find
- * little to write, and the copy of the pages back) holds the connection for a few
- * milliseconds. Measured here: 18 ms held for 1,000 frames and 65 ms for 4,000 without the
- * early fsync; 2-4.5 ms with it. A checkpoint runs past SPOOL_CHECKPOINT_MAX frames (16 MiB of
- * WAL with 4 KiB pages: the file is reused, not grown), or with SPOOL_CHECKPOINT_IDLE frames
- * once nothing was committed for SPOOL_IDLE_MS.
+ * little to write, and the copy of the pages back) holds the connection for less. Measured
+ * here, alone: 18 ms held for 1,000 frames and 65 ms for 4,000 without the early fsync, 2-4.5
+ * ms with it; under the outputs benchmark on a loaded machine, 7-35 ms held after an early
+ * fsync of 35-220 ms (the database file's fsync remains). A checkpoint runs past
+ * SPOOL_CHECKPOINT_MAX frames (32 MiB of WAL with 4 KiB pages: the file is reused, not grown),
+ * or with SPOOL_CHECKPOINT_IDLE frames once nothing was committed for SPOOL_IDLE_MS.
  */
 #define SPOOL_CHECKPOINT_IDLE 1000
-#define SPOOL_CHECKPOINT_MAX 4000
+#define SPOOL_CHECKPOINT_MAX 8000
 #define SPOOL_IDLE_MS 200
 
 static void checkpoint(struct spool *s)
