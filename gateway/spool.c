@@ -854,14 +854,18 @@ static bool commit_inline(struct spool *s)
 	return true;
 }
 
-/* Acks alone wake the writer only when it has none waiting: it then sets their deadline. */
-static void hand_over(struct spool *s)
+/*
+ * Acks alone wake the writer only when it has none waiting: it then sets their deadline.
+ * may_inline: from the check phase only, where callbacks may run (not from inside a caller's
+ * spool_mark_committing or spool_close).
+ */
+static void hand_over(struct spool *s, bool may_inline)
 {
 	if (!s->staged.head)
 		return;
 	if (s->open_handles)
 		uv_idle_stop(&s->idle);
-	if (commit_inline(s))
+	if (may_inline && commit_inline(s))
 		return;
 	pthread_mutex_lock(&s->lock);
 	if (s->todo.tail)
@@ -879,7 +883,7 @@ static void hand_over(struct spool *s)
 
 static void on_check(uv_check_t *h)
 {
-	hand_over(h->data);
+	hand_over(h->data, true);
 }
 
 static void on_idle(uv_idle_t *h)
@@ -990,7 +994,7 @@ int spool_mark_committing(struct spool *s, const char *topic, int32_t partition,
 		o->applied = &applied;
 		enqueue(s, o);
 		/* staged ops wait for the end of the loop iteration: this one cannot */
-		hand_over(s);
+		hand_over(s, false);
 		pthread_mutex_lock(&s->lock);
 		while (!applied)
 			pthread_cond_wait(&s->applied_cond, &s->lock);
@@ -1020,7 +1024,7 @@ void spool_close(struct spool *s)
 {
 	if (!s)
 		return;
-	hand_over(s);
+	hand_over(s, false);
 	pthread_mutex_lock(&s->lock);
 	s->stop = true;
 	pthread_cond_signal(&s->cond);
