@@ -26,7 +26,7 @@ struct op {
 	int32_t origin_partition;
 	int64_t origin_offset;
 	size_t len;
-	const char **sinks; /* interned names (spool_intern); &sink1 for one */
+	const char **sinks; /* interned names (intern); &sink1 for one */
 	const char *sink1;
 	size_t n_sinks;
 	spool_done_fn done;
@@ -159,6 +159,7 @@ static int apply(struct spool *s, struct op *o)
 static int ack_cmp(const void *a, const void *b)
 {
 	const struct op *x = *(struct op *const *)a, *y = *(struct op *const *)b;
+
 	/* sink names are interned: one pointer per sink */
 	if (x->sinks[0] != y->sinks[0])
 		return (uintptr_t)x->sinks[0] < (uintptr_t)y->sinks[0] ? -1 : 1;
