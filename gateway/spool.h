@@ -11,14 +11,18 @@
  * The durable spool: what the pipeline accepted and some sink has not yet acknowledged, in a
  * SQLite database (WAL), so that a crash or a restart redelivers instead of losing.
  *
- * SQLite calls run on the spool's own thread, never on the loop: the loop stages inserts and
- * acknowledgements and hands them over at the end of each loop iteration; the thread applies
- * them in batches (one transaction for everything handed over since its last commit, inserts
- * and acks together), and each insert's callback runs on the loop once its transaction has
- * committed. Synchronous mode NORMAL survives a crash of lanner (kill -9); FULL also a power
- * loss, at the cost of an fsync per batch. The running lanner holds the file exclusively
- * (no other process can read it meanwhile; `lanner spool stats` says so), and the thread
- * checkpoints the WAL when idle rather than inside a commit.
+ * The loop stages inserts, marks and acknowledgements and, at the end of each loop iteration,
+ * commits the inserts and marks of the iteration in one transaction: on the loop itself when
+ * the connection is free and synchronous is NORMAL (a commit is then a few writes to the page
+ * cache, no fsync; the callbacks run at once), else on the spool's thread (FULL: an fsync per
+ * batch; or the thread is busy: the batch waits for it, and callbacks keep the inserts'
+ * order), each insert's callback running on the loop once its transaction has committed.
+ * Acks are applied lazily by the thread, in bulk (range deletes), at most 100 ms or 1024 acks
+ * late: a crash before then delivers those alerts again, it never loses one. The thread also
+ * checkpoints the WAL, its long fsync done before it takes the connection. Synchronous mode
+ * NORMAL survives a crash of lanner (kill -9); FULL also a power loss. The running lanner
+ * holds the file exclusively (no other process can read it meanwhile; `lanner spool stats`
+ * says so).
  *
  *	CREATE TABLE alerts(id INTEGER PRIMARY KEY, priority INTEGER, json TEXT,
  *			    origin_topic TEXT, origin_partition INTEGER, origin_offset INTEGER,
@@ -75,8 +79,9 @@ int spool_load(struct spool *s,
 int spool_load_rows(struct spool *s, void (*fn)(void *ctx, const struct spool_row *r), void *ctx);
 
 /*
- * Queue the insert of one alert (json copied) pending for sinks[0..n). done runs later on the
- * loop. 0 or -ENOMEM.
+ * Queue the insert of one alert pending for sinks[0..n) (names copied). json is not copied: it
+ * must stay valid until done runs, later on the loop (the pipeline holds the alert whose
+ * rendering it is). 0 or -ENOMEM.
  */
 int spool_insert(struct spool *s, int64_t id, int priority, const char *json, size_t len,
 		 const char *const *sinks, size_t n, spool_done_fn done, void *data);

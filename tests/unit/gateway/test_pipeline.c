@@ -772,6 +772,70 @@ static void test_spool_redelivers_after_restart(void **state)
 	assert_int_equal(system(yaml), 0);
 }
 
+/*
+ * The spool forgets an alert once every sink it is routed to is done with it, and only then:
+ * acks are applied as ranges of consecutive ids, so the alerts between two delivered ones that
+ * are still in flight must stay, and so must those another sink still holds.
+ */
+static void test_spool_forgets_only_acknowledged(void **state)
+{
+	struct sink_status ok = { .result = SINK_OK, .retry_after_ms = -1 };
+	char dir[] = "/tmp/lanner-spool-XXXXXX", yaml[320], uuids[6][ALERT_UUID_LEN + 1];
+	struct fixture *f;
+	int accepted = 0;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(yaml, sizeof(yaml),
+		 "spool: {path: '%s/spool.db'}\nscript: {maxconcurrentrequests: 8}\n"
+		 "batchy: {enabled: true}\n",
+		 dir);
+	f = fixture_new(yaml);
+	sc.hold = true;
+	for (int i = 0; i < 6; i++) {
+		struct alert *a = make_alert("spooled", PRIORITY_WARNING);
+
+		memcpy(uuids[i], alert_uuid(a), sizeof(uuids[i]));
+		assert_int_equal(pipeline_submit_cb(f->p, a, submitted, &accepted), 0);
+	}
+	/* batchy delivers all six at once; script holds them, in submission order */
+	RUN_UNTIL(f, accepted >= 6 && sc.n_held >= 6 && bc.alerts >= 6);
+	assert_int_equal(sc.n_held, 6);
+	assert_int_equal(bc.alerts, 6);
+	for (int i = 0; i < 6; i++)
+		assert_non_null(strstr(sc.json[i], uuids[i]));
+	/* script delivers the 1st, 2nd, 4th and 6th; the 3rd and 5th stay in flight */
+	sink_done(sc.held_sink, sc.held[0], &ok);
+	sink_done(sc.held_sink, sc.held[1], &ok);
+	sink_done(sc.held_sink, sc.held[3], &ok);
+	sink_done(sc.held_sink, sc.held[5], &ok);
+	sc.held[0] = sc.held[2];
+	sc.held[1] = sc.held[4];
+	sc.n_held = 2;
+	RUN_UNTIL(f, counter(f, "falcosecurity_falcosidekick_outputs_total{destination=\"script\","
+				"status=\"ok\"}") >= 4);
+	/* the held two are abandoned at shutdown: they stay in the spool for script only */
+	fixture_free(f);
+
+	f = fixture_new(yaml);
+	RUN_UNTIL(f, sc.sends >= 2);
+	run_for(&f->loop, 100);
+	assert_int_equal(sc.sends, 2);
+	assert_non_null(strstr(sc.json[0], uuids[2]));
+	assert_non_null(strstr(sc.json[1], uuids[4]));
+	assert_int_equal(bc.alerts, 0);
+	fixture_free(f);
+
+	/* delivered now: a third start has nothing to send */
+	f = fixture_new(yaml);
+	run_for(&f->loop, 100);
+	assert_int_equal(sc.sends, 0);
+	assert_int_equal(bc.alerts, 0);
+	fixture_free(f);
+
+	snprintf(yaml, sizeof(yaml), "rm -rf '%s'", dir);
+	assert_int_equal(system(yaml), 0);
+}
+
 /* dedup.uuid_window: a uuid accepted once is not delivered again; test alerts are exempt. */
 static void test_dedup_uuid_window(void **state)
 {
@@ -1117,6 +1181,7 @@ int main(void)
 		cmocka_unit_test(test_enrichment),
 		cmocka_unit_test(test_shutdown_drains),
 		cmocka_unit_test(test_spool_redelivers_after_restart),
+		cmocka_unit_test(test_spool_forgets_only_acknowledged),
 		cmocka_unit_test(test_spool_full_drops_lowest_priority),
 		cmocka_unit_test(test_spooled_backlog_exceeds_queue_bound),
 		cmocka_unit_test(test_dedup_uuid_window),
