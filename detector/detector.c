@@ -57,7 +57,9 @@ struct detector {
 	uv_check_t check;
 	char *arena; /* held records, see on_record */
 	size_t arena_len, arena_cap;
-	struct held *held;
+	char *arena2; /* where release_held moves the records it keeps */
+	size_t arena2_cap;
+	struct held *held, *held_tmp; /* held_tmp: merge space, cap_held entries too */
 	size_t n_held, cap_held;
 	struct seq_sample *smp; /* MAX_SAMPLES, see on_check */
 	size_t n_smp;
@@ -561,18 +563,49 @@ struct seq_sample {
 	uint64_t seq, first_ns, last_ns;
 };
 
-static int held_cmp(const void *a, const void *b)
+/*
+ * Sorts d->held by seq. It is a few sorted runs (what was kept from the last check, then one
+ * run per ring drained), so a natural merge sort costs n * log2(runs) moves and compares: on 2
+ * CPUs about one pass, where qsort took a sixth of the detector's time under load.
+ */
+static void held_sort(struct detector *d)
 {
-	const struct held *x = a, *y = b;
+	struct held *src = d->held, *dst = d->held_tmp, *t;
+	size_t n = d->n_held, runs;
 
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
+	for (size_t i = 1; i < n && src[i - 1].seq <= src[i].seq; i++)
+		if (i == n - 1)
+			return; /* already in order */
+	if (n < 2)
+		return;
+	do {
+		size_t i = 0;
 
-static int off_cmp(const void *a, const void *b)
-{
-	const struct held *x = a, *y = b;
+		runs = 0;
+		while (i < n) {
+			size_t a = i, m = i + 1, b, x, y, o = i;
 
-	return x->off < y->off ? -1 : x->off > y->off;
+			while (m < n && src[m - 1].seq <= src[m].seq)
+				m++;
+			for (b = m; b < n && (b == m || src[b - 1].seq <= src[b].seq); b++)
+				;
+			x = a;
+			y = m;
+			while (x < m && y < b)
+				dst[o++] = src[y].seq < src[x].seq ? src[y++] : src[x++];
+			while (x < m)
+				dst[o++] = src[x++];
+			while (y < b)
+				dst[o++] = src[y++];
+			runs++;
+			i = b;
+		}
+		t = src;
+		src = dst;
+		dst = t;
+	} while (runs > 1);
+	d->held_tmp = dst;
+	d->held = src;
 }
 
 static void sample_add(struct detector *d, uint64_t seq, uint64_t now)
@@ -629,11 +662,19 @@ static void on_record(void *ctx, const struct lanner_rec *rec, size_t size)
 		while (cap < off + size)
 			cap *= 2;
 		a = cap != d->arena_cap ? realloc(d->arena, cap) : d->arena;
-		h = d->n_held == d->cap_held ? realloc(d->held, hcap * sizeof(*h)) : d->held;
 		if (a)
 			d->arena = a, d->arena_cap = cap;
-		if (h && h != d->held)
-			d->held = h, d->cap_held = hcap;
+		h = d->held;
+		if (d->n_held == d->cap_held) {
+			h = realloc(d->held, hcap * sizeof(*h));
+			if (h) {
+				struct held *ht = realloc(d->held_tmp, hcap * sizeof(*ht));
+
+				d->held = h;
+				if (ht)
+					d->held_tmp = ht, d->cap_held = hcap;
+			}
+		}
 		if (!a || !h || off + size > d->arena_cap || d->n_held == d->cap_held) {
 			/* out of memory: unordered (and dated now) rather than lost */
 			memcpy(d->recbuf, rec, size);
@@ -655,10 +696,11 @@ static void on_record(void *ctx, const struct lanner_rec *rec, size_t size)
 static void release_held(struct detector *d, uint64_t limit, uint64_t now)
 {
 	size_t i, keep = 0, len = 0, k = 0;
+	char *t;
 
 	if (!d->n_held)
 		return;
-	qsort(d->held, d->n_held, sizeof(*d->held), held_cmp);
+	held_sort(d);
 	for (i = 0; i < d->n_held && d->held[i].seq < limit; i++) {
 		struct lanner_rec *r = (struct lanner_rec *)(d->arena + d->held[i].off);
 
@@ -677,26 +719,46 @@ static void release_held(struct detector *d, uint64_t limit, uint64_t now)
 		if (d->arena_cap > REORDER_KEEP_BYTES) {
 			/* a burst grew it: give the memory back */
 			free(d->arena);
-			d->arena = NULL;
-			d->arena_cap = 0;
+			free(d->arena2);
+			d->arena = d->arena2 = NULL;
+			d->arena_cap = d->arena2_cap = 0;
 		}
 		return;
 	}
-	/* keep the rest, moved down in offset order so nothing is overwritten before it moves */
-	{
-		struct held *rest = d->held + i;
-		size_t n = d->n_held - i;
+	/* keep the rest: copied in seq order to the other arena (the next sort starts sorted) */
+	if (d->arena2_cap < d->arena_cap) {
+		t = realloc(d->arena2, d->arena_cap);
+		if (!t) {
+			/* out of memory: hand them on now, in order, rather than lose them */
+			for (; i < d->n_held; i++) {
+				struct lanner_rec *r =
+					(struct lanner_rec *)(d->arena + d->held[i].off);
 
-		qsort(rest, n, sizeof(*rest), off_cmp);
-		for (size_t a = 0; a < n; a++) {
-			size_t off = (len + 7) & ~(size_t)7;
-
-			memmove(d->arena + off, d->arena + rest[a].off, rest[a].len);
-			rest[a].off = off;
-			len = off + rest[a].len;
-			d->held[keep++] = rest[a];
+				if (!r->ts_ns)
+					r->ts_ns = seq_time(d, &k, r->seq, now);
+				handle_record(d, r, d->held[i].len);
+			}
+			d->n_held = 0;
+			d->arena_len = 0;
+			return;
 		}
+		d->arena2 = t;
+		d->arena2_cap = d->arena_cap;
 	}
+	for (; i < d->n_held; i++) {
+		size_t off = (len + 7) & ~(size_t)7;
+
+		memcpy(d->arena2 + off, d->arena + d->held[i].off, d->held[i].len);
+		d->held[keep] = d->held[i];
+		d->held[keep++].off = off;
+		len = off + d->held[i].len;
+	}
+	t = d->arena;
+	d->arena = d->arena2;
+	d->arena2 = t;
+	i = d->arena_cap;
+	d->arena_cap = d->arena2_cap;
+	d->arena2_cap = i;
 	d->n_held = keep;
 	d->arena_len = len;
 }
@@ -922,7 +984,9 @@ static void release(struct detector *d)
 	rules_eval_free(d->eval);
 	proctable_free(d->procs);
 	free(d->arena);
+	free(d->arena2);
 	free(d->held);
+	free(d->held_tmp);
 	free(d->smp);
 	free(d->recbuf);
 	pthread_mutex_destroy(&d->lock);
