@@ -438,11 +438,13 @@ SYS_EXIT(openat2)
 /* Only the duplicating commands: fcntl is hot and the others change no state we track. */
 SYS_EXIT(fcntl)
 {
+	__u64 cmd = task_regs(bpf_get_current_task_btf())->si;
 	struct rctx c;
 
-	if (!sys_begin(&c, ctx))
+	/* the command first: the others cost neither a record nor a seq */
+	if (cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC)
 		return 0;
-	if (c.rec->args[1] != F_DUPFD && c.rec->args[1] != F_DUPFD_CLOEXEC)
+	if (!sys_begin(&c, ctx))
 		return 0;
 	return rec_submit(&c);
 }

@@ -708,11 +708,6 @@ static void release_held(struct detector *d, uint64_t limit, uint64_t now)
 			r->ts_ns = seq_time(d, &k, r->seq, now);
 		handle_record(d, r, d->held[i].len);
 	}
-	/* the remaining records have seq >= limit: only the samples from the one below on count */
-	if (k > 1) {
-		memmove(d->smp, d->smp + (k - 1), (d->n_smp - (k - 1)) * sizeof(*d->smp));
-		d->n_smp -= k - 1;
-	}
 	if (i == d->n_held) {
 		d->n_held = 0;
 		d->arena_len = 0;
@@ -763,25 +758,42 @@ static void release_held(struct detector *d, uint64_t limit, uint64_t now)
 	d->arena_len = len;
 }
 
-/* The seq below which every record is committed: the newest sample at least a margin old. */
-static uint64_t release_limit(const struct detector *d, uint64_t now)
+/*
+ * The seq below which every record is committed: that of the newest sample at least a margin
+ * old (index in *at), or 0.
+ */
+static uint64_t release_limit(const struct detector *d, uint64_t now, size_t *at)
 {
 	for (size_t i = d->n_smp; i-- > 0;)
-		if (d->smp[i].first_ns + REORDER_MARGIN_NS <= now)
+		if (d->smp[i].first_ns + REORDER_MARGIN_NS <= now) {
+			*at = i;
 			return d->smp[i].seq;
+		}
+	*at = 0;
 	return 0;
 }
 
 static void on_check(uv_check_t *h)
 {
 	struct detector *d = h->data;
-	uint64_t now = boot_ns();
+	uint64_t now = boot_ns(), limit;
+	size_t at;
 
 	if (d->probe) {
 		sample_add(d, probe_seq(d->probe), now);
 		probe_consume(d->probe);
 	}
-	release_held(d, d->arena_len > REORDER_MAX_BYTES ? UINT64_MAX : release_limit(d, now), now);
+	limit = release_limit(d, now, &at);
+	release_held(d, d->arena_len > REORDER_MAX_BYTES ? UINT64_MAX : limit, now);
+	/*
+	 * Every record below the limit has been handed on, the others date from the limit's sample
+	 * on: the older samples are done with (seqs taken without a record, e.g. an fcntl that is
+	 * no F_DUPFD, would otherwise pile them up).
+	 */
+	if (at) {
+		memmove(d->smp, d->smp + at, (d->n_smp - at) * sizeof(*d->smp));
+		d->n_smp -= at;
+	}
 }
 
 /* ---- captured set --------------------------------------------------------------------- */
