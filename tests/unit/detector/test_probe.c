@@ -253,13 +253,17 @@ static void child_phase1(void *arg)
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(ph->port) };
 	char *const argv[] = { "true", "lanner-arg", NULL };
 	char *const envp[] = { NULL };
-	int fd;
+	int fd, dup;
 
 	for (int i = 0; i < 1000; i++)
 		syscall(SYS_getppid);
 	fd = syscall(SYS_openat, AT_FDCWD, ph->path, O_RDONLY);
 	if (fd < 0)
 		_exit(10);
+	/* fcntl: only the duplicating commands are recorded */
+	if (fcntl(fd, F_GETFD) < 0 || (dup = fcntl(fd, F_DUPFD, 3)) < 0)
+		_exit(14);
+	close(dup);
 	close(fd);
 	if (syscall(SYS_openat, AT_FDCWD, "/nonexistent/lanner", O_RDONLY) != -1)
 		_exit(11);
@@ -332,6 +336,7 @@ static void test_live(void **state)
 	probe_set_add(&set, probe_syscall_nr("openat"));
 	probe_set_add(&set, probe_syscall_nr("connect"));
 	probe_set_add(&set, probe_syscall_nr("execve"));
+	probe_set_add(&set, probe_syscall_nr("fcntl"));
 	probe_set_add(&set, probe_syscall_nr("getppid")); /* no program: skipped */
 	r.probe = probe_new(&r.loop, NULL, &set, on_record, &r.seen, err, sizeof(err));
 	if (!r.probe)
@@ -355,6 +360,16 @@ static void test_live(void **state)
 	assert_int_equal((int)rec->args[0], AT_FDCWD);
 	assert_string_equal((const char *)blob(rec, LANNER_B_PATH, NULL), ph.path);
 	assert_int_equal(rec->size, sizeof(*rec) + 4 + strlen(ph.path) + 1);
+	/* fcntl: F_DUPFD recorded with its arguments, F_GETFD not at all */
+	{
+		const struct lanner_rec *f = find_sys(&r.seen, pid, 72, 0);
+
+		assert_non_null(f);
+		assert_int_equal(f->args[1], F_DUPFD);
+		assert_int_equal(f->args[2], 3);
+		assert_true(f->ret >= 3);
+		assert_null(find_sys(&r.seen, pid, 72, 1));
+	}
 	/* No kernel timestamp by default (the consumer dates records); the global order. */
 	assert_int_equal(rec->ts_ns, 0);
 	assert_true(rec->seq < probe_seq(r.probe));
