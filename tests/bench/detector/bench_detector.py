@@ -143,6 +143,9 @@ def main():
     builds = [("lanner", a.lanner)] + ([("compare", a.compare)] if a.compare else [])
     floor, withl, cpu = [], {b: [] for b, _ in builds}, {b: [] for b, _ in builds}
     for rnd in range(a.rounds):
+        # the last lanner's programs and rings are freed by the kernel after it exited (RCU):
+        # let that finish before the floor, as lanner gets a second before its runs
+        time.sleep(2)
         floor.append(run_fixed(workload))
         # the builds' order turns each round, so neither always runs right after the floor
         order = builds[rnd % len(builds):] + builds[:rnd % len(builds)]
