@@ -204,8 +204,8 @@ static const struct config_option detector_options[] = {
 	  "drop failed system calls in the kernel (rules on failed opens then never match)" },
 	{ "detector.precise_time", CONFIG_BOOL, "false",
 	  offsetof(struct detector_settings, precise_time), 0, 0, NULL, NULL,
-	  "stamp each event in the kernel (~80 ns more per event; off: the detector dates events "
-	  "between two ring-buffer drains, within 20 ms idle, ~1 ms under load)" },
+	  "stamp each event in the kernel (~80 ns more per event; off: the detector dates each "
+	  "event between two of its ring-buffer drains, within 10 ms idle, closer under load)" },
 	{ "detector.queue_len", CONFIG_INT, "8192", offsetof(struct detector_settings, queue_len),
 	  16, 1048576, NULL, NULL, "alerts waiting between the detector and the outputs" },
 	{ "detector.max_procs", CONFIG_INT, "32768", offsetof(struct detector_settings, max_procs),
