@@ -35,7 +35,16 @@ enum lanner_rec_type {
 #define LANNER_RF_NO_ARGS (1u << 2) /* args capture is off: no blobs */
 
 struct lanner_rec {
-	__u64 ts_ns; /* bpf_ktime_get_boot_ns() */
+	/*
+	 * Global record order: one counter shared by every CPU, taken as the record is built
+	 * (records of different CPUs arrive through different rings, this puts them back in order).
+	 */
+	__u64 seq;
+	/*
+	 * bpf_ktime_get_boot_ns() when the loader asked for kernel timestamps (precise_time); else
+	 * 0 and the consumer stamps the record (a clock read costs ~80 ns of program time here).
+	 */
+	__u64 ts_ns;
 	__u64 cgroup_id; /* current task's cgroup v2 id */
 	__u64 args[6]; /* raw syscall arguments (di si dx r10 r8 r9) for SYSCALL records */
 	__s64 ret; /* syscall return value; exit code for PROC_EXIT */
@@ -131,7 +140,7 @@ enum lanner_drop {
 };
 
 /* The ABI is these exact sizes on both sides (BPF and x86_64 userspace). */
-_Static_assert(sizeof(struct lanner_rec) == 136, "lanner_rec layout");
+_Static_assert(sizeof(struct lanner_rec) == 144, "lanner_rec layout");
 _Static_assert(sizeof(struct lanner_blob) == 4, "lanner_blob layout");
 _Static_assert(sizeof(struct lanner_sock_tuple) == 44, "lanner_sock_tuple layout");
 _Static_assert(sizeof(struct lanner_exec_info) == 72, "lanner_exec_info layout");

@@ -47,6 +47,7 @@ struct detector_opts {
 	size_t max_procs; /* process table cap; 0: 32768 */
 	uint32_t ringbuf_bytes; /* per CPU; 0: the probe's default */
 	bool drop_failed; /* drop failed syscalls in the kernel */
+	bool precise_time; /* kernel timestamps (probe_opts.precise_time) */
 	uint32_t internal_alert_interval_ms; /* 0: 60000 */
 	/*
 	 * Pod metadata (podmeta.h) for container.name/image/privileged and k8s.*; borrowed, must

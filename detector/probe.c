@@ -858,6 +858,11 @@ bool probe_busy(const struct probe *p)
 	return p->inflight > 0;
 }
 
+uint64_t probe_seq(const struct probe *p)
+{
+	return __atomic_load_n(&p->skel->bss->lanner_seq, __ATOMIC_ACQUIRE);
+}
+
 int probe_drops(const struct probe *p, uint64_t out[LANNER_DROP_MAX])
 {
 	int fd = bpf_map__fd(p->skel->maps.lanner_drops);
@@ -1031,6 +1036,7 @@ struct probe *probe_new(uv_loop_t *loop, const struct probe_opts *opts, const st
 	}
 	p->skel->rodata->lanner_tgid = o.exclude_tgid ? o.exclude_tgid : (uint32_t)getpid();
 	p->skel->rodata->drop_failed = o.drop_failed;
+	p->skel->rodata->precise_time = o.precise_time;
 	p->skel->rodata->capture_args = !o.no_args;
 	/* The first bpf() call: a refusal here is about rights, and says so. */
 	e = create_ringbufs(p, bytes, err, errlen);

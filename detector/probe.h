@@ -67,6 +67,12 @@ struct probe_opts {
 	uint32_t exclude_tgid; /* never recorded; 0 means this process (getpid()) */
 	bool drop_failed; /* drop syscalls that returned an error (-EINPROGRESS is kept) */
 	bool no_args; /* record headers only: no paths, addresses, argv */
+	/*
+	 * Stamp records in the kernel (lanner_rec.ts_ns, bpf_ktime_get_boot_ns: ~80 ns more per
+	 * record here). Off: ts_ns is 0 and the consumer dates records from their seq and
+	 * probe_seq() samples (see detector.c).
+	 */
+	bool precise_time;
 	uint32_t ringbuf_bytes; /* per CPU, a power of two >= page size; 0 means 8 MiB */
 	/*
 	 * The programs wake the loop once every 1024 records of a CPU (a wakeup per record costs
@@ -107,6 +113,12 @@ bool probe_busy(const struct probe *p);
 
 /* Drains all ring buffers now (also done by the uv_poll). Returns records handled or -errno. */
 int probe_consume(struct probe *p);
+
+/*
+ * The kernel's record counter now: every record with seq below it has been started (it is in
+ * its ring within microseconds, or lost and counted as a drop).
+ */
+uint64_t probe_seq(const struct probe *p);
 
 /* Kernel drop counters summed over CPUs, indexed by enum lanner_drop. Returns 0 or -errno. */
 int probe_drops(const struct probe *p, uint64_t out[LANNER_DROP_MAX]);

@@ -32,6 +32,8 @@ struct proctable {
 	size_t count;
 	uint64_t overflows;
 	struct proc_entry *xhead, *xtail; /* exited, oldest first */
+	/* bumped when an entry comes or goes or a ppid changes: parent chains may differ */
+	uint64_t gen;
 	struct id_name *names;
 	size_t n_names;
 	long hz;
@@ -214,6 +216,7 @@ static void remove_entry(struct proctable *t, struct proc_entry *e)
 	if (e->exited)
 		x_unlink(t, e);
 	t->count--;
+	t->gen++;
 	entry_free(e);
 }
 
@@ -247,6 +250,7 @@ static struct proc_entry *add_entry(struct proctable *t, int64_t pid)
 	e->hnext = t->buckets[b];
 	t->buckets[b] = e;
 	t->count++;
+	t->gen++;
 	return e;
 }
 
@@ -567,9 +571,11 @@ struct proc_entry *proctable_of_record(struct proctable *t, const struct lanner_
 			fix_container_ptrs(e);
 		}
 	}
-	if (rec->ppid && rec->ppid != rec->tgid) {
-		e->p.ppid = rec->ppid;
+	if (rec->ppid && rec->ppid != rec->tgid &&
+	    (e->p.ppid != rec->ppid || !(e->p.valid & EVENT_PROC_PPID))) {
+		e->p.ppid = rec->ppid; /* reparented */
 		e->p.valid |= EVENT_PROC_PPID;
+		t->gen++;
 	}
 	set_ids(t, e, rec->uid, rec->gid, rec->euid, rec->egid, rec->loginuid);
 	if (rec->tid == rec->tgid && strncmp(e->comm, rec->comm, LANNER_COMM_LEN)) {
@@ -751,6 +757,10 @@ void proctable_bind(struct proctable *t, struct proc_entry *e, int64_t tid)
 		e->p.vtid = tid; /* initial pid namespace */
 	else if (tid == e->p.pid)
 		e->p.vtid = e->p.vpid;
+	/* the chain is as the last walk left it unless the table changed since (most events) */
+	if (e->bind_gen == t->gen + 1)
+		return;
+	e->bind_gen = t->gen + 1;
 	for (int depth = 0; depth < MAX_DEPTH; depth++) {
 		struct proc_entry *par = NULL;
 

@@ -44,6 +44,7 @@ struct proc_entry {
 	const char **argv;
 	/* table links */
 	struct proc_entry *hnext, *xprev, *xnext;
+	uint64_t bind_gen; /* table gen + 1 when proctable_bind last walked the parents */
 };
 
 struct proctable_opts {

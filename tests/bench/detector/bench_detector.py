@@ -12,9 +12,13 @@
      and after the rate run's load.
 
 Usage: bench_detector.py --lanner BUILD/gateway/lanner [--duration 30] [--rounds 3]
-                         [--rates 25000,50000,...]
-Build lanner without sanitizers (RelWithDebInfo) for meaningful figures. Prints a Markdown
-summary on stdout."""
+                         [--rates 25000,50000,...] [--compare OTHER/gateway/lanner]
+                         [--fixed-only]
+Build lanner without sanitizers (Release or RelWithDebInfo) for meaningful figures. With
+--compare, the fixed workload also runs with the other build in the same rounds (before/after
+figures of a change side by side). The CPU time lanner's process used during the workload
+(utime + stime from /proc) is reported next to the wall times. Prints a Markdown summary on
+stdout."""
 import argparse
 import http.client
 import os
@@ -98,6 +102,11 @@ class Lanner:
                     out[line.split(":")[0]] = int(line.split()[1])
         return out
 
+    def cpu_s(self):
+        with open("/proc/%d/stat" % self.proc.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def close(self):
         if self.proc.poll() is None:
             self.proc.terminate()
@@ -120,6 +129,8 @@ def main():
     ap.add_argument("--duration", type=float, default=30)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--rates", default="25000,50000,100000,200000,400000")
+    ap.add_argument("--compare", help="another lanner build run in the same fixed rounds")
+    ap.add_argument("--fixed-only", action="store_true", help="only the fixed workload")
     a = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench_detector: needs root (BPF)")
@@ -129,22 +140,44 @@ def main():
     report = []
 
     # 1. fixed workload: floor vs lanner (stable rules), alternating rounds
-    floor, withl = [], []
-    for _ in range(a.rounds):
+    builds = [("lanner", a.lanner)] + ([("compare", a.compare)] if a.compare else [])
+    floor, withl, cpu = [], {b: [] for b, _ in builds}, {b: [] for b, _ in builds}
+    for rnd in range(a.rounds):
+        # the last lanner's programs and rings are freed by the kernel after it exited (RCU):
+        # let that finish before the floor, as lanner gets a second before its runs
+        time.sleep(2)
         floor.append(run_fixed(workload))
-        lan = Lanner(a.lanner, tmp, [STABLE])
-        try:
-            time.sleep(1)
-            withl.append(run_fixed(workload))
-        finally:
-            lan.close()
+        # the builds' order turns each round, so neither always runs right after the floor
+        order = builds[rnd % len(builds):] + builds[:rnd % len(builds)]
+        for name, binary in order:
+            lan = Lanner(binary, tmp, [STABLE])
+            try:
+                time.sleep(1)
+                c0 = lan.cpu_s()
+                withl[name].append(run_fixed(workload))
+                time.sleep(0.5)  # the last records drained
+                cpu[name].append(lan.cpu_s() - c0)
+            finally:
+                lan.close()
     report.append("### Fixed workload (medians of %d rounds, seconds)\n" % a.rounds)
-    report.append("| phase | no lanner (floor) | lanner, stable rules | added |")
-    report.append("|---|---|---|---|")
+    for name, binary in builds:
+        report.append("%s: `%s`, lanner's own CPU time during the workload %.2f s (median)\n"
+                      % (name, binary, statistics.median(cpu[name])))
+    head = "| phase | no lanner (floor) |"
+    for name, _ in builds:
+        head += " %s, stable rules | added |" % name
+    report.append(head)
+    report.append("|---|---|" + "---|---|" * len(builds))
     for k in ("open_read_close", "fork_exec", "connect", "total"):
         f = statistics.median(r[k] for r in floor)
-        w = statistics.median(r[k] for r in withl)
-        report.append("| %s | %.3f | %.3f | %+.1f%% |" % (k, f, w, (w - f) / f * 100))
+        row = "| %s | %.3f |" % (k, f)
+        for name, _ in builds:
+            w = statistics.median(r[k] for r in withl[name])
+            row += " %.3f | %+.1f%% |" % (w, (w - f) / f * 100)
+        report.append(row)
+    if a.fixed_only:
+        print("\n".join(report))
+        return
 
     # 2. highest openat rate with zero drops, and 3. RSS with stable + incubating
     lan = Lanner(a.lanner, tmp, [STABLE, INCUBATING])

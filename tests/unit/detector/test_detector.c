@@ -16,6 +16,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -137,6 +138,7 @@ static void test_alerts(void **state)
 	FILE *f;
 	struct event_reader *rd;
 	const struct syscall_event *ev;
+	struct timespec t0, t1;
 	bool seen = false;
 	int fd;
 
@@ -180,9 +182,18 @@ static void test_alerts(void **state)
 	if (!d)
 		fail_msg("detector_start: %s", err);
 
+	clock_gettime(CLOCK_REALTIME, &t0);
 	child(dir, 0, rel);
 	wait_alerts(&g, 1);
+	clock_gettime(CLOCK_REALTIME, &t1);
 	assert_int_equal(g.n, 1);
+	/*
+	 * Dated by the detector between two of its drains (no kernel clock read): not after the
+	 * alert arrived, and before the child ran by no more than the time between two drains
+	 * (20 ms; 5 s allowed for a starved thread on a loaded machine).
+	 */
+	assert_true(alert_time_ns(g.a[0]) <= (int64_t)t1.tv_sec * 1000000000 + t1.tv_nsec);
+	assert_true(alert_time_ns(g.a[0]) >= (int64_t)(t0.tv_sec - 5) * 1000000000 + t0.tv_nsec);
 	assert_string_equal(alert_rule(g.a[0]), "Marker opened");
 	assert_int_equal(alert_priority(g.a[0]), PRIORITY_WARNING);
 	assert_string_equal(alert_source(g.a[0]), "syscall");

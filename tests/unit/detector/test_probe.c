@@ -81,7 +81,7 @@ static const void *blob(const struct lanner_rec *r, unsigned id, size_t *len)
 	return NULL;
 }
 
-/* The nth syscall record of tid with number nr, in time order: each CPU has its own ring
+/* The nth syscall record of tid with number nr, in seq order: each CPU has its own ring
  * buffer, so a process that moved between CPUs has its records read out of order. */
 static const struct lanner_rec *find_sys(struct seen *s, pid_t tid, int nr, int nth)
 {
@@ -94,10 +94,9 @@ static const struct lanner_rec *find_sys(struct seen *s, pid_t tid, int nr, int 
 
 			if (r->type != LANNER_REC_SYSCALL || r->tid != (uint32_t)tid || r->nr != nr)
 				continue;
-			if (prev &&
-			    (r->ts_ns < prev->ts_ns || (r->ts_ns == prev->ts_ns && r <= prev)))
+			if (prev && r->seq <= prev->seq)
 				continue;
-			if (!best || r->ts_ns < best->ts_ns)
+			if (!best || r->seq < best->seq)
 				best = r;
 		}
 		if (!best)
@@ -254,13 +253,17 @@ static void child_phase1(void *arg)
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(ph->port) };
 	char *const argv[] = { "true", "lanner-arg", NULL };
 	char *const envp[] = { NULL };
-	int fd;
+	int fd, dup;
 
 	for (int i = 0; i < 1000; i++)
 		syscall(SYS_getppid);
 	fd = syscall(SYS_openat, AT_FDCWD, ph->path, O_RDONLY);
 	if (fd < 0)
 		_exit(10);
+	/* fcntl: only the duplicating commands are recorded */
+	if (fcntl(fd, F_GETFD) < 0 || (dup = fcntl(fd, F_DUPFD, 3)) < 0)
+		_exit(14);
+	close(dup);
 	close(fd);
 	if (syscall(SYS_openat, AT_FDCWD, "/nonexistent/lanner", O_RDONLY) != -1)
 		_exit(11);
@@ -333,6 +336,7 @@ static void test_live(void **state)
 	probe_set_add(&set, probe_syscall_nr("openat"));
 	probe_set_add(&set, probe_syscall_nr("connect"));
 	probe_set_add(&set, probe_syscall_nr("execve"));
+	probe_set_add(&set, probe_syscall_nr("fcntl"));
 	probe_set_add(&set, probe_syscall_nr("getppid")); /* no program: skipped */
 	r.probe = probe_new(&r.loop, NULL, &set, on_record, &r.seen, err, sizeof(err));
 	if (!r.probe)
@@ -356,10 +360,22 @@ static void test_live(void **state)
 	assert_int_equal((int)rec->args[0], AT_FDCWD);
 	assert_string_equal((const char *)blob(rec, LANNER_B_PATH, NULL), ph.path);
 	assert_int_equal(rec->size, sizeof(*rec) + 4 + strlen(ph.path) + 1);
+	/* fcntl: F_DUPFD recorded with its arguments, F_GETFD not at all */
 	{
-		/* The decoder on a live record: type, path, flags, a timestamp of now. */
+		const struct lanner_rec *f = find_sys(&r.seen, pid, 72, 0);
+
+		assert_non_null(f);
+		assert_int_equal(f->args[1], F_DUPFD);
+		assert_int_equal(f->args[2], 3);
+		assert_true(f->ret >= 3);
+		assert_null(find_sys(&r.seen, pid, 72, 1));
+	}
+	/* No kernel timestamp by default (the consumer dates records); the global order. */
+	assert_int_equal(rec->ts_ns, 0);
+	assert_true(rec->seq < probe_seq(r.probe));
+	{
+		/* The decoder on a live record: type, path, flags. */
 		struct syscall_event ev;
-		struct timespec now;
 
 		assert_int_equal(decode_event(rec, rec->size, decode_boot_to_epoch(), &ev), 0);
 		assert_int_equal(ev.type, SYSCALL_EVT_OPENAT);
@@ -367,9 +383,6 @@ static void test_live(void **state)
 		assert_string_equal(ev.args.name, ph.path);
 		assert_int_equal(ev.args.flags, O_RDONLY);
 		assert_int_equal(ev.args.dirfd, AT_FDCWD);
-		clock_gettime(CLOCK_REALTIME, &now);
-		assert_true(ev.ts <= (uint64_t)now.tv_sec * 1000000000 + now.tv_nsec);
-		assert_true(ev.ts + 30ull * 1000000000 > (uint64_t)now.tv_sec * 1000000000);
 	}
 
 	/* Failed syscalls are kept by default. */
@@ -493,10 +506,14 @@ static void test_live(void **state)
 
 static void test_knobs(void **state)
 {
-	struct probe_opts o = { .drop_failed = true, .no_args = true, .ringbuf_bytes = 1 << 16 };
+	struct probe_opts o = {
+		.drop_failed = true, .no_args = true, .precise_time = true, .ringbuf_bytes = 1 << 16
+	};
 	struct probe_set set = { 0 };
 	const struct lanner_rec *rec;
 	struct run r = { 0 };
+	struct syscall_event ev;
+	struct timespec now;
 	char err[512] = "";
 	pid_t pid;
 
@@ -517,6 +534,11 @@ static void test_knobs(void **state)
 	assert_true(rec->ret >= 0);
 	assert_int_equal(rec->nblobs, 0);
 	assert_true(rec->flags & LANNER_RF_NO_ARGS);
+	/* precise_time: the kernel stamps the record (boot time), the decoder makes it epoch ns */
+	assert_int_equal(decode_event(rec, rec->size, decode_boot_to_epoch(), &ev), 0);
+	clock_gettime(CLOCK_REALTIME, &now);
+	assert_true(ev.ts <= (uint64_t)now.tv_sec * 1000000000 + now.tv_nsec);
+	assert_true(ev.ts + 30ull * 1000000000 > (uint64_t)now.tv_sec * 1000000000);
 	assert_null(find_sys(&r.seen, pid, 257, 1)); /* the failed open was dropped */
 	probe_free(r.probe);
 	uv_close((uv_handle_t *)&r.timer, NULL);

@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Where a record's program time goes: each program below does one more piece of what lanner's
+ * sys_exit_openat does (or an alternative to a piece), all attached the same way
+ * (tracepoint/syscalls/sys_exit_openat), one at a time, by bench_bpf_parts.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+char LICENSE[] SEC("license") = "GPL";
+
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
+struct scratch {
+	__u8 buf[8192];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} parts_scratch SEC(".maps");
+
+/* One ring buffer per CPU, as lanner's; the runner creates and drains them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(
+		values, struct {
+			__uint(type, BPF_MAP_TYPE_RINGBUF);
+			__uint(max_entries, 1 << 20);
+		});
+} parts_rbs SEC(".maps");
+
+__u64 parts_sink, parts_seq;
+__s64 parts_regs_off;
+
+static __always_inline struct pt_regs *regs_cast(struct task_struct *t)
+{
+	struct pt_regs *r;
+
+	if (!parts_regs_off) {
+		r = (struct pt_regs *)bpf_task_pt_regs(t);
+		parts_regs_off = (__s64)(unsigned long)r - (__s64)(unsigned long)t->stack;
+	}
+	return bpf_rdonly_cast((void *)((unsigned long)t->stack + parts_regs_off),
+			       bpf_core_type_id_kernel(struct pt_regs));
+}
+
+#define PART(name)                                 \
+	SEC("tracepoint/syscalls/sys_exit_openat") \
+	int name(struct trace_event_raw_sys_exit *ctx)
+
+PART(p00_empty)
+{
+	return 0;
+}
+
+PART(p01_current_task)
+{
+	parts_sink = bpf_get_current_task_btf()->tgid;
+	return 0;
+}
+
+PART(p02_ktime_boot)
+{
+	parts_sink = bpf_ktime_get_boot_ns();
+	return 0;
+}
+
+PART(p03_seq_atomic)
+{
+	parts_sink = __sync_fetch_and_add(&parts_seq, 1);
+	return 0;
+}
+
+PART(p04_task_pt_regs)
+{
+	parts_sink = ((struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf()))->si;
+	return 0;
+}
+
+PART(p05_regs_rdonly_cast)
+{
+	parts_sink = regs_cast(bpf_get_current_task_btf())->si;
+	return 0;
+}
+
+PART(p06_header_loads)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&parts_scratch, &zero);
+	__u32 *h;
+
+	if (!s)
+		return 0;
+	h = (__u32 *)s->buf;
+	h[0] = t->tgid;
+	h[1] = t->pid;
+	h[2] = t->real_parent->tgid;
+	h[3] = t->cred->uid.val;
+	h[4] = t->cred->euid.val;
+	h[5] = t->loginuid.val;
+	h[6] = t->cgroups->dfl_cgrp->kn->id;
+	*(__u64 *)&h[8] = *(__u64 *)&t->comm[0];
+	return 0;
+}
+
+PART(p07_user_str_path)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&parts_scratch, &zero);
+
+	if (!s)
+		return 0;
+	parts_sink = bpf_probe_read_user_str(s->buf, 4096, (void *)regs_cast(t)->si);
+	return 0;
+}
+
+PART(p08_user_fixed_16)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&parts_scratch, &zero);
+
+	if (!s)
+		return 0;
+	parts_sink = bpf_probe_read_user(s->buf, 16, (void *)regs_cast(t)->si);
+	return 0;
+}
+
+PART(p09_kernel_str_comm)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&parts_scratch, &zero);
+
+	if (!s)
+		return 0;
+	parts_sink = bpf_probe_read_kernel_str(s->buf, 64, t->comm);
+	return 0;
+}
+
+PART(p10_ringbuf_output_192)
+{
+	__u32 zero = 0, cpu = bpf_get_smp_processor_id();
+	struct scratch *s = bpf_map_lookup_elem(&parts_scratch, &zero);
+	void *rb = bpf_map_lookup_elem(&parts_rbs, &cpu);
+
+	if (!s || !rb)
+		return 0;
+	bpf_ringbuf_output(rb, s->buf, 192, BPF_RB_NO_WAKEUP);
+	return 0;
+}
+
+PART(p11_ringbuf_reserve_submit_192)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	void *rb = bpf_map_lookup_elem(&parts_rbs, &cpu);
+	__u64 *r;
+
+	if (!rb)
+		return 0;
+	r = bpf_ringbuf_reserve(rb, 192, 0);
+	if (!r)
+		return 0;
+	r[0] = 1;
+	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
+	return 0;
+}

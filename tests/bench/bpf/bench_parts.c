@@ -1,0 +1,278 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Where a traced openat's program time goes, and before/after comparisons of lanner's kernel
+ * programs, in one run (root, real kernel).
+ *
+ * usage: bench_bpf_parts [ROUNDS [LANNER.bpf.o ...]]
+ *
+ * A worker process pinned to CPU 0 runs 20,000 openat+close per measurement; a thread on CPU 1
+ * drains the ring buffers every millisecond. Each program of bench_parts.bpf.c (one more piece
+ * of a record each, or an alternative to one) is attached alone to sys_exit_openat, and each
+ * lanner object given (e.g. this build's bpf/lanner.bpf.o and one built from an older
+ * revision) gets its sys_exit_openat and sys_exit_close attached. Rounds interleave all of
+ * them; bpf_stats (run_time_ns / run_cnt of the openat program, BPF_ENABLE_STATS held for the
+ * run) give the best and the median round; for lanner's objects also of sys_exit_close.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "bench_parts.skel.h"
+
+#define N_OPEN 20000
+#define MAX_CASES 64
+#define MAX_ROUNDS 101
+#define RING_BYTES (4u << 20)
+
+struct bench_case {
+	const char *name;
+	struct bpf_program *prog; /* the openat program whose stats count */
+	struct bpf_program *also; /* attached with it (lanner's sys_exit_close) */
+	double ns[MAX_ROUNDS];
+	double also_ns[MAX_ROUNDS]; /* the same for `also` */
+};
+
+static struct ring_buffer *rings;
+static volatile int stop_consumer;
+static unsigned long long records;
+
+static int on_sample(void *ctx, void *data, size_t size)
+{
+	records++;
+	return 0;
+}
+
+static void *consumer(void *arg)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(1, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+	while (!stop_consumer) {
+		ring_buffer__consume(rings);
+		usleep(1000);
+	}
+	return NULL;
+}
+
+/* Per-CPU rings for an ARRAY_OF_MAPS map of an object not loaded yet; filled after load. */
+static int rings_for(struct bpf_map *outer, int ncpu, int *fds)
+{
+	for (int i = 0; i < ncpu; i++) {
+		fds[i] = bpf_map_create(BPF_MAP_TYPE_RINGBUF, NULL, 0, 0, RING_BYTES, NULL);
+		if (fds[i] < 0)
+			return -errno;
+	}
+	if (bpf_map__set_inner_map_fd(outer, fds[0]) || bpf_map__set_max_entries(outer, ncpu))
+		return -EINVAL;
+	return 0;
+}
+
+static int rings_fill(struct bpf_map *outer, int ncpu, const int *fds)
+{
+	for (int i = 0; i < ncpu; i++) {
+		__u32 k = i;
+
+		if (bpf_map_update_elem(bpf_map__fd(outer), &k, &fds[i], BPF_ANY))
+			return -errno;
+		if (!rings)
+			rings = ring_buffer__new(fds[i], on_sample, NULL, NULL);
+		else if (ring_buffer__add(rings, fds[i], on_sample, NULL))
+			return -errno;
+		if (!rings)
+			return -errno;
+	}
+	return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int worker_cmd[2], worker_res[2];
+
+static void worker(const char *path)
+{
+	char c;
+
+	close(worker_cmd[1]);
+	close(worker_res[0]);
+	while (read(worker_cmd[0], &c, 1) == 1) {
+		for (int i = 0; i < N_OPEN; i++) {
+			int fd = syscall(SYS_openat, AT_FDCWD, path, O_RDONLY);
+
+			if (fd >= 0)
+				close(fd);
+		}
+		if (write(worker_res[1], &c, 1) != 1)
+			break;
+	}
+	_exit(0);
+}
+
+/* ns per run of prog between two info snapshots, or -1 when it ran less than N_OPEN times. */
+static double per_run(const struct bpf_prog_info *a, const struct bpf_prog_info *b)
+{
+	if (b->run_cnt - a->run_cnt < N_OPEN)
+		return -1;
+	return (double)(b->run_time_ns - a->run_time_ns) / (double)(b->run_cnt - a->run_cnt);
+}
+
+/* One measurement: ns per run of c->prog (and c->also) over N_OPEN openat+close, or -1. */
+static double measure(struct bench_case *c, double *also_ns)
+{
+	struct bpf_link *l1 = bpf_program__attach(c->prog), *l2 = NULL;
+	struct bpf_prog_info a = { 0 }, b = { 0 }, aa = { 0 }, ab = { 0 };
+	__u32 len = sizeof(a);
+	char x = 1;
+	double ns = -1;
+
+	if (!l1)
+		return -1;
+	if (c->also && !(l2 = bpf_program__attach(c->also))) {
+		bpf_link__destroy(l1);
+		return -1;
+	}
+	bpf_obj_get_info_by_fd(bpf_program__fd(c->prog), &a, &len);
+	if (c->also) {
+		len = sizeof(aa);
+		bpf_obj_get_info_by_fd(bpf_program__fd(c->also), &aa, &len);
+	}
+	*also_ns = -1;
+	if (write(worker_cmd[1], &x, 1) == 1 && read(worker_res[0], &x, 1) == 1) {
+		len = sizeof(b);
+		bpf_obj_get_info_by_fd(bpf_program__fd(c->prog), &b, &len);
+		ns = per_run(&a, &b);
+		if (c->also) {
+			len = sizeof(ab);
+			bpf_obj_get_info_by_fd(bpf_program__fd(c->also), &ab, &len);
+			*also_ns = per_run(&aa, &ab);
+		}
+	}
+	bpf_link__destroy(l1);
+	bpf_link__destroy(l2);
+	return ns;
+}
+
+int main(int argc, char **argv)
+{
+	int rounds = argc > 1 ? atoi(argv[1]) : 9, ncpu = libbpf_num_possible_cpus(), nc = 0;
+	char path[] = "/tmp/lanner-parts-XXXXXX";
+	struct bench_case cases[MAX_CASES];
+	struct bench_parts_bpf *skel;
+	struct bpf_program *p;
+	pthread_t th;
+	cpu_set_t set;
+	pid_t pid;
+	int fd, stats, *fds, err = 1;
+
+	if (rounds < 1 || rounds > MAX_ROUNDS || ncpu <= 0) {
+		fprintf(stderr, "usage: bench_bpf_parts [ROUNDS (1-%d) [LANNER.bpf.o ...]]\n",
+			MAX_ROUNDS);
+		return 2;
+	}
+	fd = mkstemp(path);
+	if (fd < 0) {
+		perror("mkstemp");
+		return 1;
+	}
+	close(fd);
+	if (pipe(worker_cmd) || pipe(worker_res)) {
+		perror("pipe");
+		goto out_unlink;
+	}
+	CPU_ZERO(&set);
+	CPU_SET(0, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+	pid = fork(); /* before anything is loaded: the worker maps no ring */
+	if (pid < 0) {
+		perror("fork");
+		goto out_unlink;
+	}
+	if (pid == 0)
+		worker(path);
+	close(worker_cmd[0]);
+	close(worker_res[1]);
+	fds = calloc((size_t)ncpu * (size_t)(argc + 1), sizeof(*fds));
+	if (!fds)
+		goto out_worker;
+
+	skel = bench_parts_bpf__open();
+	if (!skel || rings_for(skel->maps.parts_rbs, ncpu, fds) || bench_parts_bpf__load(skel) ||
+	    rings_fill(skel->maps.parts_rbs, ncpu, fds)) {
+		fprintf(stderr, "load bench_parts: %s (needs root)\n", strerror(errno));
+		goto out_worker;
+	}
+	bpf_object__for_each_program(p, skel->obj)
+		if (nc < MAX_CASES)
+			cases[nc++] = (struct bench_case){ bpf_program__name(p), p, NULL, { 0 } };
+	for (int i = 2; i < argc && nc < MAX_CASES; i++) {
+		struct bpf_object *obj = bpf_object__open_file(argv[i], NULL);
+		struct bpf_map *outer = obj ? bpf_object__find_map_by_name(obj, "lanner_rbs") :
+					      NULL;
+		int *f = fds + (size_t)ncpu * (size_t)(i - 1);
+
+		if (!outer || rings_for(outer, ncpu, f) || bpf_object__load(obj) ||
+		    rings_fill(outer, ncpu, f)) {
+			fprintf(stderr, "load %s: %s\n", argv[i], strerror(errno));
+			goto out_worker;
+		}
+		cases[nc++] = (struct bench_case){
+			argv[i],
+			bpf_object__find_program_by_name(obj, "sys_exit_openat"),
+			bpf_object__find_program_by_name(obj, "sys_exit_close"),
+			{ 0 }
+		};
+		if (!cases[nc - 1].prog) {
+			fprintf(stderr, "%s has no sys_exit_openat\n", argv[i]);
+			goto out_worker;
+		}
+	}
+	if (pthread_create(&th, NULL, consumer, NULL))
+		goto out_worker;
+	stats = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	if (stats < 0) {
+		fprintf(stderr, "BPF_ENABLE_STATS: %s\n", strerror(errno));
+	} else {
+		for (int r = 0; r < rounds; r++)
+			for (int i = 0; i < nc; i++)
+				cases[i].ns[r] = measure(&cases[i], &cases[i].also_ns[r]);
+		close(stats);
+		printf("%-44s %10s %10s   (ns of program time per openat, %d rounds)\n",
+		       "program on sys_exit_openat", "best", "median", rounds);
+		for (int i = 0; i < nc; i++) {
+			qsort(cases[i].ns, rounds, sizeof(double), cmp_double);
+			printf("%-44s %10.1f %10.1f\n", cases[i].name, cases[i].ns[0],
+			       cases[i].ns[rounds / 2]);
+			if (!cases[i].also)
+				continue;
+			qsort(cases[i].also_ns, rounds, sizeof(double), cmp_double);
+			printf("  %-42s %10.1f %10.1f\n", "its sys_exit_close", cases[i].also_ns[0],
+			       cases[i].also_ns[rounds / 2]);
+		}
+		printf("records drained: %llu\n", records);
+		err = 0;
+	}
+	stop_consumer = 1;
+	pthread_join(th, NULL);
+out_worker:
+	close(worker_cmd[1]);
+	waitpid(pid, NULL, 0);
+out_unlink:
+	unlink(path);
+	return err;
+}
