@@ -268,7 +268,7 @@ void routes_free(struct gateway *g)
 struct batch_ctx {
 	struct gateway *g;
 	struct http_req *req;
-	size_t n, submitted, done;
+	size_t submitted, done;
 	bool closed; /* every alert submitted (or submission stopped) */
 	int err;
 };
@@ -374,7 +374,6 @@ static void on_ingest_lines(struct gateway *g, struct http_req *req, const char 
 	}
 	b->g = g;
 	b->req = req;
-	b->n = n;
 	for (size_t i = 0; i < n; i++) {
 		int e = b->err ? b->err :
 				 pipeline_submit_cb(g->pipeline, v[i], on_batch_accepted, b);

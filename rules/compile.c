@@ -1383,17 +1383,15 @@ static struct fnode *build_flat(const struct cnode *root, unsigned t, size_t wor
 	size_t nops = 0;
 
 	root = spec_self(root, t);
-	/* sizing pass */
+	/* sizing pass: b.off sums the leaves' bytes, nops counts the ops */
 	emit(&b, root, t, NULL, &nops, words);
 	nops++; /* OPC_END */
-	b.off = (nops * sizeof(struct fnode) + 15) & ~(size_t)15;
-	nops = 0;
-	emit(&b, root, t, NULL, &nops, words);
+	b.off += (nops * sizeof(struct fnode) + 15) & ~(size_t)15;
 	b.p = aligned_alloc(64, (b.off + 63) & ~(size_t)63);
 	if (!b.p)
 		return NULL;
 	f = (struct fnode *)b.p;
-	b.off = ((nops + 1) * sizeof(struct fnode) + 15) & ~(size_t)15;
+	b.off = (nops * sizeof(struct fnode) + 15) & ~(size_t)15; /* the leaves follow the ops */
 	nops = 0;
 	emit(&b, root, t, f, &nops, words);
 	put(f, &nops, OPC_END, -1, NULL);

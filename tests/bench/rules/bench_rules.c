@@ -315,11 +315,88 @@ static void intern_add(struct arena *a, const struct keybuf *k, uint64_t h, size
 	intern_tab[slot] = (struct interned){ intern_batch, h, key, k->len, obj };
 }
 
+static const void *copy_proc(struct arena *a, const void *obj)
+{
+	return arena_proc(a, obj, 0);
+}
+
+static const void *copy_container(struct arena *a, const void *obj)
+{
+	struct event_container *c = arena_alloc(a, sizeof(*c));
+
+	if (c) {
+		*c = *(const struct event_container *)obj;
+		c->id = arena_str(a, c->id);
+		c->full_id = arena_str(a, c->full_id);
+		c->name = arena_str(a, c->name);
+		c->type = arena_str(a, c->type);
+		c->image = arena_str(a, c->image);
+		c->image_repository = arena_str(a, c->image_repository);
+		c->image_tag = arena_str(a, c->image_tag);
+		c->image_digest = arena_str(a, c->image_digest);
+	}
+	return c;
+}
+
+static const void *copy_k8s(struct arena *a, const void *obj)
+{
+	struct event_k8s *k = arena_alloc(a, sizeof(*k));
+
+	if (k) {
+		*k = *(const struct event_k8s *)obj;
+		k->pod_name = arena_str(a, k->pod_name);
+		k->ns_name = arena_str(a, k->ns_name);
+		k->pod_uid = arena_str(a, k->pod_uid);
+		k->label_keys = arena_strv(a, k->label_keys, k->n_labels);
+		k->label_values = arena_strv(a, k->label_values, k->n_labels);
+	}
+	return k;
+}
+
+static void key_proc0(struct keybuf *k, const void *obj)
+{
+	key_proc(k, obj, 0);
+}
+
+static void key_container0(struct keybuf *k, const void *obj)
+{
+	key_container(k, obj);
+}
+
+static void key_k8s0(struct keybuf *k, const void *obj)
+{
+	key_k8s(k, obj);
+}
+
+/* obj's copy of this batch: the one already made for an equal object, else a new one. */
+static const void *intern(struct arena *a, char kind, const void *obj,
+			  void (*key)(struct keybuf *, const void *),
+			  const void *(*copy)(struct arena *, const void *))
+{
+	struct keybuf k = { intern_key, 0, sizeof(intern_key), false };
+	const void *o;
+	uint64_t h = 0;
+	size_t slot = 0;
+
+	if (!obj)
+		return NULL;
+	kb_put(&k, &kind, 1);
+	key(&k, obj);
+	if (k.over)
+		return copy(a, obj);
+	o = intern_find(&k, &h, &slot);
+	if (!o) {
+		o = copy(a, obj);
+		intern_add(a, &k, h, slot, o);
+	}
+	return o;
+}
+
 /*
  * A copy of e in the arena: its arguments and fd always; its process (with ancestors),
- * container and k8s data too when `tables`, else they stay shared with e, as the detector's
- * events point into its process table and metadata caches. NULL when the arena is full (the
- * batch ends there).
+ * container and k8s data too when `tables` (interned, see above), else they stay shared with
+ * e, as the detector's events point into its process table and metadata caches. NULL when the
+ * arena is full (the batch ends there).
  */
 static const struct syscall_event *arena_event(struct arena *a, const struct syscall_event *e,
 					       bool tables)
@@ -340,19 +417,6 @@ static const struct syscall_event *arena_event(struct arena *a, const struct sys
 	g->fstype = arena_str(a, g->fstype);
 	g->uargs = arena_str(a, g->uargs);
 	arena_sockaddr(a, &g->sockaddr);
-	if (tables && e->proc) {
-		struct keybuf k = { intern_key, 0, sizeof(intern_key), false };
-		const void *o = NULL;
-		uint64_t h = 0;
-		size_t slot = 0;
-
-		key_proc(&k, e->proc, 0);
-		if (!k.over)
-			o = intern_find(&k, &h, &slot);
-		d->proc = o ? o : arena_proc(a, e->proc, 0);
-		if (!o && !k.over)
-			intern_add(a, &k, h, slot, d->proc);
-	}
 	if (e->fd) {
 		struct event_fd *fd = arena_alloc(a, sizeof(*fd));
 
@@ -365,63 +429,10 @@ static const struct syscall_event *arena_event(struct arena *a, const struct sys
 		}
 		d->fd = fd;
 	}
-	if (e->container && tables) {
-		struct keybuf k = { intern_key, 0, sizeof(intern_key), false };
-		uint64_t h = 0;
-		size_t slot = 0;
-		const void *o;
-		struct event_container *c;
-
-		key_container(&k, e->container);
-		o = k.over ? NULL : intern_find(&k, &h, &slot);
-		if (o) {
-			d->container = o;
-			goto k8s;
-		}
-		c = arena_alloc(a, sizeof(*c));
-
-		if (c) {
-			*c = *e->container;
-			c->id = arena_str(a, c->id);
-			c->full_id = arena_str(a, c->full_id);
-			c->name = arena_str(a, c->name);
-			c->type = arena_str(a, c->type);
-			c->image = arena_str(a, c->image);
-			c->image_repository = arena_str(a, c->image_repository);
-			c->image_tag = arena_str(a, c->image_tag);
-			c->image_digest = arena_str(a, c->image_digest);
-		}
-		d->container = c;
-		if (!k.over)
-			intern_add(a, &k, h, slot, c);
-	}
-k8s:
-	if (e->k8s && tables) {
-		struct keybuf kb = { intern_key, 0, sizeof(intern_key), false };
-		uint64_t h = 0;
-		size_t slot = 0;
-		const void *o;
-		struct event_k8s *k;
-
-		key_k8s(&kb, e->k8s);
-		o = kb.over ? NULL : intern_find(&kb, &h, &slot);
-		if (o) {
-			d->k8s = o;
-			return a->full ? NULL : d;
-		}
-		k = arena_alloc(a, sizeof(*k));
-
-		if (k) {
-			*k = *e->k8s;
-			k->pod_name = arena_str(a, k->pod_name);
-			k->ns_name = arena_str(a, k->ns_name);
-			k->pod_uid = arena_str(a, k->pod_uid);
-			k->label_keys = arena_strv(a, k->label_keys, k->n_labels);
-			k->label_values = arena_strv(a, k->label_values, k->n_labels);
-		}
-		d->k8s = k;
-		if (!kb.over)
-			intern_add(a, &kb, h, slot, k);
+	if (tables) {
+		d->proc = intern(a, 'p', e->proc, key_proc0, copy_proc);
+		d->container = intern(a, 'c', e->container, key_container0, copy_container);
+		d->k8s = intern(a, 'k', e->k8s, key_k8s0, copy_k8s);
 	}
 	return a->full ? NULL : d;
 }
