@@ -33,6 +33,14 @@
  */
 
 struct detector;
+struct probe_set;
+
+/*
+ * The syscalls the detector captures for compiled ruleset r: the event types its `syscall`
+ * rules need that lanner has a program for, plus the state set (probe_set_add_state). Fills
+ * *out (zeroed first). The same set detector_start and detector_set_rules attach.
+ */
+void detector_capture_set(const struct rules *r, struct probe_set *out);
 
 /* Takes the alert (mutable, one reference): pipeline_submit. Runs on the gateway loop. */
 typedef int (*detector_submit_fn)(void *ctx, struct alert *a);

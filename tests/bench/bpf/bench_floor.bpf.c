@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Floors for the attach-method benchmark: empty programs attached each way lanner could attach,
- * plus the dispatcher's early-return path (one array lookup keyed by the syscall number).
+ * plus the dispatcher's early-return path (one array lookup keyed by the syscall number), and
+ * the floor of the detector's fixed workload (tests/bench/detector/bench_detector_floor.c: the
+ * empty per-syscall program on every tracepoint lanner attaches, the empty sched_process_*).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -51,6 +53,19 @@ int BPF_PROG(dispatch_tp_btf, struct pt_regs *regs, long ret)
 
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(empty_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	return 0;
+}
+
+/* With empty_exec, the process-event floor of the detector's fixed workload. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(empty_exit, struct task_struct *p)
+{
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(empty_fork, struct task_struct *parent, struct task_struct *child)
 {
 	return 0;
 }

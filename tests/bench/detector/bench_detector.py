@@ -3,22 +3,32 @@
 """The detector's benchmarks (root, real kernel), all in one run, each next to its floor:
 
   1. fixed workload (workload.c: 200,000 open/read/close, 2,000 fork+exec, 20,000 loopback
-     connects) without lanner (the floor) and with lanner running the stable rules; rounds
-     alternate, medians reported, and lanner's added wall time in percent.
+     connects) in three arms, interleaved round by round (the arms' order turns each round):
+       none   no program attached;
+       floor  empty programs attached exactly where lanner attaches its own for the stable
+              rules (bench_detector_floor: the rules' syscalls + the state set on
+              syscalls/sys_exit_NAME, and tp_btf/sched_process_{exec,exit,fork});
+       lanner lanner running the stable rules.
+     Reported per arm: the median wall time of each phase, and the medians of the per-round
+     paired differences against the same round's "none" run, in percent of it; the target
+     figure is lanner - floor, in percentage points of "none", median over rounds. Also the
+     workload's own CPU time (user + sys, wait4) per arm, lanner's CPU time during the workload,
+     and the events lanner evaluated and lost.
   2. the highest openat rate lanner sustains for DURATION s with zero kernel drops
      (lanner_detector_kernel_drops_total{reason="ringbuf_full"|"no_ringbuf"} unchanged), rates
      doubling from the first until one drops.
   3. lanner's RSS (VmRSS, VmHWM) with the stable + incubating rules loaded, after a settle time
      and after the rate run's load.
 
-Usage: bench_detector.py --lanner BUILD/gateway/lanner [--duration 30] [--rounds 3]
-                         [--rates 25000,50000,...] [--compare OTHER/gateway/lanner]
-                         [--fixed-only]
-Build lanner without sanitizers (Release or RelWithDebInfo) for meaningful figures. With
---compare, the fixed workload also runs with the other build in the same rounds (before/after
-figures of a change side by side). The CPU time lanner's process used during the workload
-(utime + stime from /proc) is reported next to the wall times. Prints a Markdown summary on
-stdout."""
+Usage: bench_detector.py --lanner BUILD/gateway/lanner [--floor BUILD/.../bench_detector_floor]
+                         [--duration 30] [--rounds 10] [--rates 25000,50000,...]
+                         [--compare OTHER/gateway/lanner] [--fixed-only]
+--floor defaults to tests/bench/detector/bench_detector_floor next to --lanner's build
+(`cmake --build BUILD --target lanner bench_detector_floor`). Build lanner without sanitizers
+(Release) for meaningful figures. With --compare, the fixed workload also runs with the other
+build as a fourth arm in the same rounds (before/after figures of a change side by side). The
+workload is not pinned: lanner's userspace competes with it for the machine's CPUs, as it would
+on a node. Prints a Markdown summary on stdout."""
 import argparse
 import http.client
 import os
@@ -41,6 +51,23 @@ def free_port():
     p = s.getsockname()[1]
     s.close()
     return p
+
+
+class Floor:
+    """bench_detector_floor: empty programs where lanner attaches its own, until closed."""
+
+    def __init__(self, binary, rules):
+        self.proc = subprocess.Popen([binary] + rules, stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline().split()
+        if not line or line[0] != "ready":
+            self.proc.wait()
+            raise RuntimeError("bench_detector_floor did not start")
+        self.attached, self.set_size = int(line[1]), int(line[3])
+
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait(30)
+        self.proc.stdout.close()
 
 
 class Lanner:
@@ -119,62 +146,150 @@ class Lanner:
 
 
 def run_fixed(workload):
-    out = subprocess.run([workload, "fixed"], capture_output=True, text=True, check=True).stdout
-    return {k: float(v) for k, v in (line.split() for line in out.splitlines())}
+    """One fixed run: wall seconds per phase and the workload's own CPU seconds (with its
+    children's: the fork+exec phase's /bin/true)."""
+    p = subprocess.Popen([workload, "fixed"], stdout=subprocess.PIPE, text=True)
+    out = p.stdout.read()
+    _, status, ru = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    p.stdout.close()
+    if p.returncode:
+        raise RuntimeError("workload failed: %d" % p.returncode)
+    r = {k: float(v) for k, v in (line.split() for line in out.splitlines())}
+    r["cpu"] = ru.ru_utime + ru.ru_stime
+    return r
+
+
+def quartiles(xs):
+    xs = sorted(xs)
+    if len(xs) < 2:
+        return xs[0], xs[0]
+    q = statistics.quantiles(xs, n=4, method="inclusive")
+    return q[0], q[2]
+
+
+def fixed_workload(a, workload, floor_bin, tmp):
+    """Section 1: returns the Markdown lines."""
+    arms = [("none", None), ("floor", None), ("lanner", a.lanner)]
+    if a.compare:
+        arms.append(("compare", a.compare))
+    runs = {n: [] for n, _ in arms}  # per arm, per round: run_fixed's dict
+    extra = {n: [] for n, _ in arms}  # lanner arms: cpu, events, lost
+    orders, floor_set = [], None
+    load = [os.getloadavg()[0]]
+    for rnd in range(a.rounds):
+        order = arms[rnd % len(arms):] + arms[:rnd % len(arms)]
+        orders.append(" ".join(n for n, _ in order))
+        for name, binary in order:
+            # the previous arm's programs and rings are freed by the kernel after it exited
+            # (RCU): every arm waits the same before it starts
+            time.sleep(2)
+            if name == "none":
+                runs[name].append(run_fixed(workload))
+                continue
+            if name == "floor":
+                fl = Floor(floor_bin, [STABLE])
+                floor_set = (fl.attached, fl.set_size)
+                try:
+                    time.sleep(1)
+                    runs[name].append(run_fixed(workload))
+                finally:
+                    fl.close()
+                continue
+            lan = Lanner(binary, tmp, [STABLE])
+            try:
+                time.sleep(1)
+                c0, e0, l0 = lan.cpu_s(), lan.events(), lan.lost()
+                runs[name].append(run_fixed(workload))
+                time.sleep(0.5)  # the last records drained
+                extra[name].append((lan.cpu_s() - c0, lan.events() - e0, lan.lost() - l0))
+            finally:
+                lan.close()
+        load.append(os.getloadavg()[0])
+    phases = ("open_read_close", "fork_exec", "connect", "total")
+    rep = ["### Fixed workload: %d rounds, arms interleaved (order turning each round)\n"
+           % a.rounds]
+    rep.append("floor: empty programs on %d tracepoints (%d syscalls in lanner's set; the "
+               "others have no tracepoint on this kernel) + sched_process_{exec,exit,fork}. "
+               "Load average (1 min) during the run: %.1f-%.1f.\n"
+               % (floor_set[0], floor_set[1], min(load), max(load)))
+    lan_arms = [n for n, _ in arms if n not in ("none", "floor")]
+    for n in lan_arms:
+        cpu = [e[0] for e in extra[n]]
+        ev = [e[1] for e in extra[n]]
+        lost = sum(e[2] for e in extra[n])
+        rep.append("%s: `%s`: lanner's CPU time during the workload %.2f s median (%.2f-%.2f), "
+                   "%.0f events evaluated per run (median), %d lost over all runs\n"
+                   % (n, dict(arms)[n], statistics.median(cpu), min(cpu), max(cpu),
+                      statistics.median(ev), lost))
+    head = "| phase |" + "".join(" %s s |" % n for n, _ in arms)
+    head += " floor added |" + "".join(" %s added | %s - floor |" % (n, n) for n in lan_arms)
+    rep.append(head)
+    rep.append("|---|" + "---|" * (len(arms) + 1 + 2 * len(lan_arms)))
+
+    def paired(n, k):
+        return [(runs[n][i][k] - runs["none"][i][k]) / runs["none"][i][k] * 100
+                for i in range(a.rounds)]
+
+    def fmt(xs):
+        lo, hi = quartiles(xs)
+        return "%+.1f%% (%+.1f..%+.1f)" % (statistics.median(xs), lo, hi)
+
+    verdict = []
+    for k in phases + ("cpu",):
+        row = "| %s |" % ("workload CPU (user+sys)" if k == "cpu" else k)
+        row += "".join(" %.3f |" % statistics.median(r[k] for r in runs[n]) for n, _ in arms)
+        fl = paired("floor", k)
+        row += " %s |" % fmt(fl)
+        for n in lan_arms:
+            ln = paired(n, k)
+            diff = [x - y for x, y in zip(ln, fl)]
+            lo, hi = quartiles(diff)
+            row += " %s | %+.1f pp (%+.1f..%+.1f) |" % (fmt(ln), statistics.median(diff), lo, hi)
+            if k == "total":
+                verdict.append((n, statistics.median(diff)))
+        rep.append(row)
+    rep.append("\nTimes: medians over rounds. added: median of the per-round differences "
+               "against the same round's `none` run, in percent of it (interquartile range "
+               "in brackets); X - floor: median of the per-round differences of those, in "
+               "percentage points.\n")
+    for n, d in verdict:
+        rep.append("**%s adds %+.1f percentage points over the floor (total wall time, median "
+                   "of %d paired rounds): target <= 5: %s.**\n"
+                   % (n, d, a.rounds, "met" if d <= 5 else "missed by %.1f" % (d - 5)))
+    rep.append("Per round, total seconds (order):\n")
+    rep.append("| round | order |" + "".join(" %s |" % n for n, _ in arms))
+    rep.append("|---|---|" + "---|" * len(arms))
+    for i in range(a.rounds):
+        rep.append("| %d | %s |" % (i + 1, orders[i])
+                   + "".join(" %.3f |" % runs[n][i]["total"] for n, _ in arms))
+    return rep
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--lanner", required=True)
     ap.add_argument("--duration", type=float, default=30)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=10)
+    ap.add_argument("--floor", help="bench_detector_floor (default: next to --lanner's build)")
     ap.add_argument("--rates", default="25000,50000,100000,200000,400000")
     ap.add_argument("--compare", help="another lanner build run in the same fixed rounds")
     ap.add_argument("--fixed-only", action="store_true", help="only the fixed workload")
     a = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench_detector: needs root (BPF)")
+    floor_bin = a.floor or os.path.join(os.path.dirname(os.path.abspath(a.lanner)), "..",
+                                        "tests/bench/detector/bench_detector_floor")
+    if not os.access(floor_bin, os.X_OK):
+        sys.exit("bench_detector: %s missing: cmake --build BUILD --target bench_detector_floor"
+                 % floor_bin)
     tmp = tempfile.mkdtemp(prefix="lanner-bench-")
     workload = os.path.join(tmp, "workload")
     subprocess.run(["cc", "-O2", "-o", workload, os.path.join(HERE, "workload.c")], check=True)
     report = []
 
-    # 1. fixed workload: floor vs lanner (stable rules), alternating rounds
-    builds = [("lanner", a.lanner)] + ([("compare", a.compare)] if a.compare else [])
-    floor, withl, cpu = [], {b: [] for b, _ in builds}, {b: [] for b, _ in builds}
-    for rnd in range(a.rounds):
-        # the last lanner's programs and rings are freed by the kernel after it exited (RCU):
-        # let that finish before the floor, as lanner gets a second before its runs
-        time.sleep(2)
-        floor.append(run_fixed(workload))
-        # the builds' order turns each round, so neither always runs right after the floor
-        order = builds[rnd % len(builds):] + builds[:rnd % len(builds)]
-        for name, binary in order:
-            lan = Lanner(binary, tmp, [STABLE])
-            try:
-                time.sleep(1)
-                c0 = lan.cpu_s()
-                withl[name].append(run_fixed(workload))
-                time.sleep(0.5)  # the last records drained
-                cpu[name].append(lan.cpu_s() - c0)
-            finally:
-                lan.close()
-    report.append("### Fixed workload (medians of %d rounds, seconds)\n" % a.rounds)
-    for name, binary in builds:
-        report.append("%s: `%s`, lanner's own CPU time during the workload %.2f s (median)\n"
-                      % (name, binary, statistics.median(cpu[name])))
-    head = "| phase | no lanner (floor) |"
-    for name, _ in builds:
-        head += " %s, stable rules | added |" % name
-    report.append(head)
-    report.append("|---|---|" + "---|---|" * len(builds))
-    for k in ("open_read_close", "fork_exec", "connect", "total"):
-        f = statistics.median(r[k] for r in floor)
-        row = "| %s | %.3f |" % (k, f)
-        for name, _ in builds:
-            w = statistics.median(r[k] for r in withl[name])
-            row += " %.3f | %+.1f%% |" % (w, (w - f) / f * 100)
-        report.append(row)
+    # 1. fixed workload: none / floor / lanner (stable rules), interleaved
+    report += fixed_workload(a, workload, floor_bin, tmp)
     if a.fixed_only:
         print("\n".join(report))
         return
