@@ -633,11 +633,41 @@ static bool ret_bool(struct field_value *out, bool v)
 
 /* ---- rendering helpers ----------------------------------------------------------------- */
 
+/* Decimal digits of v at the end of buf[10]; returns where they start. */
+static char *u32_digits(char *end, uint32_t v)
+{
+	do
+		*--end = (char)('0' + v % 10);
+	while (v /= 10);
+	return end;
+}
+
+static void sb_uint(struct sbuf *b, uint32_t v)
+{
+	char d[10], *p = u32_digits(d + sizeof(d), v);
+
+	sb_putn(b, p, (size_t)(d + sizeof(d) - p));
+}
+
+/*
+ * IPv4 by hand: inet_ntop goes through sprintf, which was most of formatting a connect's
+ * fd.name (once per connect/accept/sendto, for the fd table).
+ */
 static void sb_ip(struct sbuf *b, const struct event_sockaddr *a)
 {
-	char ip[INET6_ADDRSTRLEN];
+	char ip[INET6_ADDRSTRLEN], *o = ip;
 
-	if (a->family == AF_INET || a->family == AF_INET6) {
+	if (a->family == AF_INET) {
+		for (int i = 0; i < 4; i++) {
+			char d[10], *p = u32_digits(d + sizeof(d), a->addr[i]);
+
+			if (i)
+				*o++ = '.';
+			while (p < d + sizeof(d))
+				*o++ = *p++;
+		}
+		sb_putn(b, ip, (size_t)(o - ip));
+	} else if (a->family == AF_INET6) {
 		if (inet_ntop(a->family, a->addr, ip, sizeof(ip)))
 			sb_puts(b, ip);
 	}
@@ -657,9 +687,12 @@ int event_fd_format_tuple(const struct event_sockaddr *client, const struct even
 		return snprintf(buf, len, "%s", path ? path : "");
 	}
 	sb_ip(&b, client);
-	sb_printf(&b, ":%u->", client->port);
+	sb_putn(&b, ":", 1);
+	sb_uint(&b, client->port);
+	sb_putn(&b, "->", 2);
 	sb_ip(&b, server);
-	sb_printf(&b, ":%u", server->port);
+	sb_putn(&b, ":", 1);
+	sb_uint(&b, server->port);
 	return (int)b.len;
 }
 

@@ -765,6 +765,37 @@ static void test_flag_names(void **state)
 	assert_false(syscall_flag_from_name(SYSCALL_EVT_EXECVE, "O_TRUNC", &raw));
 }
 
+/* IPv4 and ports are formatted by hand: the extremes, IPv6 through inet_ntop, truncation. */
+static void test_tuple_format(void **state)
+{
+	struct event_sockaddr c = { .family = AF_INET, .port = 0, .addr = { 0, 0, 0, 0 } };
+	struct event_sockaddr s = { .family = AF_INET,
+				    .port = 65535,
+				    .addr = { 255, 255, 255, 255 } };
+	char buf[64];
+	int n;
+
+	(void)state;
+	n = event_fd_format_tuple(&c, &s, buf, sizeof(buf));
+	assert_string_equal(buf, "0.0.0.0:0->255.255.255.255:65535");
+	assert_int_equal(n, (int)strlen(buf));
+	c.addr[0] = 127, c.addr[3] = 1, c.port = 10;
+	s.addr[0] = 192, s.addr[1] = 168, s.addr[2] = 0, s.addr[3] = 9, s.port = 8;
+	event_fd_format_tuple(&c, &s, buf, sizeof(buf));
+	assert_string_equal(buf, "127.0.0.1:10->192.168.0.9:8");
+	/* cut, NUL-terminated inside the buffer */
+	n = event_fd_format_tuple(&c, &s, buf, 12);
+	assert_string_equal(buf, "127.0.0.1:1");
+	assert_int_equal(n, 11);
+	c.family = s.family = AF_INET6;
+	memset(c.addr, 0, sizeof(c.addr));
+	c.addr[15] = 1;
+	memset(s.addr, 0, sizeof(s.addr));
+	s.addr[0] = 0x20, s.addr[1] = 0x01, s.addr[2] = 0x0d, s.addr[3] = 0xb8, s.addr[15] = 7;
+	event_fd_format_tuple(&c, &s, buf, sizeof(buf));
+	assert_string_equal(buf, "::1:10->2001:db8::7:8");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -777,6 +808,7 @@ int main(void)
 		cmocka_unit_test_setup(test_more_process_fields, setup),
 		cmocka_unit_test_setup(test_container_k8s, setup),
 		cmocka_unit_test_setup(test_flag_names, setup),
+		cmocka_unit_test(test_tuple_format),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
