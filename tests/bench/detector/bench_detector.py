@@ -13,7 +13,9 @@
      paired differences against the same round's "none" run, in percent of it; the target
      figure is lanner - floor, in percentage points of "none", median over rounds. Also the
      workload's own CPU time (user + sys, wait4) per arm, lanner's CPU time during the workload,
-     and the events lanner evaluated and lost.
+     the events lanner evaluated and lost, and, from one extra untimed run per attached arm
+     after the rounds, the BPF programs' own run time over the workload (bpf_stats through
+     BPF_ENABLE_STATS, summed over the programs the arm's process holds, from fdinfo).
   2. the highest openat rate lanner sustains for DURATION s with zero kernel drops
      (lanner_detector_kernel_drops_total{reason="ringbuf_full"|"no_ringbuf"} unchanged), rates
      doubling from the first until one drops.
@@ -30,6 +32,7 @@ build as a fourth arm in the same rounds (before/after figures of a change side 
 workload is not pinned: lanner's userspace competes with it for the machine's CPUs, as it would
 on a node. Prints a Markdown summary on stdout."""
 import argparse
+import ctypes
 import http.client
 import os
 import socket
@@ -160,6 +163,33 @@ def run_fixed(workload):
     return r
 
 
+def enable_bpf_stats():
+    """bpf(BPF_ENABLE_STATS, BPF_STATS_RUN_TIME): run-time statistics on while the fd is open,
+    without touching kernel.bpf_stats_enabled."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    attr = ctypes.create_string_buffer(8)  # enable_stats.type = BPF_STATS_RUN_TIME (0)
+    fd = libc.syscall(321, 32, attr, ctypes.sizeof(attr))  # x86_64 __NR_bpf, BPF_ENABLE_STATS
+    if fd < 0:
+        raise OSError(ctypes.get_errno(), "BPF_ENABLE_STATS")
+    return fd
+
+
+def prog_stats(pid):
+    """(run_time_ns, run_cnt) summed over the BPF programs process pid holds, from fdinfo."""
+    seen = {}
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            if os.readlink("/proc/%d/fd/%s" % (pid, fd)) != "anon_inode:bpf-prog":
+                continue
+            with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
+                info = dict(line.split(":", 1) for line in f if ":" in line)
+        except OSError:
+            continue
+        seen[info["prog_id"].strip()] = (int(info.get("run_time_ns", "0")),
+                                         int(info.get("run_cnt", "0")))
+    return (sum(v[0] for v in seen.values()), sum(v[1] for v in seen.values()))
+
+
 def quartiles(xs):
     xs = sorted(xs)
     if len(xs) < 2:
@@ -177,6 +207,16 @@ def fixed_workload(a, workload, floor_bin, tmp):
     extra = {n: [] for n, _ in arms}  # lanner arms: cpu, events, lost
     orders, floor_set = [], None
     load = [os.getloadavg()[0]]
+    def start(name, binary):
+        """Starts an attached arm: (pid, stop, the lanner instance or None)."""
+        nonlocal floor_set
+        if name == "floor":
+            fl = Floor(floor_bin, [STABLE])
+            floor_set = (fl.attached, fl.set_size)
+            return fl.proc.pid, fl.close, None
+        lan = Lanner(binary, tmp, [STABLE])
+        return lan.proc.pid, lan.close, lan
+
     for rnd in range(a.rounds):
         order = arms[rnd % len(arms):] + arms[:rnd % len(arms)]
         orders.append(" ".join(n for n, _ in order))
@@ -187,25 +227,36 @@ def fixed_workload(a, workload, floor_bin, tmp):
             if name == "none":
                 runs[name].append(run_fixed(workload))
                 continue
-            if name == "floor":
-                fl = Floor(floor_bin, [STABLE])
-                floor_set = (fl.attached, fl.set_size)
-                try:
-                    time.sleep(1)
-                    runs[name].append(run_fixed(workload))
-                finally:
-                    fl.close()
-                continue
-            lan = Lanner(binary, tmp, [STABLE])
+            pid, stop, lan = start(name, binary)
             try:
                 time.sleep(1)
-                c0, e0, l0 = lan.cpu_s(), lan.events(), lan.lost()
+                if lan:
+                    c0, e0, l0 = lan.cpu_s(), lan.events(), lan.lost()
                 runs[name].append(run_fixed(workload))
-                time.sleep(0.5)  # the last records drained
-                extra[name].append((lan.cpu_s() - c0, lan.events() - e0, lan.lost() - l0))
+                if lan:
+                    time.sleep(0.5)  # the last records drained
+                    extra[name].append((lan.cpu_s() - c0, lan.events() - e0, lan.lost() - l0))
             finally:
-                lan.close()
+                stop()
         load.append(os.getloadavg()[0])
+    # after the rounds, not timed: the programs' own run time over one workload per attached
+    # arm, by bpf_stats (enabled only meanwhile: the stats' clock reads cost per run)
+    progs = {}
+    for name, binary in arms[1:]:
+        time.sleep(2)
+        pid, stop, _ = start(name, binary)
+        try:
+            time.sleep(1)
+            sfd = enable_bpf_stats()
+            try:
+                t0 = prog_stats(pid)
+                run_fixed(workload)
+                t1 = prog_stats(pid)
+            finally:
+                os.close(sfd)
+        finally:
+            stop()
+        progs[name] = (t1[0] - t0[0], t1[1] - t0[1])
     phases = ("open_read_close", "fork_exec", "connect", "total")
     rep = ["### Fixed workload: %d rounds, arms interleaved (order turning each round)\n"
            % a.rounds]
@@ -222,6 +273,16 @@ def fixed_workload(a, workload, floor_bin, tmp):
                    "%.0f events evaluated per run (median), %d lost over all runs\n"
                    % (n, dict(arms)[n], statistics.median(cpu), min(cpu), max(cpu),
                       statistics.median(ev), lost))
+    none_total = statistics.median(r["total"] for r in runs["none"])
+    rep.append("BPF programs' own run time over one workload (bpf_stats, one extra untimed run "
+               "per arm after the rounds; it runs in the workload's syscalls, so it is part of "
+               "its wall and CPU time):\n")
+    rep.append("| arm | program time | runs | ns per run | % of `none` total |")
+    rep.append("|---|---|---|---|---|")
+    for n, (ns, cnt) in progs.items():
+        rep.append("| %s | %.1f ms | %d | %.0f | %.1f%% |" % (
+            n, ns / 1e6, cnt, ns / cnt if cnt else 0, ns / 1e9 / none_total * 100))
+    rep.append("")
     head = "| phase |" + "".join(" %s s |" % n for n, _ in arms)
     head += " floor added |" + "".join(" %s added | %s - floor |" % (n, n) for n in lan_arms)
     rep.append(head)
