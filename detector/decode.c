@@ -507,7 +507,7 @@ int decode_event(const struct lanner_rec *rec, size_t size, int64_t boot_to_epoc
 
 	if (size < sizeof(*rec) || rec->size > size)
 		return -EINVAL;
-	memset(ev, 0, sizeof(*ev));
+	decode_zero(ev, sizeof(*ev));
 	switch (rec->type) {
 	case LANNER_REC_SYSCALL:
 		type = type_of(rec->nr);

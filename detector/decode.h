@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "bpf/events.h"
 #include "detector/event.h"
@@ -75,5 +76,17 @@ int decode_exec(const struct lanner_rec *rec, size_t size, struct decode_exec *o
 /* PROC_FORK and PROC_EXIT payloads. Return 0 or -EINVAL. */
 int decode_fork(const struct lanner_rec *rec, size_t size, struct lanner_fork_info *out);
 int decode_exit(const struct lanner_rec *rec, size_t size, struct lanner_exit_info *out);
+
+/*
+ * Zeroes n bytes through the C library's memset. GCC turns a constant-size memset of a few
+ * hundred bytes (the decoded event, an fd template) into an inline `rep stos`, which took ~100
+ * cycles per call on this machine's CPU (AMD EPYC, in a VM: 5-8% of the detector's CPU under
+ * load, by perf annotate) where the library's vector stores take a few. explicit_bzero is
+ * never inlined nor elided.
+ */
+static inline void decode_zero(void *p, size_t n)
+{
+	explicit_bzero(p, n);
+}
 
 #endif

@@ -323,10 +323,11 @@ static int64_t track_fds(struct detector *d, struct proc_entry *e, const struct 
 			 size_t size, struct syscall_event *ev)
 {
 	const struct event_args *a = &ev->args;
-	struct event_fd tmpl = { 0 }, *f = NULL;
+	struct event_fd tmpl, *f = NULL;
 	const char *name;
 	int64_t res = ev->res;
 
+	decode_zero(&tmpl, sizeof(tmpl));
 	switch (ev->type) {
 	case SYSCALL_EVT_OPEN:
 	case SYSCALL_EVT_OPENAT:
