@@ -237,7 +237,8 @@ static int detector_submit(void *ctx, struct alert *a)
 static void detector_metrics(void *data, metrics_emit_fn emit, void *emit_ctx)
 {
 	static const char *const reasons[LANNER_DROP_MAX] = { "ringbuf_full", "truncated",
-							      "read_fault", "no_ringbuf" };
+							      "read_fault", "no_ringbuf",
+							      "ring_busy" };
 	const char *which = data;
 	struct detector_stats st;
 
@@ -294,8 +295,8 @@ static int declare_detector_metrics(struct metrics *m)
 					 NULL, 0, detector_metrics, "overflows");
 	if (!err)
 		err = metrics_counter_fn(m, "lanner_detector_kernel_drops_total",
-					 "Kernel-side drops by reason (ringbuf_full and no_ringbuf "
-					 "lose events)",
+					 "Kernel-side drops by reason (ringbuf_full, no_ringbuf and "
+					 "ring_busy lose events)",
 					 reason, 1, detector_metrics, "drops");
 	if (!err)
 		err = metrics_gauge(m, "lanner_detector_processes",
