@@ -159,7 +159,9 @@ struct lanner_ring {
 	__u64 nrec; /* producer: records (paces the wakeups) */
 	__u32 busy; /* producer: a program of this CPU is between start and publish */
 	__u32 pad0;
-	__u64 pad1[13];
+	__u64 tail_seen; /* producer: tail as last read (the consumer's line is read only when
+			    this says the ring may be full) */
+	__u64 pad1[12];
 	__u64 tail; /* consumer: consumed bytes */
 	__u64 pad2[15];
 	/* __u8 data[capacity + LANNER_RING_SLACK] follows */

@@ -150,8 +150,10 @@ static __always_inline void rec_fill(struct lanner_rec *r, struct task_struct *t
 		r->loginuid = (__u32)-1;
 	r->nblobs = 0;
 	r->flags = capture_args ? 0 : LANNER_RF_NO_ARGS;
-	for (int i = 0; i < 6; i++)
-		r->args[i] = 0;
+	/* a syscall record's arguments are written by sys_begin() */
+	if (type != LANNER_REC_SYSCALL)
+		for (int i = 0; i < 6; i++)
+			r->args[i] = 0;
 	/* comm as two loads: bpf_get_current_comm() alone costs ~100 ns here. */
 	*(__u64 *)&r->comm[0] = *(__u64 *)&t->comm[0];
 	*(__u64 *)&r->comm[8] = *(__u64 *)&t->comm[8];
@@ -186,9 +188,16 @@ static __always_inline struct lanner_ring *ring_start(void)
 		drop_inc(LANNER_DROP_RING_BUSY);
 		return NULL;
 	}
-	if (r->head - *(volatile __u64 *)&r->tail > ring_mask + 1 - LANNER_RING_SLACK) {
-		drop_inc(LANNER_DROP_RINGBUF_FULL);
-		return NULL;
+	/*
+	 * Room for the largest record? The consumer's tail is read only when the last value read
+	 * says no: its cache line then stays with the consumer's CPU on most records.
+	 */
+	if (r->head - r->tail_seen > ring_mask + 1 - LANNER_RING_SLACK) {
+		r->tail_seen = *(volatile __u64 *)&r->tail;
+		if (r->head - r->tail_seen > ring_mask + 1 - LANNER_RING_SLACK) {
+			drop_inc(LANNER_DROP_RINGBUF_FULL);
+			return NULL;
+		}
 	}
 	r->busy = 1;
 	return r;

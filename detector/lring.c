@@ -65,8 +65,13 @@ size_t lring_drain(struct lring *r, lring_record_fn cb, void *ctx, uint64_t *bad
 		cb(ctx, rec, size);
 		n++;
 		tail += (size + 7) & ~7u;
-		/* Release: the program may reuse the space once it sees the new tail. */
-		__atomic_store_n(&r->ctl->tail, tail, __ATOMIC_RELEASE);
+		/*
+		 * Release: the program may reuse the space once it sees the new tail. Stored every
+		 * 256 records of a long drain (the producer reads it only when it believes the ring
+		 * full, but then it should find space) and at the end.
+		 */
+		if ((n & 255) == 0)
+			__atomic_store_n(&r->ctl->tail, tail, __ATOMIC_RELEASE);
 	}
 	__atomic_store_n(&r->ctl->tail, tail, __ATOMIC_RELEASE);
 	return n;

@@ -34,7 +34,8 @@
 #define N_OPEN 20000
 #define MAX_CASES 64
 #define MAX_ROUNDS 101
-#define RING_BYTES (4u << 20)
+#define RING_BYTES (4u << 20) /* lanner's default detector.ringbuf_bytes */
+static unsigned ring_bytes = RING_BYTES;
 
 struct bench_case {
 	const char *name;
@@ -132,14 +133,14 @@ static int set_rodata_u64(struct bpf_object *obj, const char *name, __u64 v)
 /* lanner's own per-CPU record rings for an object not loaded yet; filled after load. */
 static int lrings_for(struct bpf_object *obj, struct bpf_map *outer, int ncpu, int *fds)
 {
-	int e = set_rodata_u64(obj, "ring_mask", RING_BYTES - 1);
+	int e = set_rodata_u64(obj, "ring_mask", ring_bytes - 1);
 
 	if (e)
 		return e;
 	for (int i = 0; i < ncpu; i++) {
 		if (nlrings >= (int)(sizeof(lrings) / sizeof(lrings[0])))
 			return -E2BIG;
-		e = lring_open(&lrings[nlrings], RING_BYTES);
+		e = lring_open(&lrings[nlrings], ring_bytes);
 		if (e)
 			return e;
 		fds[i] = lrings[nlrings++].fd;
@@ -250,6 +251,8 @@ int main(int argc, char **argv)
 	pid_t pid;
 	int fd, stats, *fds, err = 1;
 
+	if (getenv("RING_BYTES")) /* lanner's own rings: another size, e.g. to see cache effects */
+		ring_bytes = (unsigned)strtoul(getenv("RING_BYTES"), NULL, 0);
 	if (rounds < 1 || rounds > MAX_ROUNDS || ncpu <= 0) {
 		fprintf(stderr, "usage: bench_bpf_parts [ROUNDS (1-%d) [LANNER.bpf.o ...]]\n",
 			MAX_ROUNDS);
