@@ -212,7 +212,7 @@ static const struct config_option detector_options[] = {
 	  64, 4194304, NULL, NULL, "processes tracked at most (exited ones are evicted first)" },
 	{ "detector.ringbuf_bytes", CONFIG_SIZE, "4MiB",
 	  offsetof(struct detector_settings, ringbuf_bytes), 65536, 1073741824, NULL, NULL,
-	  "kernel ring buffer per CPU (a power of two)" },
+	  "kernel record ring per CPU (a power of two; 28 KiB more are reserved)" },
 	{ "detector.internal_alert_interval", CONFIG_DURATION, "60s",
 	  offsetof(struct detector_settings, internal_alert_interval_ms), 1000, 86400000, NULL,
 	  NULL, "at most one internal alert about dropped events per interval" },

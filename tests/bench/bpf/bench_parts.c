@@ -36,6 +36,7 @@
 #define MAX_ROUNDS 101
 #define RING_BYTES (4u << 20) /* lanner's default detector.ringbuf_bytes */
 static unsigned ring_bytes = RING_BYTES;
+static unsigned drain_us = 1000; /* DRAIN_US: the consumer's period */
 
 struct bench_case {
 	const char *name;
@@ -74,7 +75,7 @@ static void *consumer(void *arg)
 		ring_buffer__consume(rings);
 		for (int i = 0; i < nlrings; i++)
 			lring_drain(&lrings[i], on_lrecord, NULL, (uint64_t *)&bad_records);
-		usleep(1000);
+		usleep(drain_us);
 	}
 	return NULL;
 }
@@ -253,6 +254,8 @@ int main(int argc, char **argv)
 
 	if (getenv("RING_BYTES")) /* lanner's own rings: another size, e.g. to see cache effects */
 		ring_bytes = (unsigned)strtoul(getenv("RING_BYTES"), NULL, 0);
+	if (getenv("DRAIN_US")) /* e.g. 20000: lanner's drain_ms when no wakeup comes */
+		drain_us = (unsigned)strtoul(getenv("DRAIN_US"), NULL, 0);
 	if (rounds < 1 || rounds > MAX_ROUNDS || ncpu <= 0) {
 		fprintf(stderr, "usage: bench_bpf_parts [ROUNDS (1-%d) [LANNER.bpf.o ...]]\n",
 			MAX_ROUNDS);
