@@ -294,10 +294,11 @@ static int declare_detector_metrics(struct metrics *m)
 					 "Alerts dropped: the detector's hand-off queue was full",
 					 NULL, 0, detector_metrics, "overflows");
 	if (!err)
-		err = metrics_counter_fn(m, "lanner_detector_kernel_drops_total",
-					 "Kernel-side drops by reason (ringbuf_full, no_ringbuf and "
-					 "ring_busy lose events)",
-					 reason, 1, detector_metrics, "drops");
+		err = metrics_counter_fn(
+			m, "lanner_detector_kernel_drops_total",
+			"Kernel-side drops by reason (ringbuf_full, no_ringbuf and "
+			"ring_busy lose events)",
+			reason, 1, detector_metrics, "drops");
 	if (!err)
 		err = metrics_gauge(m, "lanner_detector_processes",
 				    "Processes in the detector's process table", NULL, 0,
