@@ -666,8 +666,9 @@ static void test_ring_wrap_and_full(void **state)
 	r.ticks = 0;
 	assert_int_equal(uv_timer_start(&r.timer, on_tick, 20, 20), 0);
 	uv_run(&r.loop, UV_RUN_DEFAULT);
+	/* (other processes' opens share the rings: in theory they could take all the room) */
 	got = check_opens(&r.seen, pid, first, 3000);
-	assert_true(got > 0 && got < 3000);
+	assert_true(got < 3000);
 	/* every lost record was counted (other processes' lost opens count there too) */
 	assert_true(after[LANNER_DROP_RINGBUF_FULL] - before[LANNER_DROP_RINGBUF_FULL] >=
 		    (uint64_t)(3000 - got));
@@ -676,9 +677,14 @@ static void test_ring_wrap_and_full(void **state)
 	first += 3000;
 
 	/* drained: the ring takes records again */
+	assert_int_equal(probe_drops(r.probe, before), 0);
 	op = (struct opens){ first, 50 };
 	pid = run_child(&r, child_opens, &op);
-	assert_int_equal(check_opens(&r.seen, pid, first, 50), 50);
+	assert_int_equal(probe_drops(r.probe, after), 0);
+	got = check_opens(&r.seen, pid, first, 50);
+	assert_true(got > 0);
+	if (got != 50)
+		assert_true(after[LANNER_DROP_RINGBUF_FULL] > before[LANNER_DROP_RINGBUF_FULL]);
 	probe_free(r.probe);
 	uv_close((uv_handle_t *)&r.timer, NULL);
 	assert_int_equal(uv_run(&r.loop, UV_RUN_DEFAULT), 0);
