@@ -136,7 +136,35 @@ enum lanner_drop {
 	LANNER_DROP_TRUNCATED = 1, /* a string or argv was cut at its cap (record kept) */
 	LANNER_DROP_READ_FAULT = 2, /* a user/kernel read failed (record kept, blob empty) */
 	LANNER_DROP_NO_RINGBUF = 3, /* no ring buffer for this CPU (record lost) */
-	LANNER_DROP_MAX = 4,
+	LANNER_DROP_RING_BUSY = 4, /* the CPU's ring was being written by an interrupted program */
+	LANNER_DROP_MAX = 5,
+};
+
+/*
+ * Each CPU's record ring: the one element of an mmapable BPF array map (an inner map of
+ * lanner_rings), shared by that CPU's programs (the producer) and the detector (the consumer).
+ *
+ * data holds capacity bytes (a power of two, the loader's ring_mask + 1) plus LANNER_RING_SLACK.
+ * A record starts at data[head & ring_mask], 8-byte aligned, and is contiguous: one that starts
+ * near the end runs on into the slack instead of wrapping, so neither side ever splits one.
+ * The producer starts a record only when capacity - (head - tail) >= LANNER_RING_SLACK (the
+ * most a record's writes reach past its start), writes it, then publishes it by advancing head
+ * by its size rounded up to 8; the consumer reads records between tail and head and advances
+ * tail. head and tail only grow (bytes ever written / consumed), on separate cache lines.
+ */
+#define LANNER_RING_SLACK 28672
+
+struct lanner_ring {
+	__u64 head; /* producer: published bytes */
+	__u64 nrec; /* producer: records (paces the wakeups) */
+	__u32 busy; /* producer: a program of this CPU is between start and publish */
+	__u32 pad0;
+	__u64 tail_seen; /* producer: tail as last read (the consumer's line is read only when
+			    this says the ring may be full) */
+	__u64 pad1[12];
+	__u64 tail; /* consumer: consumed bytes */
+	__u64 pad2[15];
+	/* __u8 data[capacity + LANNER_RING_SLACK] follows */
 };
 
 /* The ABI is these exact sizes on both sides (BPF and x86_64 userspace). */
@@ -146,5 +174,6 @@ _Static_assert(sizeof(struct lanner_sock_tuple) == 44, "lanner_sock_tuple layout
 _Static_assert(sizeof(struct lanner_exec_info) == 72, "lanner_exec_info layout");
 _Static_assert(sizeof(struct lanner_fork_info) == 24, "lanner_fork_info layout");
 _Static_assert(sizeof(struct lanner_exit_info) == 8, "lanner_exit_info layout");
+_Static_assert(sizeof(struct lanner_ring) == 256, "lanner_ring layout");
 
 #endif /* LANNER_BPF_EVENTS_H */

@@ -3,8 +3,8 @@
  * lanner's kernel programs. One classic tracepoint program per captured syscall
  * (tracepoint/syscalls/sys_exit_NAME), attached by the loader only for the syscalls some rule
  * or the state tracker needs (docs/detector.md explains the measured choice), plus
- * sched_process_{exec,exit,fork} for process state. Records are built in a per-CPU scratch
- * buffer (header + blobs, see events.h) and copied into this CPU's ring buffer.
+ * sched_process_{exec,exit,fork} for process state. Records (header + blobs, see events.h)
+ * are built in place in this CPU's record ring (struct lanner_ring).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -35,27 +35,18 @@ extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
 #define bpf_ksym_exists(sym) (!!(sym))
 #endif
 
-/* > LANNER_REC_MAX + the largest masked blob (8191 + 4), so masked writes fit */
-#define SCRATCH_SIZE 28672
+/* The record writes of one record reach at most LANNER_REC_MAX + the largest masked blob. */
+_Static_assert(LANNER_RING_SLACK > LANNER_REC_MAX + 8191 + 4, "ring slack");
 #define OFF_MASK (LANNER_REC_MAX - 1)
+
+/* Each ring's capacity - 1 (a power of two): set by the loader. */
+const volatile __u64 ring_mask = (1 << 16) - 1;
 
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
 #define OVERLAYFS_SUPER_MAGIC 0x794c7630
 #define F_DUPFD 0
 #define F_DUPFD_CLOEXEC 1030
-
-struct scratch {
-	__u64 nrec; /* records this CPU produced: paces the wakeups */
-	__u8 buf[SCRATCH_SIZE];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct scratch);
-} lanner_scratch SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -64,23 +55,40 @@ struct {
 	__type(value, __u64);
 } lanner_drops SEC(".maps");
 
-/* One ring buffer per possible CPU; the loader sizes both levels and fills the slots. */
+/*
+ * One record ring per possible CPU (struct lanner_ring in an mmapable array): records are
+ * built in place, with no copy and no helper call, where a BPF ring buffer costs a reservation
+ * (a locked, irq-saving helper) or an output copy per record: ~100 ns here, measured in
+ * docs/detector.md. The loader sizes both levels and fills the slots.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__array(
 		values, struct {
-			__uint(type, BPF_MAP_TYPE_RINGBUF);
-			__uint(max_entries, 1 << 20);
+			__uint(type, BPF_MAP_TYPE_ARRAY);
+			__uint(map_flags, BPF_F_MMAPABLE);
+			__uint(max_entries, 1);
+			__type(key, __u32);
+			/* as declared; the loader creates them at the configured capacity */
+			__uint(value_size,
+			       sizeof(struct lanner_ring) + (1 << 16) + LANNER_RING_SLACK);
 		});
-} lanner_rbs SEC(".maps");
+} lanner_rings SEC(".maps");
+
+/* Wakeups only: every wakeup_every-th record of a CPU puts a token here and wakes the poll. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16384);
+} lanner_wake SEC(".maps");
 
 struct rctx {
 	struct task_struct *task; /* current, as a BTF pointer */
 	struct lanner_rec *rec;
-	__u8 *buf;
-	__u64 *nrec;
+	__u8 *buf; /* the record's start in the ring */
+	struct lanner_ring *ring;
+	__u64 head;
 	__u32 off;
 };
 
@@ -142,33 +150,79 @@ static __always_inline void rec_fill(struct lanner_rec *r, struct task_struct *t
 		r->loginuid = (__u32)-1;
 	r->nblobs = 0;
 	r->flags = capture_args ? 0 : LANNER_RF_NO_ARGS;
-	for (int i = 0; i < 6; i++)
-		r->args[i] = 0;
+	/* a syscall record's arguments are written by sys_begin() */
+	if (type != LANNER_REC_SYSCALL)
+		for (int i = 0; i < 6; i++)
+			r->args[i] = 0;
 	/* comm as two loads: bpf_get_current_comm() alone costs ~100 ns here. */
 	*(__u64 *)&r->comm[0] = *(__u64 *)&t->comm[0];
 	*(__u64 *)&r->comm[8] = *(__u64 *)&t->comm[8];
 }
 
-/* Starts a record with blobs in this CPU's scratch buffer; false when none is to be made. */
+/*
+ * This CPU's ring with room for a record, marked busy; NULL (and a drop counted) when the
+ * record cannot be made.
+ */
+static __always_inline struct lanner_ring *ring_start(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id(), zero = 0;
+	struct lanner_ring *r;
+	void *inner;
+
+	inner = bpf_map_lookup_elem(&lanner_rings, &cpu);
+	if (!inner) {
+		drop_inc(LANNER_DROP_NO_RINGBUF);
+		return NULL;
+	}
+	r = bpf_map_lookup_elem(inner, &zero);
+	if (!r) {
+		drop_inc(LANNER_DROP_NO_RINGBUF);
+		return NULL;
+	}
+	/*
+	 * Programs of one CPU do not nest (tracepoint programs run with preemption off and the
+	 * process tracepoints never fire inside one); should a kernel ever interleave two, the
+	 * second one's record is dropped and counted rather than written over the first.
+	 */
+	if (r->busy) {
+		drop_inc(LANNER_DROP_RING_BUSY);
+		return NULL;
+	}
+	/*
+	 * Room for the largest record? The consumer's tail is read only when the last value read
+	 * says no: its cache line then stays with the consumer's CPU on most records.
+	 */
+	if (r->head - r->tail_seen > ring_mask + 1 - LANNER_RING_SLACK) {
+		r->tail_seen = *(volatile __u64 *)&r->tail;
+		if (r->head - r->tail_seen > ring_mask + 1 - LANNER_RING_SLACK) {
+			drop_inc(LANNER_DROP_RINGBUF_FULL);
+			return NULL;
+		}
+	}
+	r->busy = 1;
+	return r;
+}
+
+/* Starts a record in this CPU's ring; false when none is to be made. */
 static __always_inline bool rec_begin(struct rctx *c, __u16 type, __u16 nr, long ret)
 {
 	struct task_struct *t = rec_task(type, ret);
+	struct lanner_ring *ring;
 	struct lanner_rec *r;
-	struct scratch *s;
-	__u32 zero = 0;
 
 	if (!t)
 		return false;
-	s = bpf_map_lookup_elem(&lanner_scratch, &zero);
-	if (!s)
+	ring = ring_start();
+	if (!ring)
 		return false;
-	r = (void *)s->buf;
+	c->head = ring->head;
+	c->buf = (__u8 *)(ring + 1) + (c->head & ring_mask);
+	r = (void *)c->buf;
 	rec_fill(r, t, type, nr, ret);
 	c->task = t;
 	c->rec = r;
-	c->buf = s->buf;
+	c->ring = ring;
 	c->off = sizeof(*r);
-	c->nrec = &s->nrec;
 	return true;
 }
 
@@ -193,75 +247,30 @@ static __always_inline struct pt_regs *task_regs(struct task_struct *t)
 			       bpf_core_type_id_kernel(struct pt_regs));
 }
 
+/* Publishes the record rec_begin() started (every rec_begin() that succeeded ends here). */
 static __always_inline int rec_submit(struct rctx *c)
 {
-	__u32 cpu = bpf_get_smp_processor_id();
+	struct lanner_ring *ring = c->ring;
 	__u32 size = c->off;
-	__u64 flags = BPF_RB_NO_WAKEUP;
-	void *rb;
+	__u64 token;
 
 	if (size > LANNER_REC_MAX)
 		size = LANNER_REC_MAX;
 	c->rec->size = size;
-	rb = bpf_map_lookup_elem(&lanner_rbs, &cpu);
-	if (!rb) {
-		drop_inc(LANNER_DROP_NO_RINGBUF);
-		return 0;
-	}
 	/*
-	 * No wakeup per record: on this kernel the adaptive wakeup (flags 0) was measured never to
-	 * wake an epoll waiter, and a wakeup is a self-IPI (microseconds in a VM). Every
-	 * wakeup_every-th record of a CPU wakes the consumer; its periodic drain takes the rest.
+	 * The record's stores before head's: x86 keeps stores in order (this object is built for
+	 * x86_64 only), so a compiler barrier is the release the consumer's acquiring load pairs with.
 	 */
-	if ((++*c->nrec & (wakeup_every - 1)) == 0)
-		flags = BPF_RB_FORCE_WAKEUP;
-	if (bpf_ringbuf_output(rb, c->buf, size, flags))
-		drop_inc(LANNER_DROP_RINGBUF_FULL);
-	return 0;
-}
-
-/*
- * A syscall recorded with its header and raw arguments only (close, dup*, socket, set*id,
- * ...): its size is known, so it is built in place in a ring-buffer reservation rather than
- * in the scratch buffer and copied out (reserve + submit ~80 ns here, output ~110 ns).
- */
-static __always_inline int sys_header_only(struct trace_event_raw_sys_exit *ctx)
-{
-	struct task_struct *t = rec_task(LANNER_REC_SYSCALL, ctx->ret);
-	__u32 cpu = bpf_get_smp_processor_id(), zero = 0;
-	__u64 flags = BPF_RB_NO_WAKEUP;
-	struct lanner_rec *r;
-	struct pt_regs *regs;
-	struct scratch *s;
-	void *rb;
-
-	if (!t)
-		return 0;
-	s = bpf_map_lookup_elem(&lanner_scratch, &zero);
-	if (!s)
-		return 0;
-	rb = bpf_map_lookup_elem(&lanner_rbs, &cpu);
-	if (!rb) {
-		drop_inc(LANNER_DROP_NO_RINGBUF);
-		return 0;
-	}
-	r = bpf_ringbuf_reserve(rb, sizeof(*r), 0);
-	if (!r) {
-		drop_inc(LANNER_DROP_RINGBUF_FULL);
-		return 0;
-	}
-	rec_fill(r, t, LANNER_REC_SYSCALL, ctx->id, ctx->ret);
-	regs = task_regs(t);
-	r->args[0] = regs->di;
-	r->args[1] = regs->si;
-	r->args[2] = regs->dx;
-	r->args[3] = regs->r10;
-	r->args[4] = regs->r8;
-	r->args[5] = regs->r9;
-	/* the same wakeup pacing as rec_submit */
-	if ((++s->nrec & (wakeup_every - 1)) == 0)
-		flags = BPF_RB_FORCE_WAKEUP;
-	bpf_ringbuf_submit(r, flags);
+	asm volatile("" ::: "memory");
+	ring->head = c->head + ((size + 7) & ~7u);
+	ring->busy = 0;
+	/*
+	 * No wakeup per record (a wakeup is a self-IPI, microseconds in a VM): every wakeup_every-th
+	 * record of a CPU wakes the consumer through lanner_wake; its periodic drain takes the rest.
+	 */
+	token = ++ring->nrec;
+	if ((token & (wakeup_every - 1)) == 0)
+		bpf_ringbuf_output(&lanner_wake, &token, sizeof(token), BPF_RB_FORCE_WAKEUP);
 	return 0;
 }
 
@@ -411,6 +420,16 @@ static __always_inline bool sys_begin(struct rctx *c, struct trace_event_raw_sys
 	c->rec->args[4] = regs->r8;
 	c->rec->args[5] = regs->r9;
 	return true;
+}
+
+/* A syscall recorded with its header and raw arguments only (close, dup*, socket, set*id, ...). */
+static __always_inline int sys_header_only(struct trace_event_raw_sys_exit *ctx)
+{
+	struct rctx c;
+
+	if (!sys_begin(&c, ctx))
+		return 0;
+	return rec_submit(&c);
 }
 
 #define SYS_EXIT(name)                             \

@@ -919,8 +919,9 @@ static void on_tick(uv_timer_t *h)
 	atomic_store(&d->proc_overflows, proctable_overflows(d->procs));
 	if (d->capture)
 		fflush(d->capture);
-	/* records lost: ring buffer full or missing */
-	lost = drops[LANNER_DROP_RINGBUF_FULL] + drops[LANNER_DROP_NO_RINGBUF];
+	/* records lost: ring full, missing or busy */
+	lost = drops[LANNER_DROP_RINGBUF_FULL] + drops[LANNER_DROP_NO_RINGBUF] +
+	       drops[LANNER_DROP_RING_BUSY];
 	ovf = atomic_load(&d->overflows);
 	if ((lost > d->last_drops || ovf > d->last_overflows) &&
 	    (!d->have_internal || now - d->last_internal_ms >= d->o.internal_alert_interval_ms)) {

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include <bpf/libbpf.h>
 
 #include "config/log.h"
+#include "detector/lring.h"
 #include "detector/probe.h"
 #include "lanner.skel.h"
 
@@ -502,8 +504,8 @@ struct probe {
 	uv_loop_t *loop;
 	int refs; /* open loop handles + detach work in flight; released at 0 */
 	struct lanner_bpf *skel;
-	struct ring_buffer *rb;
-	int *rb_fds;
+	struct ring_buffer *wake; /* the programs' wakeup tokens (lanner_wake) */
+	struct lring *rings; /* one per possible CPU */
 	int ncpu;
 	struct bpf_link *sys_links[PROBE_NR_SYSCALLS];
 	struct bpf_link *sched_links[3];
@@ -654,16 +656,21 @@ static bool record_ok(const struct lanner_rec *r, size_t size)
 	return true;
 }
 
-static int on_sample(void *ctx, void *data, size_t size)
+static void on_record(void *ctx, const void *data, size_t size)
 {
 	struct probe *p = ctx;
 
-	/* A bad record is counted and skipped: returning non-zero would stop consumption. */
+	/* A bad record is counted and skipped. */
 	if (!record_ok(data, size)) {
 		p->bad++;
-		return 0;
+		return;
 	}
 	p->cb(p->ctx, data, size);
+}
+
+/* A wakeup token carries nothing: the rings are drained after the tokens. */
+static int on_wake(void *ctx, void *data, size_t size)
+{
 	return 0;
 }
 
@@ -685,7 +692,12 @@ static void on_poll(uv_poll_t *h, int status, int events)
 
 int probe_consume(struct probe *p)
 {
-	return ring_buffer__consume(p->rb);
+	size_t n = 0;
+
+	ring_buffer__consume(p->wake);
+	for (int i = 0; i < p->ncpu; i++)
+		n += lring_drain(&p->rings[i], on_record, p, &p->bad);
+	return n > INT_MAX ? INT_MAX : (int)n;
 }
 
 static int attach_sys(struct probe *p, int nr)
@@ -913,11 +925,10 @@ static void probe_release(struct probe *p)
 		bpf_link__destroy(p->sys_links[nr]);
 	for (int i = 0; i < 3; i++)
 		bpf_link__destroy(p->sched_links[i]);
-	ring_buffer__free(p->rb);
-	for (int i = 0; p->rb_fds && i < p->ncpu; i++)
-		if (p->rb_fds[i] >= 0)
-			close(p->rb_fds[i]);
-	free(p->rb_fds);
+	ring_buffer__free(p->wake);
+	for (int i = 0; p->rings && i < p->ncpu; i++)
+		lring_close(&p->rings[i]);
+	free(p->rings);
 	lanner_bpf__destroy(p->skel);
 	free(p);
 }
@@ -961,21 +972,18 @@ static const char *eperm_hint(int err)
 	return "";
 }
 
-static int create_ringbufs(struct probe *p, uint32_t bytes, char *err, size_t errlen)
+static int create_rings(struct probe *p, uint32_t bytes, char *err, size_t errlen)
 {
-	p->rb_fds = malloc(sizeof(*p->rb_fds) * p->ncpu);
-	if (!p->rb_fds)
+	p->rings = calloc((size_t)p->ncpu, sizeof(*p->rings));
+	if (!p->rings)
 		return -ENOMEM;
-	for (int i = 0; i < p->ncpu; i++)
-		p->rb_fds[i] = -1;
 	for (int i = 0; i < p->ncpu; i++) {
-		p->rb_fds[i] = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "lanner_rb", 0, 0, bytes, NULL);
-		if (p->rb_fds[i] < 0) {
-			int e = -errno;
+		int e = lring_open(&p->rings[i], bytes);
 
+		if (e) {
 			set_err(err, errlen,
-				"detector: cannot create a %u-byte BPF ring buffer: %s%s", bytes,
-				strerror(-e), eperm_hint(e));
+				"detector: cannot create the %u-byte record ring of CPU %d: %s%s",
+				bytes, i, strerror(-e), eperm_hint(e));
 			return e;
 		}
 	}
@@ -995,7 +1003,7 @@ struct probe *probe_new(uv_loop_t *loop, const struct probe_opts *opts, const st
 		o = *opts;
 	bytes = o.ringbuf_bytes ? o.ringbuf_bytes : DEFAULT_RINGBUF_BYTES;
 	drain_ms = o.drain_ms ? o.drain_ms : DEFAULT_DRAIN_MS;
-	if (!loop || !set || !cb || bytes < 4096 || (bytes & (bytes - 1))) {
+	if (!loop || !set || !cb || bytes < (1u << 16) || (bytes & (bytes - 1))) {
 		set_err(err, errlen, "detector: invalid probe options (ring buffer size %u)",
 			bytes);
 		errno = EINVAL;
@@ -1038,8 +1046,9 @@ struct probe *probe_new(uv_loop_t *loop, const struct probe_opts *opts, const st
 	p->skel->rodata->drop_failed = o.drop_failed;
 	p->skel->rodata->precise_time = o.precise_time;
 	p->skel->rodata->capture_args = !o.no_args;
+	p->skel->rodata->ring_mask = bytes - 1;
 	/* The first bpf() call: a refusal here is about rights, and says so. */
-	e = create_ringbufs(p, bytes, err, errlen);
+	e = create_rings(p, bytes, err, errlen);
 	if (e)
 		goto err_release;
 	p->tracefs = find_tracefs();
@@ -1051,11 +1060,11 @@ struct probe *probe_new(uv_loop_t *loop, const struct probe_opts *opts, const st
 			TRACEFS, strerror(-e), eperm_hint(e == -EACCES ? -EPERM : e));
 		goto err_release;
 	}
-	e = bpf_map__set_inner_map_fd(p->skel->maps.lanner_rbs, p->rb_fds[0]);
+	e = bpf_map__set_inner_map_fd(p->skel->maps.lanner_rings, p->rings[0].fd);
 	if (!e)
-		e = bpf_map__set_max_entries(p->skel->maps.lanner_rbs, p->ncpu);
+		e = bpf_map__set_max_entries(p->skel->maps.lanner_rings, p->ncpu);
 	if (e) {
-		set_err(err, errlen, "detector: ring buffer map setup: %s", strerror(-e));
+		set_err(err, errlen, "detector: record ring map setup: %s", strerror(-e));
 		goto err_release;
 	}
 	e = lanner_bpf__load(p->skel);
@@ -1065,27 +1074,20 @@ struct probe *probe_new(uv_loop_t *loop, const struct probe_opts *opts, const st
 		goto err_release;
 	}
 	for (int i = 0; i < p->ncpu; i++) {
-		if (bpf_map_update_elem(bpf_map__fd(p->skel->maps.lanner_rbs), &i, &p->rb_fds[i],
-					BPF_ANY)) {
+		if (bpf_map_update_elem(bpf_map__fd(p->skel->maps.lanner_rings), &i,
+					&p->rings[i].fd, BPF_ANY)) {
 			e = -errno;
-			set_err(err, errlen, "detector: ring buffer %d: %s", i, strerror(-e));
+			set_err(err, errlen, "detector: record ring %d: %s", i, strerror(-e));
 			goto err_release;
 		}
 	}
 
-	/* Consumer side: one epoll fd over all rings, polled by the loop. */
-	p->rb = ring_buffer__new(p->rb_fds[0], on_sample, p, NULL);
-	if (!p->rb) {
+	/* Consumer side: the wakeup tokens' epoll fd, polled by the loop, then every ring. */
+	p->wake = ring_buffer__new(bpf_map__fd(p->skel->maps.lanner_wake), on_wake, p, NULL);
+	if (!p->wake) {
 		e = -errno;
-		set_err(err, errlen, "detector: ring buffer consumer: %s", strerror(-e));
+		set_err(err, errlen, "detector: wakeup ring buffer consumer: %s", strerror(-e));
 		goto err_release;
-	}
-	for (int i = 1; i < p->ncpu; i++) {
-		e = ring_buffer__add(p->rb, p->rb_fds[i], on_sample, p);
-		if (e) {
-			set_err(err, errlen, "detector: ring buffer consumer: %s", strerror(-e));
-			goto err_release;
-		}
 	}
 
 	/* Attach: process state always, syscalls as asked. */
@@ -1112,7 +1114,7 @@ struct probe *probe_new(uv_loop_t *loop, const struct probe_opts *opts, const st
 	 * The poll wakes on the programs' forced wakeups (enough data waiting); the timer drains
 	 * what arrives between them, so a lone record waits at most drain_ms.
 	 */
-	e = uv_poll_init(loop, &p->poll, ring_buffer__epoll_fd(p->rb));
+	e = uv_poll_init(loop, &p->poll, ring_buffer__epoll_fd(p->wake));
 	if (e) {
 		set_err(err, errlen, "detector: uv_poll_init: %s", uv_strerror(e));
 		e = -EIO;

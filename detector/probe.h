@@ -73,7 +73,7 @@ struct probe_opts {
 	 * probe_seq() samples (see detector.c).
 	 */
 	bool precise_time;
-	uint32_t ringbuf_bytes; /* per CPU, a power of two >= page size; 0 means 8 MiB */
+	uint32_t ringbuf_bytes; /* record ring per CPU, a power of two >= 64 KiB; 0 means 8 MiB */
 	/*
 	 * The programs wake the loop once every 1024 records of a CPU (a wakeup per record costs
 	 * microseconds); in between the loop drains every drain_ms. 0 means 20 ms.

@@ -212,7 +212,7 @@ static const struct config_option detector_options[] = {
 	  64, 4194304, NULL, NULL, "processes tracked at most (exited ones are evicted first)" },
 	{ "detector.ringbuf_bytes", CONFIG_SIZE, "4MiB",
 	  offsetof(struct detector_settings, ringbuf_bytes), 65536, 1073741824, NULL, NULL,
-	  "kernel ring buffer per CPU (a power of two)" },
+	  "kernel record ring per CPU (a power of two; 28 KiB more are reserved)" },
 	{ "detector.internal_alert_interval", CONFIG_DURATION, "60s",
 	  offsetof(struct detector_settings, internal_alert_interval_ms), 1000, 86400000, NULL,
 	  NULL, "at most one internal alert about dropped events per interval" },
@@ -237,7 +237,8 @@ static int detector_submit(void *ctx, struct alert *a)
 static void detector_metrics(void *data, metrics_emit_fn emit, void *emit_ctx)
 {
 	static const char *const reasons[LANNER_DROP_MAX] = { "ringbuf_full", "truncated",
-							      "read_fault", "no_ringbuf" };
+							      "read_fault", "no_ringbuf",
+							      "ring_busy" };
 	const char *which = data;
 	struct detector_stats st;
 
@@ -293,10 +294,11 @@ static int declare_detector_metrics(struct metrics *m)
 					 "Alerts dropped: the detector's hand-off queue was full",
 					 NULL, 0, detector_metrics, "overflows");
 	if (!err)
-		err = metrics_counter_fn(m, "lanner_detector_kernel_drops_total",
-					 "Kernel-side drops by reason (ringbuf_full and no_ringbuf "
-					 "lose events)",
-					 reason, 1, detector_metrics, "drops");
+		err = metrics_counter_fn(
+			m, "lanner_detector_kernel_drops_total",
+			"Kernel-side drops by reason (ringbuf_full, no_ringbuf and "
+			"ring_busy lose events)",
+			reason, 1, detector_metrics, "drops");
 	if (!err)
 		err = metrics_gauge(m, "lanner_detector_processes",
 				    "Processes in the detector's process table", NULL, 0,

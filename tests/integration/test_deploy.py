@@ -20,9 +20,9 @@ DEPLOY = os.path.join(ROOT, "deploy")
 
 # Each capability the node agent may add, and the code that needs it: (file, regex).
 CAP_EVIDENCE = {
-    "BPF": ("detector/probe.c", r"bpf_map_create\("),
+    "BPF": ("detector/lring.c", r"bpf_map_create\("),
     "PERFMON": ("detector/probe.c", r"bpf_program__attach\("),
-    "SYS_RESOURCE": ("detector/probe.c", r"BPF_MAP_TYPE_RINGBUF"),
+    "SYS_RESOURCE": ("detector/lring.c", r"BPF_F_MMAPABLE"),
     "SYS_PTRACE": ("detector/proctable.c", r"readlink\("),
     "DAC_READ_SEARCH": ("detector/fdtable.c", r'"/proc/%d/fd/'),
     "KILL": ("response/action_process_kill.c", r"kill\(\(pid_t\)pid, SIGKILL\)"),

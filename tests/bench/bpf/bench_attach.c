@@ -202,6 +202,8 @@ static void on_record(void *ctx, const struct lanner_rec *rec, size_t size)
 
 static void *consumer_main(void *arg)
 {
+	/* the rings of lanner's default configuration (detector.ringbuf_bytes: 4MiB) */
+	struct probe_opts o = { .ringbuf_bytes = 4u << 20 };
 	struct probe_set none = { 0 };
 	cpu_set_t set;
 
@@ -210,8 +212,7 @@ static void *consumer_main(void *arg)
 	sched_setaffinity(0, sizeof(set), &set);
 	uv_loop_init(&cons.loop);
 	uv_async_init(&cons.loop, &cons.async, on_async);
-	cons.probe =
-		probe_new(&cons.loop, NULL, &none, on_record, NULL, cons.err, sizeof(cons.err));
+	cons.probe = probe_new(&cons.loop, &o, &none, on_record, NULL, cons.err, sizeof(cons.err));
 	pthread_mutex_lock(&cons.mu);
 	cons.ready = cons.probe ? 1 : -1;
 	pthread_cond_broadcast(&cons.cv);

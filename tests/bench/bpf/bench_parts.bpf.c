@@ -174,3 +174,112 @@ PART(p11_ringbuf_reserve_submit_192)
 	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 	return 0;
 }
+
+PART(p12_user_fixed_16_stack)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	__u64 b[2];
+
+	parts_sink = bpf_probe_read_user(b, 16, (void *)regs_cast(t)->si);
+	parts_sink += b[0];
+	return 0;
+}
+
+PART(p13_kernel_fixed_16)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&parts_scratch, &zero);
+
+	if (!s)
+		return 0;
+	parts_sink = bpf_probe_read_kernel(s->buf, 16, t->comm);
+	return 0;
+}
+
+PART(p14_user_str_stack_64)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	char b[64];
+
+	parts_sink = bpf_probe_read_user_str(b, sizeof(b), (void *)regs_cast(t)->si);
+	parts_sink += b[0];
+	return 0;
+}
+
+PART(p15_user_str_scratch_64)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&parts_scratch, &zero);
+
+	if (!s)
+		return 0;
+	parts_sink = bpf_probe_read_user_str(s->buf, 64, (void *)regs_cast(t)->si);
+	return 0;
+}
+
+/* An own per-CPU ring in an mmapable array (one element per CPU): head/tail, records in place. */
+#define PR_CAP (1u << 20)
+#define PR_SLACK 28672
+struct pring {
+	__u64 head;
+	__u64 pad0[7];
+	__u64 tail;
+	__u64 pad1[7];
+	__u8 data[PR_CAP + PR_SLACK];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct pring);
+} parts_pring SEC(".maps");
+
+__u64 parts_full;
+
+PART(p16_own_ring_192)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct pring *r = bpf_map_lookup_elem(&parts_pring, &cpu);
+	__u64 head, *w;
+
+	if (!r)
+		return 0;
+	head = r->head;
+	if (head - *(volatile __u64 *)&r->tail > PR_CAP - PR_SLACK)
+		parts_full++;
+	w = (__u64 *)(r->data + (head & (PR_CAP - 1)));
+	for (int i = 0; i < 24; i++)
+		w[i] = i;
+	asm volatile("" ::: "memory");
+	r->head = head + 192;
+	r->tail = head + 192;
+	return 0;
+}
+
+PART(p17_own_ring_path)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct pring *r = bpf_map_lookup_elem(&parts_pring, &cpu);
+	__u64 head, *w;
+	long n;
+
+	if (!r)
+		return 0;
+	head = r->head;
+	if (head - *(volatile __u64 *)&r->tail > PR_CAP - PR_SLACK)
+		parts_full++;
+	w = (__u64 *)(r->data + (head & (PR_CAP - 1)));
+	for (int i = 0; i < 18; i++)
+		w[i] = i;
+	n = bpf_probe_read_user_str(&w[18], 4096, (void *)regs_cast(t)->si);
+	if (n < 0)
+		n = 0;
+	r->head = head + 144 + ((n + 7) & ~7);
+	r->tail = r->head;
+	return 0;
+}

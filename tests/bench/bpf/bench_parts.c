@@ -25,14 +25,18 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "bench_parts.skel.h"
+#include "detector/lring.h"
 
 #define N_OPEN 20000
 #define MAX_CASES 64
 #define MAX_ROUNDS 101
-#define RING_BYTES (4u << 20)
+#define RING_BYTES (4u << 20) /* lanner's default detector.ringbuf_bytes */
+static unsigned ring_bytes = RING_BYTES;
+static unsigned drain_us = 1000; /* DRAIN_US: the consumer's period */
 
 struct bench_case {
 	const char *name;
@@ -44,12 +48,20 @@ struct bench_case {
 
 static struct ring_buffer *rings;
 static volatile int stop_consumer;
-static unsigned long long records;
+static unsigned long long records, bad_records;
+/* lanner's own record rings (objects with lanner_rings), ncpu per object */
+static struct lring lrings[MAX_CASES * 4];
+static int nlrings;
 
 static int on_sample(void *ctx, void *data, size_t size)
 {
 	records++;
 	return 0;
+}
+
+static void on_lrecord(void *ctx, const void *rec, size_t size)
+{
+	records++;
 }
 
 static void *consumer(void *arg)
@@ -61,7 +73,9 @@ static void *consumer(void *arg)
 	sched_setaffinity(0, sizeof(set), &set);
 	while (!stop_consumer) {
 		ring_buffer__consume(rings);
-		usleep(1000);
+		for (int i = 0; i < nlrings; i++)
+			lring_drain(&lrings[i], on_lrecord, NULL, (uint64_t *)&bad_records);
+		usleep(drain_us);
 	}
 	return NULL;
 }
@@ -73,6 +87,64 @@ static int rings_for(struct bpf_map *outer, int ncpu, int *fds)
 		fds[i] = bpf_map_create(BPF_MAP_TYPE_RINGBUF, NULL, 0, 0, RING_BYTES, NULL);
 		if (fds[i] < 0)
 			return -errno;
+	}
+	if (bpf_map__set_inner_map_fd(outer, fds[0]) || bpf_map__set_max_entries(outer, ncpu))
+		return -EINVAL;
+	return 0;
+}
+
+/* Sets a const volatile __u64 of an object not loaded yet (its .rodata initial value). */
+static int set_rodata_u64(struct bpf_object *obj, const char *name, __u64 v)
+{
+	struct bpf_map *m = bpf_object__find_map_by_name(obj, ".rodata");
+	struct btf *btf = bpf_object__btf(obj);
+	const struct btf_var_secinfo *vs;
+	const struct btf_type *sec;
+	const char *init;
+	size_t size;
+	char *data;
+	int id, e;
+
+	if (!m || !btf || !(init = bpf_map__initial_value(m, &size)))
+		return -ENOENT;
+	id = btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC);
+	if (id < 0)
+		return id;
+	sec = btf__type_by_id(btf, id);
+	vs = btf_var_secinfos(sec);
+	for (int i = 0; i < btf_vlen(sec); i++, vs++) {
+		const struct btf_type *var = btf__type_by_id(btf, vs->type);
+
+		if (strcmp(btf__name_by_offset(btf, var->name_off), name))
+			continue;
+		if (vs->size != sizeof(v) || vs->offset + sizeof(v) > size)
+			return -EINVAL;
+		data = malloc(size);
+		if (!data)
+			return -ENOMEM;
+		memcpy(data, init, size);
+		memcpy(data + vs->offset, &v, sizeof(v));
+		e = bpf_map__set_initial_value(m, data, size);
+		free(data);
+		return e;
+	}
+	return -ENOENT;
+}
+
+/* lanner's own per-CPU record rings for an object not loaded yet; filled after load. */
+static int lrings_for(struct bpf_object *obj, struct bpf_map *outer, int ncpu, int *fds)
+{
+	int e = set_rodata_u64(obj, "ring_mask", ring_bytes - 1);
+
+	if (e)
+		return e;
+	for (int i = 0; i < ncpu; i++) {
+		if (nlrings >= (int)(sizeof(lrings) / sizeof(lrings[0])))
+			return -E2BIG;
+		e = lring_open(&lrings[nlrings], ring_bytes);
+		if (e)
+			return e;
+		fds[i] = lrings[nlrings++].fd;
 	}
 	if (bpf_map__set_inner_map_fd(outer, fds[0]) || bpf_map__set_max_entries(outer, ncpu))
 		return -EINVAL;
@@ -180,6 +252,10 @@ int main(int argc, char **argv)
 	pid_t pid;
 	int fd, stats, *fds, err = 1;
 
+	if (getenv("RING_BYTES")) /* lanner's own rings: another size, e.g. to see cache effects */
+		ring_bytes = (unsigned)strtoul(getenv("RING_BYTES"), NULL, 0);
+	if (getenv("DRAIN_US")) /* e.g. 20000: lanner's drain_ms when no wakeup comes */
+		drain_us = (unsigned)strtoul(getenv("DRAIN_US"), NULL, 0);
 	if (rounds < 1 || rounds > MAX_ROUNDS || ncpu <= 0) {
 		fprintf(stderr, "usage: bench_bpf_parts [ROUNDS (1-%d) [LANNER.bpf.o ...]]\n",
 			MAX_ROUNDS);
@@ -222,13 +298,39 @@ int main(int argc, char **argv)
 			cases[nc++] = (struct bench_case){ bpf_program__name(p), p, NULL, { 0 } };
 	for (int i = 2; i < argc && nc < MAX_CASES; i++) {
 		struct bpf_object *obj = bpf_object__open_file(argv[i], NULL);
-		struct bpf_map *outer = obj ? bpf_object__find_map_by_name(obj, "lanner_rbs") :
+		/* lanner_rings: own record rings (now); lanner_rbs: BPF ring buffers (before) */
+		struct bpf_map *own = obj ? bpf_object__find_map_by_name(obj, "lanner_rings") :
+					    NULL;
+		struct bpf_map *outer = own ? own :
+					obj ? bpf_object__find_map_by_name(obj, "lanner_rbs") :
 					      NULL;
-		int *f = fds + (size_t)ncpu * (size_t)(i - 1);
+		struct bpf_map *wake = own ? bpf_object__find_map_by_name(obj, "lanner_wake") :
+					     NULL;
+		int *f = fds + (size_t)ncpu * (size_t)(i - 1), e;
 
-		if (!outer || rings_for(outer, ncpu, f) || bpf_object__load(obj) ||
-		    rings_fill(outer, ncpu, f)) {
-			fprintf(stderr, "load %s: %s\n", argv[i], strerror(errno));
+		if (!outer)
+			e = -ENOENT;
+		else if (own)
+			e = lrings_for(obj, own, ncpu, f);
+		else
+			e = rings_for(outer, ncpu, f);
+		if (!e && bpf_object__load(obj))
+			e = -errno;
+		if (!e && own) {
+			for (int k = 0; k < ncpu && !e; k++) {
+				__u32 key = k;
+
+				if (bpf_map_update_elem(bpf_map__fd(own), &key, &f[k], BPF_ANY))
+					e = -errno;
+			}
+			if (!e && wake &&
+			    ring_buffer__add(rings, bpf_map__fd(wake), on_sample, NULL))
+				e = -errno;
+		} else if (!e) {
+			e = rings_fill(outer, ncpu, f);
+		}
+		if (e) {
+			fprintf(stderr, "load %s: %s\n", argv[i], strerror(e < 0 ? -e : errno));
 			goto out_worker;
 		}
 		cases[nc++] = (struct bench_case){
@@ -264,7 +366,7 @@ int main(int argc, char **argv)
 			printf("  %-42s %10.1f %10.1f\n", "its sys_exit_close", cases[i].also_ns[0],
 			       cases[i].also_ns[rounds / 2]);
 		}
-		printf("records drained: %llu\n", records);
+		printf("records drained: %llu (%llu bad)\n", records, bad_records);
 		err = 0;
 	}
 	stop_consumer = 1;

@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: Apache-2.0
+/* See lring.h and the ring protocol in bpf/events.h. */
+#include "detector/lring.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+int lring_open(struct lring *r, uint32_t capacity)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_MMAPABLE);
+	size_t value = sizeof(struct lanner_ring) + (size_t)capacity + LANNER_RING_SLACK;
+	long page = sysconf(_SC_PAGESIZE);
+	void *m;
+	int e;
+
+	memset(r, 0, sizeof(*r));
+	r->fd = -1;
+	if (capacity < (1u << 16) || (capacity & (capacity - 1)))
+		return -EINVAL;
+	r->fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "lanner_ring", sizeof(uint32_t), (uint32_t)value,
+			       1, &o);
+	if (r->fd < 0)
+		return -errno;
+	r->map_len = (value + (size_t)page - 1) / (size_t)page * (size_t)page;
+	m = mmap(NULL, r->map_len, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
+	if (m == MAP_FAILED) {
+		e = -errno;
+		close(r->fd);
+		r->fd = -1;
+		return e;
+	}
+	/* A fork (lanner runs response commands) must not copy these page tables. */
+	madvise(m, r->map_len, MADV_DONTFORK);
+	r->ctl = m;
+	r->data = (const uint8_t *)m + sizeof(struct lanner_ring);
+	r->mask = capacity - 1;
+	return 0;
+}
+
+size_t lring_drain(struct lring *r, lring_record_fn cb, void *ctx, uint64_t *bad)
+{
+	uint64_t head, tail;
+	size_t n = 0;
+
+	if (!r->ctl)
+		return 0;
+	/* Acquire: the records up to head are written before head is. */
+	head = __atomic_load_n(&r->ctl->head, __ATOMIC_ACQUIRE);
+	tail = r->ctl->tail;
+	while (tail < head) {
+		const uint8_t *rec = r->data + (tail & r->mask);
+		uint32_t size;
+
+		memcpy(&size, rec + offsetof(struct lanner_rec, size), sizeof(size));
+		if (size < sizeof(struct lanner_rec) || size > LANNER_REC_MAX ||
+		    head - tail < size) {
+			(*bad)++;
+			tail = head;
+			break;
+		}
+		cb(ctx, rec, size);
+		n++;
+		tail += (size + 7) & ~7u;
+		/*
+		 * Release: the program may reuse the space once it sees the new tail. Stored every
+		 * 256 records of a long drain (the producer reads it only when it believes the ring
+		 * full, but then it should find space) and at the end.
+		 */
+		if ((n & 255) == 0)
+			__atomic_store_n(&r->ctl->tail, tail, __ATOMIC_RELEASE);
+	}
+	__atomic_store_n(&r->ctl->tail, tail, __ATOMIC_RELEASE);
+	return n;
+}
+
+void lring_close(struct lring *r)
+{
+	if (!r->ctl)
+		return;
+	munmap(r->ctl, r->map_len);
+	close(r->fd);
+	r->ctl = NULL;
+	r->data = NULL;
+	r->fd = -1;
+}

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The consumer side of the kernel programs' record rings (struct lanner_ring in bpf/events.h):
+ * creating one ring's map, mapping it, and reading the records it holds.
+ */
+#ifndef LANNER_DETECTOR_LRING_H
+#define LANNER_DETECTOR_LRING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bpf/events.h"
+
+struct lring {
+	struct lanner_ring *ctl; /* the mapped element; NULL when not mapped */
+	const uint8_t *data; /* records: capacity + LANNER_RING_SLACK bytes */
+	uint64_t mask; /* capacity - 1 */
+	size_t map_len;
+	int fd;
+};
+
+/* Called for each record in ring order; the bytes are valid only during the call. */
+typedef void (*lring_record_fn)(void *ctx, const void *rec, size_t size);
+
+/*
+ * Creates the mmapable array map of one ring of capacity bytes (a power of two >= 64 KiB) and
+ * maps it. 0, or a negative errno with the map closed.
+ */
+int lring_open(struct lring *r, uint32_t capacity);
+
+/*
+ * Hands every published record to cb and frees its space. A record whose size field cannot be
+ * right (smaller than a header, larger than LANNER_REC_MAX, or past what is published) means
+ * the ring cannot be walked further: everything published is skipped and counted in *bad.
+ * Returns the number of records handed to cb.
+ */
+size_t lring_drain(struct lring *r, lring_record_fn cb, void *ctx, uint64_t *bad);
+
+/* Unmaps and closes (a zeroed or already closed ring is fine). */
+void lring_close(struct lring *r);
+
+#endif /* LANNER_DETECTOR_LRING_H */
