@@ -242,6 +242,29 @@ static pid_t run_child(struct run *r, void (*body)(void *), void *arg)
 	return pid;
 }
 
+/* A loop with the probe on it, recording into r->seen. */
+static void run_start(struct run *r, const struct probe_opts *o, const struct probe_set *set)
+{
+	char err[512] = "";
+
+	assert_int_equal(uv_loop_init(&r->loop), 0);
+	assert_int_equal(uv_timer_init(&r->loop, &r->timer), 0);
+	r->timer.data = r;
+	r->probe = probe_new(&r->loop, o, set, on_record, &r->seen, err, sizeof(err));
+	if (!r->probe)
+		fail_msg("probe_new: %s", err);
+}
+
+/* Frees the probe; the loop must then close with nothing left on it. */
+static void run_finish(struct run *r)
+{
+	probe_free(r->probe);
+	uv_close((uv_handle_t *)&r->timer, NULL);
+	assert_int_equal(uv_run(&r->loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(uv_loop_close(&r->loop), 0);
+	seen_clear(&r->seen);
+}
+
 struct phase1 {
 	char path[64];
 	uint16_t port;
@@ -316,7 +339,6 @@ static void test_live(void **state)
 	const struct lanner_rec *rec;
 	uint64_t drops[LANNER_DROP_MAX];
 	struct run r = { 0 };
-	char err[512] = "";
 	size_t len;
 	int lfd, fd;
 	pid_t pid;
@@ -330,17 +352,12 @@ static void test_live(void **state)
 	close(fd);
 	lfd = listen_loopback(&ph.port);
 
-	assert_int_equal(uv_loop_init(&r.loop), 0);
-	assert_int_equal(uv_timer_init(&r.loop, &r.timer), 0);
-	r.timer.data = &r;
 	probe_set_add(&set, probe_syscall_nr("openat"));
 	probe_set_add(&set, probe_syscall_nr("connect"));
 	probe_set_add(&set, probe_syscall_nr("execve"));
 	probe_set_add(&set, probe_syscall_nr("fcntl"));
 	probe_set_add(&set, probe_syscall_nr("getppid")); /* no program: skipped */
-	r.probe = probe_new(&r.loop, NULL, &set, on_record, &r.seen, err, sizeof(err));
-	if (!r.probe)
-		fail_msg("probe_new: %s", err);
+	run_start(&r, NULL, &set);
 	probe_get_syscalls(r.probe, &got);
 	assert_true(probe_set_has(&got, 257));
 	assert_false(probe_set_has(&got, 110));
@@ -496,12 +513,8 @@ static void test_live(void **state)
 	assert_int_equal(drops[LANNER_DROP_NO_RINGBUF], 0);
 	assert_int_equal(probe_bad_records(r.probe), 0);
 
-	probe_free(r.probe);
-	uv_close((uv_handle_t *)&r.timer, NULL);
-	assert_int_equal(uv_run(&r.loop, UV_RUN_DEFAULT), 0);
-	assert_int_equal(uv_loop_close(&r.loop), 0);
+	run_finish(&r);
 	close(lfd);
-	seen_clear(&r.seen);
 }
 
 static void test_knobs(void **state)
@@ -514,20 +527,14 @@ static void test_knobs(void **state)
 	struct run r = { 0 };
 	struct syscall_event ev;
 	struct timespec now;
-	char err[512] = "";
 	pid_t pid;
 
 	if (!need_root()) {
 		skip();
 		return;
 	}
-	assert_int_equal(uv_loop_init(&r.loop), 0);
-	assert_int_equal(uv_timer_init(&r.loop, &r.timer), 0);
-	r.timer.data = &r;
 	probe_set_add(&set, 257);
-	r.probe = probe_new(&r.loop, &o, &set, on_record, &r.seen, err, sizeof(err));
-	if (!r.probe)
-		fail_msg("probe_new: %s", err);
+	run_start(&r, &o, &set);
 	pid = run_child(&r, child_fail_open, "/etc/hostname");
 	rec = find_sys(&r.seen, pid, 257, 0);
 	assert_non_null(rec);
@@ -540,11 +547,7 @@ static void test_knobs(void **state)
 	assert_true(ev.ts <= (uint64_t)now.tv_sec * 1000000000 + now.tv_nsec);
 	assert_true(ev.ts + 30ull * 1000000000 > (uint64_t)now.tv_sec * 1000000000);
 	assert_null(find_sys(&r.seen, pid, 257, 1)); /* the failed open was dropped */
-	probe_free(r.probe);
-	uv_close((uv_handle_t *)&r.timer, NULL);
-	assert_int_equal(uv_run(&r.loop, UV_RUN_DEFAULT), 0);
-	assert_int_equal(uv_loop_close(&r.loop), 0);
-	seen_clear(&r.seen);
+	run_finish(&r);
 }
 
 /*
@@ -619,7 +622,6 @@ static void test_ring_wrap_and_full(void **state)
 	struct probe_set set = { 0 };
 	struct run r = { 0 };
 	struct opens op;
-	char err[512] = "";
 	int got, first = 0, status;
 	pid_t pid;
 
@@ -627,13 +629,8 @@ static void test_ring_wrap_and_full(void **state)
 		skip();
 		return;
 	}
-	assert_int_equal(uv_loop_init(&r.loop), 0);
-	assert_int_equal(uv_timer_init(&r.loop, &r.timer), 0);
-	r.timer.data = &r;
 	probe_set_add(&set, 257);
-	r.probe = probe_new(&r.loop, &o, &set, on_record, &r.seen, err, sizeof(err));
-	if (!r.probe)
-		fail_msg("probe_new: %s", err);
+	run_start(&r, &o, &set);
 	/* 120 records of 0.2-3.2 KiB per child, 24 children: each 64 KiB ring turns over */
 	for (int k = 0; k < 24; k++) {
 		assert_int_equal(probe_drops(r.probe, before), 0);
@@ -685,11 +682,7 @@ static void test_ring_wrap_and_full(void **state)
 	assert_true(got > 0);
 	if (got != 50)
 		assert_true(after[LANNER_DROP_RINGBUF_FULL] > before[LANNER_DROP_RINGBUF_FULL]);
-	probe_free(r.probe);
-	uv_close((uv_handle_t *)&r.timer, NULL);
-	assert_int_equal(uv_run(&r.loop, UV_RUN_DEFAULT), 0);
-	assert_int_equal(uv_loop_close(&r.loop), 0);
-	seen_clear(&r.seen);
+	run_finish(&r);
 }
 
 static void test_bad_options(void **state)
