@@ -269,6 +269,7 @@ static __always_inline int rec_submit(struct rctx *c)
 	 * record of a CPU wakes the consumer through lanner_wake; its periodic drain takes the rest.
 	 */
 	token = ++ring->nrec;
+	/* a token that finds lanner_wake full is not needed: the consumer has not drained yet */
 	if ((token & (wakeup_every - 1)) == 0)
 		bpf_ringbuf_output(&lanner_wake, &token, sizeof(token), BPF_RB_FORCE_WAKEUP);
 	return 0;

@@ -1004,7 +1004,9 @@ struct probe *probe_new(uv_loop_t *loop, const struct probe_opts *opts, const st
 	bytes = o.ringbuf_bytes ? o.ringbuf_bytes : DEFAULT_RINGBUF_BYTES;
 	drain_ms = o.drain_ms ? o.drain_ms : DEFAULT_DRAIN_MS;
 	if (!loop || !set || !cb || bytes < (1u << 16) || (bytes & (bytes - 1))) {
-		set_err(err, errlen, "detector: invalid probe options (ring buffer size %u)",
+		set_err(err, errlen,
+			"detector: invalid probe options (ring buffer size %u: a power of two of at "
+			"least 65536 bytes, and a loop, a syscall set and a callback)",
 			bytes);
 		errno = EINVAL;
 		return NULL;
