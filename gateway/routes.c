@@ -83,21 +83,26 @@ static void accept_alert(struct gateway *g, struct http_req *req, struct alert *
 
 /*
  * POST / parses on a thread of its own: jansson is most of what an alert costs (some 15 us for
- * a 750-byte Falco alert), and meanwhile the loop thread serves the other connections. The
- * worker takes every job queued at once and the loop collects every parsed one at once, so a
- * busy gateway pays for a wakeup per batch, not per alert (libuv's shared pool signalled per
- * job, and SQLite queries of the web UI could hold its threads). A job owns a copy of the body
- * (h2o frees its own when the client goes away); its alert goes to the pipeline back on the
- * loop thread, in the order received.
+ * a 750-byte Falco alert), and meanwhile the loop thread serves the other connections. A job is
+ * one body: one alert, or a JSON-lines body of many. The worker takes every job queued at once
+ * and hands each back as soon as it is parsed; the loop collects whatever is parsed when it
+ * gets round to it (the async send coalesces), so a busy gateway pays for a wakeup per loop
+ * turn, not per alert (libuv's shared pool signalled per job, and SQLite queries of the web UI
+ * could hold its threads). A job owns a copy of the body (h2o frees its own when the client
+ * goes away); its alerts go to the pipeline back on the loop thread, in the order received.
  */
 #define INGEST_BACKLOG 8 /* bodies queued for the worker at most; more parse on the loop */
 
 struct ingest_job {
 	struct ingest_job *next;
 	struct http_req *req;
+	bool lines; /* a JSON-lines body: v and n, or msg and parse_errno */
 	struct alert *a; /* parsed, or NULL with err and parse_errno */
 	int parse_errno;
 	struct alert_error err;
+	struct alert **v;
+	size_t n;
+	char msg[400];
 	size_t len;
 	char body[];
 };
@@ -146,11 +151,22 @@ static void ingest_parsed(struct gateway *g, struct http_req *req, struct alert 
 		log_debug("POST / from %s rejected: %s", http_req_peer(req), err->msg);
 }
 
-/* The worker thread: the jobs alone, nothing of the gateway. */
+static int parse_lines(const char *body, size_t len, struct alert ***pv, size_t *pn, char *msg,
+		       size_t msg_size);
+static void lines_parsed(struct gateway *g, struct http_req *req, struct alert **v, size_t n,
+			 const char *msg, int parse_errno);
+
+/*
+ * The worker thread: the jobs alone, nothing of the gateway. Each parsed job goes back to the
+ * loop at once, not with the rest of its batch: the loop accepts (and spools) the first alerts
+ * while the later ones are parsed, instead of the two threads taking turns. Measured with
+ * tests/bench/outputs (disk spool, 16 connections): up to a fifth more alerts/s than handing
+ * back whole batches, as the loop no longer idles through a batch's parse.
+ */
 static void *ingest_main(void *data)
 {
 	struct ingest_worker *w = data;
-	struct ingest_job *batch, **last, *j;
+	struct ingest_job *batch, *j;
 
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
@@ -164,16 +180,23 @@ static void *ingest_main(void *data)
 		batch = w->todo.head;
 		list_init(&w->todo);
 		pthread_mutex_unlock(&w->mu);
-		for (last = &batch; (j = *last); last = &j->next) {
-			j->a = alert_parse(j->body, j->len, &j->err);
-			j->parse_errno = j->a ? 0 : errno;
+		while ((j = batch)) {
+			batch = j->next;
+			j->next = NULL;
+			if (j->lines)
+				j->parse_errno = parse_lines(j->body, j->len, &j->v, &j->n, j->msg,
+							     sizeof(j->msg));
+			else
+				j->a = alert_parse(j->body, j->len, &j->err);
+			if (!j->lines)
+				j->parse_errno = j->a ? 0 : errno;
 			atomic_fetch_sub_explicit(&w->unparsed, 1, memory_order_relaxed);
+			pthread_mutex_lock(&w->mu);
+			list_append(&w->done, j, &j->next);
+			pthread_mutex_unlock(&w->mu);
+			/* coalesces: one callback for whatever is done by then */
+			uv_async_send(&w->async);
 		}
-		pthread_mutex_lock(&w->mu);
-		list_append(&w->done, batch, last);
-		pthread_mutex_unlock(&w->mu);
-		/* coalesces: one callback for whatever is done by then */
-		uv_async_send(&w->async);
 		pthread_mutex_lock(&w->mu);
 	}
 	pthread_mutex_unlock(&w->mu);
@@ -193,7 +216,10 @@ static void on_parsed(uv_async_t *h)
 	while (j) {
 		struct ingest_job *next = j->next;
 
-		ingest_parsed(g, j->req, j->a, &j->err, j->parse_errno);
+		if (j->lines)
+			lines_parsed(g, j->req, j->v, j->n, j->msg, j->parse_errno);
+		else
+			ingest_parsed(g, j->req, j->a, &j->err, j->parse_errno);
 		free(j);
 		j = next;
 		/* the loop stays up while bodies are out for parsing */
@@ -320,14 +346,18 @@ static bool is_jsonl(struct http_req *req)
 	       (len == 18 && !strncasecmp(ct, "application/x-jsonl", len));
 }
 
-static void on_ingest_lines(struct gateway *g, struct http_req *req, const char *body, size_t len)
+/*
+ * Any thread: every line of a JSON-lines body parsed and validated, into *pv (*pn alerts);
+ * else 0 alerts, msg saying which line is wrong (or that the body is empty) and the errno
+ * (ENOMEM: the server's fault) returned.
+ */
+static int parse_lines(const char *body, size_t len, struct alert ***pv, size_t *pn, char *msg,
+		       size_t msg_size)
 {
 	struct alert **v = NULL;
-	struct batch_ctx *b;
 	size_t n = 0, cap = 0, line = 0;
 	struct alert_error err;
-	char msg[400];
-	int status;
+	int e = EINVAL;
 
 	for (size_t off = 0; off < len;) {
 		const char *nl = memchr(body + off, '\n', len - off);
@@ -346,8 +376,8 @@ static void on_ingest_lines(struct gateway *g, struct http_req *req, const char 
 			struct alert **nv = realloc(v, nc * sizeof(*nv));
 
 			if (!nv) {
-				snprintf(msg, sizeof(msg), "out of memory\n");
-				errno = ENOMEM;
+				snprintf(msg, msg_size, "out of memory\n");
+				e = ENOMEM;
 				goto reject;
 			}
 			v = nv;
@@ -355,22 +385,52 @@ static void on_ingest_lines(struct gateway *g, struct http_req *req, const char 
 		}
 		a = alert_parse(p, l, &err);
 		if (!a) {
-			snprintf(msg, sizeof(msg), "line %zu: %s\n", line, err.msg);
+			e = errno == ENOMEM ? ENOMEM : EINVAL;
+			snprintf(msg, msg_size, "line %zu: %s\n", line, err.msg);
 			goto reject;
 		}
 		v[n++] = a;
 	}
 	if (!n) {
-		snprintf(msg, sizeof(msg),
-			 "empty body: expected Falco JSON alerts, one per line\n");
-		errno = EINVAL;
+		snprintf(msg, msg_size, "empty body: expected Falco JSON alerts, one per line\n");
 		goto reject;
 	}
-	b = calloc(1, sizeof(*b));
-	if (!b) {
-		snprintf(msg, sizeof(msg), "out of memory\n");
-		errno = ENOMEM;
-		goto reject;
+	*pv = v;
+	*pn = n;
+	return 0;
+reject:
+	for (size_t i = 0; i < n; i++)
+		alert_unref(v[i]);
+	free(v);
+	*pv = NULL;
+	*pn = 0;
+	return e;
+}
+
+/* Loop thread: a parsed JSON-lines body (v owned), or its rejection (parse_errno). */
+static void lines_parsed(struct gateway *g, struct http_req *req, struct alert **v, size_t n,
+			 const char *msg, int parse_errno)
+{
+	struct batch_ctx *b = NULL;
+
+	if (!parse_errno) {
+		b = calloc(1, sizeof(*b));
+		if (!b) {
+			for (size_t i = 0; i < n; i++)
+				alert_unref(v[i]);
+			free(v);
+			msg = "out of memory\n";
+			parse_errno = ENOMEM;
+		}
+	}
+	if (parse_errno) {
+		count_input(g, "requests", "rejected");
+		/* before the reply, which ends req */
+		if (log_enabled(LOG_LEVEL_DEBUG))
+			log_debug("POST / (JSON lines) from %s rejected: %s", http_req_peer(req),
+				  msg);
+		reply_text(req, parse_errno == ENOMEM ? 500 : 400, msg);
+		return;
 	}
 	b->g = g;
 	b->req = req;
@@ -390,17 +450,6 @@ static void on_ingest_lines(struct gateway *g, struct http_req *req, const char 
 	b->closed = true;
 	if (b->done == b->submitted)
 		batch_reply(b);
-	return;
-reject:
-	for (size_t i = 0; i < n; i++)
-		alert_unref(v[i]);
-	free(v);
-	status = errno == ENOMEM ? 500 : 400;
-	count_input(g, "requests", "rejected");
-	/* before the reply, which ends req */
-	if (log_enabled(LOG_LEVEL_DEBUG))
-		log_debug("POST / (JSON lines) from %s rejected: %s", http_req_peer(req), msg);
-	reply_text(req, status, msg);
 }
 
 /* POST /: one Falco JSON alert, validated as Falcosidekick does (or JSON lines, above). */
@@ -413,14 +462,11 @@ static void on_ingest(void *data, struct http_req *req)
 	struct alert *a;
 	const char *body;
 	size_t len;
+	bool lines;
 
 	body = http_req_body(req, &len);
-	if (is_jsonl(req)) {
-		/* parsed here: the worker's jobs are one alert each */
-		on_ingest_lines(g, req, body, len);
-		return;
-	}
-	if (!len) {
+	lines = is_jsonl(req);
+	if (!len && !lines) {
 		count_input(g, "requests", "rejected");
 		reply_text(req, 400, "empty body: expected one Falco JSON alert\n");
 		return;
@@ -436,6 +482,8 @@ static void on_ingest(void *data, struct http_req *req)
 	if (j) {
 		j->next = NULL;
 		j->req = req;
+		j->lines = lines;
+		j->a = NULL;
 		j->len = len;
 		memcpy(j->body, body, len);
 		if (g->parsing++ == 0)
@@ -449,6 +497,15 @@ static void on_ingest(void *data, struct http_req *req)
 		return;
 	}
 	/* no worker, a backlog, or no memory for the job: parse here */
+	if (lines) {
+		struct alert **v;
+		size_t n;
+		char msg[400];
+		int e = parse_lines(body, len, &v, &n, msg, sizeof(msg));
+
+		lines_parsed(g, req, v, n, msg, e);
+		return;
+	}
 	a = alert_parse(body, len, &err);
 	ingest_parsed(g, req, a, &err, a ? 0 : errno);
 }

@@ -165,17 +165,18 @@ class GatewayTest(unittest.TestCase):
                                       headers={"Content-Type": "application/jsonl"})
         self.assertEqual(status, 400, data)
         self.assertIn(b"line 3: priority: unknown priority 'Loud'", data)
-        status, data, _ = lan.request("POST", "/", body=b"\n \n",
-                                      headers={"Content-Type": "application/x-ndjson"})
-        self.assertEqual(status, 400, data)
-        self.assertIn(b"empty body", data)
+        for empty in (b"\n \n", b""):
+            status, data, _ = lan.request("POST", "/", body=empty,
+                                          headers={"Content-Type": "application/x-ndjson"})
+            self.assertEqual(status, 400, data)
+            self.assertIn(b"empty body: expected Falco JSON alerts, one per line", data)
         time.sleep(0.3)
         self.assertEqual(rcv.count(), 50)
         m = lan.metrics()
         self.assertEqual(
             m['falcosecurity_falcosidekick_inputs_total{source="requests",status="accepted"}'], 50)
         self.assertEqual(
-            m['falcosecurity_falcosidekick_inputs_total{source="requests",status="rejected"}'], 2)
+            m['falcosecurity_falcosidekick_inputs_total{source="requests",status="rejected"}'], 3)
 
     def test_endpoints_and_metrics_match_what_happened(self):
         rcv = self.ws.receiver()
