@@ -588,7 +588,7 @@ static int check_opens(struct seen *s, pid_t tid, int first, int n)
 	for (size_t i = 0; i < s->n; i++) {
 		const struct lanner_rec *r = s->recs[i];
 		const char *path;
-		size_t len;
+		size_t len = 0;
 		int k;
 
 		if (r->type != LANNER_REC_SYSCALL || r->tid != (uint32_t)tid || r->nr != 257)
