@@ -13,6 +13,7 @@
 
 #include "config/log.h"
 #include "gateway/spool.h"
+#include "gateway/spool_wal.h"
 
 enum op_kind { OP_INSERT, OP_ACK, OP_MARK };
 
@@ -213,6 +214,19 @@ static int step_once(struct spool *s, sqlite3_stmt *st)
 	return 0;
 }
 
+/*
+ * COMMIT, and the WAL's frames written out (spool_wal.h): only then is the transaction
+ * durable. A failed write is a failed commit: the caller's callbacks report it.
+ */
+static int commit(struct spool *s)
+{
+	int err = step_once(s, s->commit);
+
+	if (!err && spool_wal_flush(s->db) != SQLITE_OK)
+		err = -EIO;
+	return err;
+}
+
 static uint64_t mono_ns(void)
 {
 	struct timespec t;
@@ -284,8 +298,9 @@ static struct op *commit_work(struct spool *s, struct op *work, bool flush)
 		s->lazy.head = s->lazy.tail = NULL;
 		s->n_lazy = 0;
 	}
-	if (!err && step_once(s, s->commit)) {
-		exec(s->db, "ROLLBACK");
+	if (!err && commit(s)) {
+		if (!sqlite3_get_autocommit(s->db))
+			exec(s->db, "ROLLBACK");
 		for (o = work; o; o = o->next)
 			o->err = -EIO;
 		for (o = acks.head; o; o = o->next)
@@ -617,7 +632,7 @@ struct spool *spool_open(uv_loop_t *loop, const char *path, bool full_sync)
 	 */
 	if (sqlite3_open_v2(path, &s->db,
 			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-			    NULL) != SQLITE_OK) {
+			    spool_wal_vfs()) != SQLITE_OK) {
 		log_error("spool: cannot open %s: %s", path,
 			  s->db ? sqlite3_errmsg(s->db) : "out of memory");
 		err = -EIO;

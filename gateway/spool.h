@@ -19,7 +19,9 @@
  * order), each insert's callback running on the loop once its transaction has committed.
  * Acks are applied lazily by the thread, in bulk (range deletes), at most 100 ms or 1024 acks
  * late: a crash before then delivers those alerts again, it never loses one. The thread also
- * checkpoints the WAL, its long fsync done before it takes the connection. Synchronous mode
+ * checkpoints the WAL, its long fsync done before it takes the connection. The WAL's writes of
+ * a commit are gathered and written at once when it ends (spool_wal.h: one pwrite for what
+ * SQLite writes as two per page), before any callback runs. Synchronous mode
  * NORMAL survives a crash of lanner (kill -9); FULL also a power loss. The running lanner
  * holds the file exclusively (no other process can read it meanwhile; `lanner spool stats`
  * says so).

@@ -773,6 +773,59 @@ static void test_spool_redelivers_after_restart(void **state)
 }
 
 /*
+ * One transaction much larger than a write (spool_wal.c gathers a commit's WAL frames and
+ * writes them in 64 KiB pieces): 60 alerts of 8 KiB (some 600 KiB of frames, in one commit) are
+ * all there after a restart, and forgotten once delivered.
+ */
+static void test_spool_large_transaction(void **state)
+{
+	char dir[] = "/tmp/lanner-spool-XXXXXX", yaml[256], *big = malloc(8192);
+	struct fixture *f;
+	int accepted = 0;
+
+	assert_non_null(big);
+	memset(big, 'x', 8191);
+	big[8191] = '\0';
+	assert_non_null(mkdtemp(dir));
+	snprintf(yaml, sizeof(yaml), "spool: {path: '%s/spool.db'}\n", dir);
+	f = fixture_new(yaml);
+	sc.hold = true;
+	/* submitted in one loop iteration: one commit */
+	for (int i = 0; i < 60; i++) {
+		struct alert_init init = {
+			.rule = "large",
+			.priority = PRIORITY_WARNING,
+			.source = "syscall",
+			.output = big,
+			.time_ns = 1746622234502309868LL,
+		};
+		struct alert *a = alert_new(&init);
+
+		assert_non_null(a);
+		assert_int_equal(pipeline_submit_cb(f->p, a, submitted, &accepted), 0);
+	}
+	RUN_UNTIL(f, accepted >= 60);
+	assert_int_equal(accepted, 60);
+	fixture_free(f);
+
+	f = fixture_new(yaml);
+	RUN_UNTIL(f, sc.sends >= 60);
+	run_for(&f->loop, 100);
+	assert_int_equal(sc.sends, 60);
+	for (int i = 0; i < 60; i++)
+		assert_non_null(strstr(sc.json[i], "xxxxxxxxxxxxxxxx"));
+	fixture_free(f);
+
+	f = fixture_new(yaml);
+	run_for(&f->loop, 100);
+	assert_int_equal(sc.sends, 0);
+	fixture_free(f);
+	free(big);
+	snprintf(yaml, sizeof(yaml), "rm -rf '%s'", dir);
+	assert_int_equal(system(yaml), 0);
+}
+
+/*
  * The spool forgets an alert once every sink it is routed to is done with it, and only then:
  * acks are applied as ranges of consecutive ids, so the alerts between two delivered ones that
  * are still in flight must stay, and so must those another sink still holds.
@@ -1181,6 +1234,7 @@ int main(void)
 		cmocka_unit_test(test_enrichment),
 		cmocka_unit_test(test_shutdown_drains),
 		cmocka_unit_test(test_spool_redelivers_after_restart),
+		cmocka_unit_test(test_spool_large_transaction),
 		cmocka_unit_test(test_spool_forgets_only_acknowledged),
 		cmocka_unit_test(test_spool_full_drops_lowest_priority),
 		cmocka_unit_test(test_spooled_backlog_exceeds_queue_bound),
