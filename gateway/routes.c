@@ -184,13 +184,13 @@ static void *ingest_main(void *data)
 		while ((j = batch)) {
 			batch = j->next;
 			j->next = NULL;
-			if (j->lines)
+			if (j->lines) {
 				j->parse_errno = parse_lines(j->body, j->len, &j->v, &j->n, j->msg,
 							     sizeof(j->msg));
-			else
+			} else {
 				j->a = alert_parse(j->body, j->len, &j->err);
-			if (!j->lines)
 				j->parse_errno = j->a ? 0 : errno;
+			}
 			atomic_fetch_sub_explicit(&w->unparsed, 1, memory_order_relaxed);
 			pthread_mutex_lock(&w->mu);
 			list_append(&w->done, j, &j->next);
