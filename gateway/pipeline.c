@@ -186,7 +186,7 @@ const struct config_option pipeline_options[] = {
 	  "disk: keep undelivered alerts in SQLite across crashes; memory: queues only" },
 	{ "spool.path", CONFIG_STRING, "/var/lib/lanner/spool.db",
 	  offsetof(struct pipeline_settings, spool_path), 0, 0, NULL, NULL,
-	  "the spool's SQLite file (WAL)" },
+	  "the spool's first SQLite file (WAL); the second is this path + \".1\"" },
 	{ "spool.max_bytes", CONFIG_SIZE, "256MiB", offsetof(struct pipeline_settings, spool_max),
 	  4096, (int64_t)1 << 50, NULL, NULL,
 	  "spool size bound: past it, the lowest-priority oldest alerts go first" },

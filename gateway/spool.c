@@ -45,6 +45,37 @@ struct op_list {
 	struct op *head, *tail;
 };
 
+/*
+ * The spool is two SQLite files (shards): the loop commits its inserts to one (the active
+ * shard) while the writer thread applies the acks of the other and checkpoints it, each shard
+ * with its own connection, so neither waits for the other. Alert ids come in runs of
+ * SPOOL_RUN ids, the runs alternating between the shards: an id says its shard, on disk and
+ * after a restart. The loop moves to the other shard (its ids jump to that shard's next run)
+ * once the active one has taken commits for SPOOL_SWITCH_MS or SPOOL_SWITCH_FRAMES frames,
+ * and only when the writer is not working on it.
+ */
+#define SPOOL_SHARDS 2
+#define SPOOL_RUN_SHIFT 20
+#define SPOOL_SWITCH_MS 50
+#define SPOOL_SWITCH_FRAMES 4000
+
+static unsigned shard_of(int64_t id)
+{
+	return (unsigned)((uint64_t)id >> SPOOL_RUN_SHIFT) & 1U;
+}
+
+struct shard {
+	sqlite3 *db;
+	sqlite3_stmt *ins_alert, *ins_pending, *del_pending, *del_alert, *mark, *begin, *commit;
+	pthread_mutex_t db_lock; /* whoever uses the connection: the writer, or commit_inline */
+	int wal_frames; /* in the WAL since the last checkpoint (atomic) */
+	char *path, *wal_path;
+	bool in_use; /* under spool.lock: the writer works on it, the loop does not move to it */
+	struct op_list lazy; /* writer thread: acks not applied yet (SPOOL_ACK_BULK) */
+	size_t n_lazy;
+	uint64_t lazy_since; /* when the oldest of lazy was queued (mono_ns) */
+};
+
 struct spool {
 	uv_loop_t *loop;
 	uv_async_t async; /* the thread -> loop: inserts committed */
@@ -54,27 +85,24 @@ struct spool {
 	struct op_list staged; /* loop only: queued during this loop iteration */
 	struct name *names; /* loop only: interned sink names, freed at close */
 	unsigned staged_urgent; /* loop only: inserts and marks in staged */
+	unsigned staged_shards; /* loop only: bit k: an insert of shard k is staged */
+	bool staged_mark; /* loop only: a mark is staged (it goes to both shards) */
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	pthread_cond_t applied_cond;
 	struct op_list todo; /* loop -> thread */
 	unsigned urgent; /* inserts and marks in todo: they end the writer's wait, acks alone not */
+	bool inflight; /* the writer holds inserts or marks whose callbacks are not queued yet */
 	struct op_list done; /* thread -> loop */
 	bool stop;
 	bool sleeping; /* the writer waits without a deadline (for a signal) */
-	bool acks_due; /* the writer waits with lazy acks, so with their deadline */
-	bool checkpoint_asked; /* commit_inline signalled SPOOL_CHECKPOINT_MAX frames */
 	bool thread_started;
-	sqlite3 *db;
-	sqlite3_stmt *ins_alert, *ins_pending, *del_pending, *del_alert, *mark, *begin, *commit;
-	pthread_mutex_t db_lock; /* whoever uses the connection: the writer, or commit_inline */
+	unsigned active; /* the shard of next_id: written by the loop under lock */
+	uint64_t active_since; /* loop only: when the loop moved to the active shard (mono_ns) */
+	int active_frames; /* loop only: the active shard's WAL frames then */
+	struct shard sh[SPOOL_SHARDS];
 	bool inline_commit; /* synchronous NORMAL: commits on the loop when db_lock is free */
-	int wal_frames; /* in the WAL since the last checkpoint (atomic) */
-	char *wal_path; /* the database's path + "-wal" */
-	struct op_list lazy; /* writer thread: acks not applied yet (SPOOL_ACK_BULK) */
-	size_t n_lazy;
-	uint64_t lazy_since; /* when the oldest of lazy was queued (mono_ns) */
 	uint64_t idle_since; /* when the last batch was committed (mono_ns, atomic) */
 	struct op **acks; /* writer thread: the lazy acks being applied, sorted */
 	size_t acks_cap;
@@ -112,46 +140,46 @@ static int exec(sqlite3 *db, const char *sql)
 	return 0;
 }
 
-static int apply(struct spool *s, struct op *o)
+static int apply(struct spool *s, struct shard *sh, struct op *o)
 {
 	int rc = SQLITE_OK;
 
 	if (o->kind == OP_INSERT) {
-		sqlite3_bind_int64(s->ins_alert, 1, o->id);
-		sqlite3_bind_int(s->ins_alert, 2, o->priority);
-		sqlite3_bind_text(s->ins_alert, 3, o->json, (int)o->len, SQLITE_STATIC);
+		sqlite3_bind_int64(sh->ins_alert, 1, o->id);
+		sqlite3_bind_int(sh->ins_alert, 2, o->priority);
+		sqlite3_bind_text(sh->ins_alert, 3, o->json, (int)o->len, SQLITE_STATIC);
 		if (o->origin_topic) {
-			sqlite3_bind_text(s->ins_alert, 4, o->origin_topic, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(s->ins_alert, 5, o->origin_partition);
-			sqlite3_bind_int64(s->ins_alert, 6, o->origin_offset);
+			sqlite3_bind_text(sh->ins_alert, 4, o->origin_topic, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(sh->ins_alert, 5, o->origin_partition);
+			sqlite3_bind_int64(sh->ins_alert, 6, o->origin_offset);
 		} else {
-			sqlite3_bind_null(s->ins_alert, 4);
-			sqlite3_bind_null(s->ins_alert, 5);
-			sqlite3_bind_null(s->ins_alert, 6);
+			sqlite3_bind_null(sh->ins_alert, 4);
+			sqlite3_bind_null(sh->ins_alert, 5);
+			sqlite3_bind_null(sh->ins_alert, 6);
 		}
-		rc = sqlite3_step(s->ins_alert);
-		sqlite3_reset(s->ins_alert);
+		rc = sqlite3_step(sh->ins_alert);
+		sqlite3_reset(sh->ins_alert);
 		for (size_t i = 0; rc == SQLITE_DONE && i < o->n_sinks; i++) {
-			sqlite3_bind_int64(s->ins_pending, 1, o->id);
-			sqlite3_bind_text(s->ins_pending, 2, o->sinks[i], -1, SQLITE_STATIC);
-			rc = sqlite3_step(s->ins_pending);
-			sqlite3_reset(s->ins_pending);
+			sqlite3_bind_int64(sh->ins_pending, 1, o->id);
+			sqlite3_bind_text(sh->ins_pending, 2, o->sinks[i], -1, SQLITE_STATIC);
+			rc = sqlite3_step(sh->ins_pending);
+			sqlite3_reset(sh->ins_pending);
 		}
 	} else {
-		sqlite3_bind_text(s->mark, 1, o->origin_topic, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s->mark, 2, o->origin_partition);
-		sqlite3_bind_int64(s->mark, 3, o->origin_offset);
-		rc = sqlite3_step(s->mark);
-		sqlite3_reset(s->mark);
+		sqlite3_bind_text(sh->mark, 1, o->origin_topic, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(sh->mark, 2, o->origin_partition);
+		sqlite3_bind_int64(sh->mark, 3, o->origin_offset);
+		rc = sqlite3_step(sh->mark);
+		sqlite3_reset(sh->mark);
 	}
 	if (rc != SQLITE_DONE) {
 		if (o->kind == OP_INSERT)
 			log_error("spool: insert of alert %lld: %s", (long long)o->id,
-				  sqlite3_errmsg(s->db));
+				  sqlite3_errmsg(sh->db));
 		else
 			log_error("spool: marking %s[%d] below %lld: %s", o->origin_topic,
 				  (int)o->origin_partition, (long long)o->origin_offset,
-				  sqlite3_errmsg(s->db));
+				  sqlite3_errmsg(sh->db));
 		return -EIO;
 	}
 	return 0;
@@ -168,11 +196,11 @@ static int ack_cmp(const void *a, const void *b)
 }
 
 /*
- * The acks of a batch, sorted by (sink, id): one range delete per run of consecutive ids of a
- * sink (a sink delivers in order, so a batch's acks are mostly one run per sink), and the
- * alerts of the range no sink holds any more go with it.
+ * The acks of a batch (all of one shard), sorted by (sink, id): one range delete per run of
+ * consecutive ids of a sink (a sink delivers in order, so a batch's acks are mostly one run per
+ * sink), and the alerts of the range no sink holds any more go with it.
  */
-static void apply_acks(struct spool *s, struct op **acks, size_t n)
+static void apply_acks(struct shard *sh, struct op **acks, size_t n)
 {
 	qsort(acks, n, sizeof(*acks), ack_cmp);
 	for (size_t i = 0, j; i < n; i = j) {
@@ -182,33 +210,33 @@ static void apply_acks(struct spool *s, struct op **acks, size_t n)
 				acks[j]->sinks[0] == acks[i]->sinks[0];
 		     j++)
 			;
-		sqlite3_bind_int64(s->del_pending, 1, acks[i]->id);
-		sqlite3_bind_int64(s->del_pending, 2, acks[j - 1]->id);
-		sqlite3_bind_text(s->del_pending, 3, acks[i]->sinks[0], -1, SQLITE_STATIC);
-		rc = sqlite3_step(s->del_pending);
-		sqlite3_reset(s->del_pending);
+		sqlite3_bind_int64(sh->del_pending, 1, acks[i]->id);
+		sqlite3_bind_int64(sh->del_pending, 2, acks[j - 1]->id);
+		sqlite3_bind_text(sh->del_pending, 3, acks[i]->sinks[0], -1, SQLITE_STATIC);
+		rc = sqlite3_step(sh->del_pending);
+		sqlite3_reset(sh->del_pending);
 		if (rc == SQLITE_DONE) {
-			sqlite3_bind_int64(s->del_alert, 1, acks[i]->id);
-			sqlite3_bind_int64(s->del_alert, 2, acks[j - 1]->id);
-			rc = sqlite3_step(s->del_alert);
-			sqlite3_reset(s->del_alert);
+			sqlite3_bind_int64(sh->del_alert, 1, acks[i]->id);
+			sqlite3_bind_int64(sh->del_alert, 2, acks[j - 1]->id);
+			rc = sqlite3_step(sh->del_alert);
+			sqlite3_reset(sh->del_alert);
 		}
 		if (rc == SQLITE_DONE)
 			continue;
 		log_error("spool: ack of alerts %lld-%lld for %s: %s", (long long)acks[i]->id,
-			  (long long)acks[j - 1]->id, acks[i]->sinks[0], sqlite3_errmsg(s->db));
+			  (long long)acks[j - 1]->id, acks[i]->sinks[0], sqlite3_errmsg(sh->db));
 		for (size_t k = i; k < j; k++)
 			acks[k]->err = -EIO;
 	}
 }
 
-static int step_once(struct spool *s, sqlite3_stmt *st)
+static int step_once(struct shard *sh, sqlite3_stmt *st)
 {
 	int rc = sqlite3_step(st);
 
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
-		log_error("spool: %s: %s", sqlite3_sql(st), sqlite3_errmsg(s->db));
+		log_error("spool: %s: %s", sqlite3_sql(st), sqlite3_errmsg(sh->db));
 		return -EIO;
 	}
 	return 0;
@@ -218,12 +246,14 @@ static int step_once(struct spool *s, sqlite3_stmt *st)
  * COMMIT, and the WAL's frames written out (spool_wal.h): only then is the transaction
  * durable. A failed write is a failed commit: the caller's callbacks report it.
  */
-static int commit(struct spool *s)
+static int commit(struct shard *sh)
 {
-	int err = step_once(s, s->commit);
+	int err = step_once(sh, sh->commit);
 
-	if (!err && spool_wal_flush(s->db) != SQLITE_OK)
+	if (!err && spool_wal_flush(sh->db) != SQLITE_OK)
 		err = -EIO;
+	if (err && !sqlite3_get_autocommit(sh->db))
+		exec(sh->db, "ROLLBACK");
 	return err;
 }
 
@@ -236,73 +266,99 @@ static uint64_t mono_ns(void)
 }
 
 /*
- * Acks are applied lazily: they wait in the writer's list and go in bulk, in the transaction
- * of a later batch, once SPOOL_ACK_BULK are waiting or the oldest has waited SPOOL_ACK_DELAY_MS
- * (on their own then, if no insert comes), and at close. So the commit that 200s wait for
- * carries inserts only most of the time, and a sink delivering in order makes one range delete
- * of many acks. What a crash loses is at most that: alerts delivered again, never lost.
+ * Acks are applied lazily: they wait in their shard's list and go in bulk, once SPOOL_ACK_BULK
+ * are waiting or the oldest has waited SPOOL_ACK_DELAY_MS, in a transaction of the writer on
+ * that shard when the loop is committing to the other one (or has been idle SPOOL_IDLE_MS, or
+ * SPOOL_ACK_MAX are waiting), and at close. So the loop's commits carry inserts only, and a
+ * sink delivering in order makes one range delete of many acks. What a crash loses is at most
+ * that: alerts delivered again, never lost.
  */
 #define SPOOL_ACK_BULK 1024
 #define SPOOL_ACK_DELAY_MS 100
+#define SPOOL_ACK_MAX 65536
+
+/*
+ * Checkpoints run on the writer thread, not inside a commit (wal_autocheckpoint is off): on a
+ * shard the loop has moved away from, past SPOOL_CHECKPOINT_SHARD frames (32 MiB of WAL with
+ * 4 KiB pages: the file is reused, not grown); on any shard past SPOOL_CHECKPOINT_IDLE frames
+ * once the loop was idle SPOOL_IDLE_MS; and on the active one past SPOOL_CHECKPOINT_MAX, when the
+ * loop could not move. Most of a checkpoint's time is its fsync of the WAL: the writer does that
+ * fsync first, on its own descriptor and without db_lock, so that the checkpoint proper
+ * (SQLite's own syncs, which then find little to write, and the copy of the pages back) holds
+ * the connection less.
+ */
+#define SPOOL_CHECKPOINT_IDLE 1000
+#define SPOOL_CHECKPOINT_SHARD 8000
+#define SPOOL_CHECKPOINT_MAX 16000
+#define SPOOL_IDLE_MS 200
 
 static void lazy_push(struct spool *s, struct op *o)
 {
-	if (!s->lazy.head)
-		s->lazy_since = mono_ns();
-	list_push(&s->lazy, o);
-	s->n_lazy++;
+	struct shard *sh = &s->sh[shard_of(o->id)];
+
+	if (!sh->lazy.head)
+		sh->lazy_since = mono_ns();
+	list_push(&sh->lazy, o);
+	sh->n_lazy++;
 }
 
-/* The lazy acks, in the open transaction (err: it could not be opened). */
-static void apply_lazy(struct spool *s, int err)
+/* The shard's lazy acks, applied in its open transaction (err: it could not be opened). */
+static void apply_lazy(struct spool *s, struct shard *sh, int err)
 {
 	size_t n = 0;
 	struct op *o;
 
-	if (s->n_lazy > s->acks_cap) {
-		struct op **acks = realloc(s->acks, s->n_lazy * sizeof(*acks));
+	if (sh->n_lazy > s->acks_cap) {
+		struct op **acks = realloc(s->acks, sh->n_lazy * sizeof(*acks));
 
 		if (acks) {
 			s->acks = acks;
-			s->acks_cap = s->n_lazy;
+			s->acks_cap = sh->n_lazy;
 		}
 	}
-	for (o = s->lazy.head; o; o = o->next) {
+	for (o = sh->lazy.head; o; o = o->next) {
 		if (err)
 			o->err = err;
 		else if (n < s->acks_cap)
 			s->acks[n++] = o;
 		else /* no memory for the array: one by one */
-			apply_acks(s, &o, 1);
+			apply_acks(sh, &o, 1);
 	}
 	if (n)
-		apply_acks(s, s->acks, n);
+		apply_acks(sh, s->acks, n);
+}
+
+/* An op of work goes to shard k: an insert to its id's shard, a mark to both. */
+static bool op_in(const struct op *o, unsigned k)
+{
+	return o->kind == OP_MARK || shard_of(o->id) == k;
 }
 
 /*
- * db_lock held: one transaction for work (inserts and marks; one commit, and with FULL sync one
- * fsync, for many alerts) and, with flush, the lazy acks. Returns the ops whose callbacks are
- * due, in order; the others are freed.
+ * db_lock of shard k held: one transaction for the ops of work that go to k (inserts and marks;
+ * one commit, and with FULL sync one fsync, for many alerts) and, with flush, k's lazy acks.
+ * An op that fails gets its err; the ops stay where they are.
  */
-static struct op *commit_work(struct spool *s, struct op *work, bool flush)
+static void commit_work(struct spool *s, unsigned k, struct op *work, bool flush)
 {
-	struct op_list finished = { 0 }, acks = { 0 };
+	struct shard *sh = &s->sh[k];
+	struct op_list acks = { 0 };
 	struct op *o, *next;
-	int err = step_once(s, s->begin);
+	int err = step_once(sh, sh->begin);
 
 	for (o = work; o; o = o->next)
-		o->err = err ? err : apply(s, o);
+		if (op_in(o, k) && !o->err)
+			o->err = err ? err : apply(s, sh, o);
 	if (flush) {
-		apply_lazy(s, err);
-		acks = s->lazy;
-		s->lazy.head = s->lazy.tail = NULL;
-		s->n_lazy = 0;
+		apply_lazy(s, sh, err);
+		acks = sh->lazy;
+		sh->lazy.head = sh->lazy.tail = NULL;
+		sh->n_lazy = 0;
 	}
-	if (!err && commit(s)) {
-		if (!sqlite3_get_autocommit(s->db))
-			exec(s->db, "ROLLBACK");
+	if (!err && commit(sh)) {
 		for (o = work; o; o = o->next)
-			o->err = -EIO;
+			if (op_in(o, k))
+				o->err = -EIO;
 		for (o = acks.head; o; o = o->next)
 			o->err = -EIO;
 	}
@@ -312,6 +368,17 @@ static struct op *commit_work(struct spool *s, struct op *work, bool flush)
 			__atomic_add_fetch(&s->errors, 1, __ATOMIC_RELAXED);
 		op_free(o);
 	}
+	/* the loop's activity: inserts and marks, not the writer's own acks */
+	if (work)
+		__atomic_store_n(&s->idle_since, mono_ns(), __ATOMIC_RELAXED);
+}
+
+/* After commit_work on every shard: the ops whose callbacks are due, in order; others freed. */
+static struct op *finish_work(struct spool *s, struct op *work)
+{
+	struct op_list finished = { 0 };
+	struct op *o, *next;
+
 	for (o = work; o; o = next) {
 		next = o->next;
 		if (o->err)
@@ -328,20 +395,19 @@ static struct op *commit_work(struct spool *s, struct op *work, bool flush)
 			op_free(o);
 		}
 	}
-	__atomic_store_n(&s->idle_since, mono_ns(), __ATOMIC_RELAXED);
 	return finished.head;
 }
 
 /*
- * Writer thread: a batch handed over by the loop. Its acks join the lazy ones, which go in the
- * same transaction when due or with force. The callbacks are queued for the loop before
- * db_lock is released, so that a commit on the loop (commit_inline) cannot overtake them.
+ * Writer thread: a batch handed over by the loop. Its acks join their shard's lazy ones; its
+ * inserts and marks are committed, shard by shard, with force the lazy acks too. The callbacks
+ * are queued for the loop before inflight is cleared, so that a commit on the loop
+ * (commit_inline) cannot overtake them.
  */
 static void apply_batch(struct spool *s, struct op *batch, bool force)
 {
 	struct op_list work = { 0 };
 	struct op *o, *next, *finished;
-	bool flush;
 
 	for (o = batch; o; o = next) {
 		next = o->next;
@@ -350,114 +416,160 @@ static void apply_batch(struct spool *s, struct op *batch, bool force)
 		else
 			list_push(&work, o);
 	}
-	flush = s->lazy.head && (force || s->n_lazy >= SPOOL_ACK_BULK ||
-				 mono_ns() - s->lazy_since >= SPOOL_ACK_DELAY_MS * 1000000ULL);
-	if (!work.head && !flush)
-		return;
-	pthread_mutex_lock(&s->db_lock);
-	finished = commit_work(s, work.head, flush);
+	for (unsigned k = 0; k < SPOOL_SHARDS; k++) {
+		struct shard *sh = &s->sh[k];
+		bool flush = force && sh->lazy.head;
+
+		for (o = work.head; o && !flush; o = o->next)
+			if (op_in(o, k))
+				break;
+		if (!o && !flush)
+			continue;
+		pthread_mutex_lock(&sh->db_lock);
+		commit_work(s, k, work.head, flush);
+		pthread_mutex_unlock(&sh->db_lock);
+	}
+	finished = finish_work(s, work.head);
+	pthread_mutex_lock(&s->lock);
 	if (finished) {
 		for (o = finished; o->next; o = o->next)
 			;
-		pthread_mutex_lock(&s->lock);
 		if (s->done.tail)
 			s->done.tail->next = finished;
 		else
 			s->done.head = finished;
 		s->done.tail = o;
-		pthread_mutex_unlock(&s->lock);
-		uv_async_send(&s->async);
 	}
-	pthread_mutex_unlock(&s->db_lock);
+	s->inflight = false;
+	pthread_mutex_unlock(&s->lock);
+	if (finished)
+		uv_async_send(&s->async);
 }
 
-/* After every commit (db_lock held): how many frames the WAL holds. */
+/* After every commit (db_lock held): how many frames the shard's WAL holds. */
 static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames)
 {
-	struct spool *s = arg;
+	struct shard *sh = arg;
 
-	__atomic_store_n(&s->wal_frames, frames, __ATOMIC_RELAXED);
+	__atomic_store_n(&sh->wal_frames, frames, __ATOMIC_RELAXED);
 	return SQLITE_OK;
 }
 
-/*
- * Checkpoints run on the writer thread, not inside a commit (wal_autocheckpoint is off). Most
- * of a checkpoint's time is its fsync of the WAL (all the frames written since the last one):
- * the writer does that fsync first, on its own descriptor and without db_lock, so commits on
- * the loop go on meanwhile, and the checkpoint proper (SQLite's own syncs, which then find
- * little to write, and the copy of the pages back) holds the connection for less. Measured
- * here, alone: 18 ms held for 1,000 frames and 65 ms for 4,000 without the early fsync, 2-4.5
- * ms with it; under the outputs benchmark on a loaded machine, 7-35 ms held after an early
- * fsync of 35-220 ms (the database file's fsync remains). A checkpoint runs past
- * SPOOL_CHECKPOINT_MAX frames (32 MiB of WAL with 4 KiB pages: the file is reused, not grown),
- * or with SPOOL_CHECKPOINT_IDLE frames once nothing was committed for SPOOL_IDLE_MS.
- */
-#define SPOOL_CHECKPOINT_IDLE 1000
-#define SPOOL_CHECKPOINT_MAX 8000
-#define SPOOL_IDLE_MS 200
-
-static void checkpoint(struct spool *s)
+static void checkpoint(struct shard *sh)
 {
-	int fd = open(s->wal_path, O_RDONLY | O_CLOEXEC);
+	int fd = open(sh->wal_path, O_RDONLY | O_CLOEXEC);
 
 	if (fd >= 0) {
 		/* only to make the checkpoint's own fsync short: SQLite still syncs */
 		fdatasync(fd);
 		close(fd);
 	}
-	pthread_mutex_lock(&s->db_lock);
-	if (sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) !=
+	pthread_mutex_lock(&sh->db_lock);
+	if (sqlite3_wal_checkpoint_v2(sh->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) !=
 	    SQLITE_OK)
-		log_warn("spool: checkpoint: %s", sqlite3_errmsg(s->db));
-	__atomic_store_n(&s->wal_frames, 0, __ATOMIC_RELAXED);
-	pthread_mutex_unlock(&s->db_lock);
-	pthread_mutex_lock(&s->lock);
-	s->checkpoint_asked = false;
-	pthread_mutex_unlock(&s->lock);
+		log_warn("spool: checkpoint of %s: %s", sh->path, sqlite3_errmsg(sh->db));
+	__atomic_store_n(&sh->wal_frames, 0, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&sh->db_lock);
 }
 
-enum wake { WAKE_WORK, WAKE_ACKS, WAKE_CHECKPOINT };
+/* What is due on shard k (lock held): its acks, a checkpoint; else *deadline (0: none). */
+struct due {
+	bool acks, checkpoint;
+	uint64_t deadline;
+};
+
+static struct due shard_due(struct spool *s, unsigned k, uint64_t now)
+{
+	struct shard *sh = &s->sh[k];
+	int frames = __atomic_load_n(&sh->wal_frames, __ATOMIC_RELAXED);
+	uint64_t idle =
+		__atomic_load_n(&s->idle_since, __ATOMIC_RELAXED) + SPOOL_IDLE_MS * 1000000ULL;
+	bool active = k == s->active, idle_now = now >= idle, quiet = !active || idle_now;
+	struct due d = { false, false, 0 };
+
+	if (sh->lazy.head) {
+		uint64_t at = sh->lazy_since + SPOOL_ACK_DELAY_MS * 1000000ULL;
+
+		if (active && idle > at)
+			at = idle;
+		d.acks = sh->n_lazy >= SPOOL_ACK_MAX ||
+			 (quiet && (sh->n_lazy >= SPOOL_ACK_BULK || now >= at));
+		if (!d.acks)
+			d.deadline = at;
+	}
+	if (frames >= SPOOL_CHECKPOINT_MAX || (!active && frames >= SPOOL_CHECKPOINT_SHARD) ||
+	    (frames >= SPOOL_CHECKPOINT_IDLE && idle_now))
+		d.checkpoint = true;
+	else if (frames >= SPOOL_CHECKPOINT_IDLE && (!d.deadline || idle < d.deadline))
+		d.deadline = idle;
+	return d;
+}
 
 /*
  * Writer thread, lock held: wait until an insert or a mark is queued (acks alone join the lazy
- * ones and do not end the wait) or stop, or until the lazy acks are due, or until a checkpoint
- * is due after SPOOL_IDLE_MS without work.
+ * ones and do not end the wait) or stop (*k = -1), or until a shard's acks or checkpoint are
+ * due (*k: that shard, marked in_use).
  */
-static enum wake wait_for_work(struct spool *s)
+static void wait_for_work(struct spool *s, int *k)
 {
 	for (;;) {
-		int frames = __atomic_load_n(&s->wal_frames, __ATOMIC_RELAXED);
-		uint64_t deadline = 0;
+		uint64_t now = mono_ns(), deadline = 0;
 		struct timespec ts;
 		struct op *o, *next;
 
+		*k = -1;
 		if (s->urgent || s->stop)
-			return WAKE_WORK;
+			return;
 		for (o = s->todo.head; o; o = next) {
 			next = o->next;
 			lazy_push(s, o);
 		}
 		s->todo.head = s->todo.tail = NULL;
-		if (frames >= SPOOL_CHECKPOINT_MAX)
-			return WAKE_CHECKPOINT;
-		s->acks_due = s->lazy.head != NULL;
-		if (s->lazy.head)
-			deadline = s->lazy_since + SPOOL_ACK_DELAY_MS * 1000000ULL;
-		else if (frames >= SPOOL_CHECKPOINT_IDLE)
-			deadline = __atomic_load_n(&s->idle_since, __ATOMIC_RELAXED) +
-				   SPOOL_IDLE_MS * 1000000ULL;
+		for (unsigned i = 0; i < SPOOL_SHARDS; i++) {
+			struct due d = shard_due(s, i, now);
+
+			if (d.acks || d.checkpoint) {
+				s->sh[i].in_use = true;
+				*k = (int)i;
+				return;
+			}
+			if (d.deadline && (!deadline || d.deadline < deadline))
+				deadline = d.deadline;
+		}
 		if (!deadline) {
 			s->sleeping = true;
 			pthread_cond_wait(&s->cond, &s->lock);
 			s->sleeping = false;
 			continue;
 		}
-		if (mono_ns() >= deadline)
-			return s->lazy.head ? WAKE_ACKS : WAKE_CHECKPOINT;
 		ts.tv_sec = (time_t)(deadline / 1000000000ULL);
 		ts.tv_nsec = (long)(deadline % 1000000000ULL);
 		pthread_cond_timedwait(&s->cond, &s->lock, &ts);
 	}
+}
+
+/* Writer thread: shard k's due acks and checkpoint (k is marked in_use). */
+static void shard_work(struct spool *s, unsigned k)
+{
+	struct shard *sh = &s->sh[k];
+	struct due d;
+
+	pthread_mutex_lock(&s->lock);
+	d = shard_due(s, k, mono_ns());
+	pthread_mutex_unlock(&s->lock);
+	if (d.acks) {
+		pthread_mutex_lock(&sh->db_lock);
+		commit_work(s, k, NULL, true);
+		pthread_mutex_unlock(&sh->db_lock);
+	}
+	pthread_mutex_lock(&s->lock);
+	d = shard_due(s, k, mono_ns());
+	pthread_mutex_unlock(&s->lock);
+	if (d.checkpoint)
+		checkpoint(sh);
+	pthread_mutex_lock(&s->lock);
+	sh->in_use = false;
+	pthread_mutex_unlock(&s->lock);
 }
 
 static void *writer(void *arg)
@@ -466,26 +578,26 @@ static void *writer(void *arg)
 
 	for (;;) {
 		struct op *batch;
-		enum wake wake;
 		bool stop;
+		int k;
 
 		pthread_mutex_lock(&s->lock);
-		wake = wait_for_work(s);
+		wait_for_work(s, &k);
+		if (k >= 0) {
+			pthread_mutex_unlock(&s->lock);
+			shard_work(s, (unsigned)k);
+			continue;
+		}
 		batch = s->todo.head;
 		s->todo.head = s->todo.tail = NULL;
+		s->inflight = s->urgent > 0;
 		s->urgent = 0;
 		stop = s->stop;
 		pthread_mutex_unlock(&s->lock);
-		if (wake == WAKE_CHECKPOINT) {
-			checkpoint(s);
-			continue;
-		}
 		/* stopping: everything, lazy acks too (spool_close queues nothing after stop) */
-		apply_batch(s, batch, stop || wake == WAKE_ACKS);
+		apply_batch(s, batch, stop);
 		if (stop)
 			break;
-		if (__atomic_load_n(&s->wal_frames, __ATOMIC_RELAXED) >= SPOOL_CHECKPOINT_MAX)
-			checkpoint(s);
 	}
 	return NULL;
 }
@@ -567,7 +679,7 @@ static int migrate_origin(sqlite3 *db)
 	return err;
 }
 
-static int prepare(struct spool *s)
+static int prepare(struct shard *sh)
 {
 	static const char *const sql[] = {
 		"INSERT INTO alerts(id, priority, json, origin_topic, origin_partition, "
@@ -581,29 +693,203 @@ static int prepare(struct spool *s)
 		"BEGIN IMMEDIATE",
 		"COMMIT",
 	};
-	sqlite3_stmt **stmts[] = { &s->ins_alert, &s->ins_pending, &s->del_pending, &s->del_alert,
-				   &s->mark,	  &s->begin,	   &s->commit };
+	sqlite3_stmt **stmts[] = { &sh->ins_alert, &sh->ins_pending, &sh->del_pending,
+				   &sh->del_alert, &sh->mark,	     &sh->begin,
+				   &sh->commit };
 
 	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
-		if (sqlite3_prepare_v2(s->db, sql[i], -1, stmts[i], NULL) != SQLITE_OK) {
-			log_error("spool: %s", sqlite3_errmsg(s->db));
+		if (sqlite3_prepare_v2(sh->db, sql[i], -1, stmts[i], NULL) != SQLITE_OK) {
+			log_error("spool: %s: %s", sh->path, sqlite3_errmsg(sh->db));
 			return -EIO;
 		}
 	}
 	return 0;
 }
 
+/* Shard k's file: the configured path for shard 0, path + ".1" for shard 1. */
+static int shard_open(struct spool *s, unsigned k, const char *path, bool full_sync)
+{
+	struct shard *sh = &s->sh[k];
+	int err;
+
+	pthread_mutex_init(&sh->db_lock, NULL);
+	if ((k ? asprintf(&sh->path, "%s.1", path) : asprintf(&sh->path, "%s", path)) < 0) {
+		sh->path = NULL;
+		log_error("spool: %s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	if (asprintf(&sh->wal_path, "%s-wal", sh->path) < 0) {
+		sh->wal_path = NULL;
+		log_error("spool: %s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	/*
+	 * No mutex: one thread at a time uses a connection (the loop while opening and loading,
+	 * before any op is queued; then the writer thread or the loop, under db_lock; the loop
+	 * again once the writer is joined).
+	 */
+	if (sqlite3_open_v2(sh->path, &sh->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			    spool_wal_vfs()) != SQLITE_OK) {
+		log_error("spool: cannot open %s: %s", sh->path,
+			  sh->db ? sqlite3_errmsg(sh->db) : "out of memory");
+		return -EIO;
+	}
+	sqlite3_busy_timeout(sh->db, 5000);
+	/*
+	 * One process owns the spool: an exclusive lock, taken by the first transaction and held
+	 * until close, saves the file-lock calls of every transaction, and set before WAL mode
+	 * it keeps the WAL index in memory instead of a shared -shm file.
+	 */
+	err = exec(sh->db, "PRAGMA locking_mode=EXCLUSIVE");
+	if (!err)
+		err = exec(sh->db, "PRAGMA journal_mode=WAL");
+	if (!err)
+		err = exec(sh->db,
+			   full_sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+	/*
+	 * Distributions build SQLite with SECURE_DELETE, which overwrites every deleted alert
+	 * and freed page with zeros: one more page write per batch for content that the WAL
+	 * holds anyway until the next checkpoint.
+	 */
+	if (!err)
+		err = exec(sh->db, "PRAGMA secure_delete=OFF");
+	if (!err)
+		err = exec(sh->db,
+			   "CREATE TABLE IF NOT EXISTS alerts(id INTEGER PRIMARY KEY, "
+			   "priority INTEGER NOT NULL, json TEXT NOT NULL, origin_topic TEXT, "
+			   "origin_partition INTEGER, origin_offset INTEGER, "
+			   "origin_committing INTEGER NOT NULL DEFAULT 0)");
+	if (!err)
+		err = migrate_origin(sh->db);
+	if (!err)
+		err = exec(sh->db, "CREATE TABLE IF NOT EXISTS pending(id INTEGER NOT NULL, "
+				   "sink TEXT NOT NULL, PRIMARY KEY(id, sink)) WITHOUT ROWID");
+	if (!err)
+		err = prepare(sh);
+	if (err)
+		return err;
+	/* The writer checkpoints on its own terms (shard_due), never inside a commit. */
+	sqlite3_wal_autocheckpoint(sh->db, 0);
+	sqlite3_wal_hook(sh->db, on_wal_commit, sh);
+	return 0;
+}
+
+static void shard_close(struct shard *sh)
+{
+	sqlite3_finalize(sh->ins_alert);
+	sqlite3_finalize(sh->ins_pending);
+	sqlite3_finalize(sh->del_pending);
+	sqlite3_finalize(sh->del_alert);
+	sqlite3_finalize(sh->mark);
+	sqlite3_finalize(sh->begin);
+	sqlite3_finalize(sh->commit);
+	sqlite3_close(sh->db);
+	pthread_mutex_destroy(&sh->db_lock);
+	free(sh->path);
+	free(sh->wal_path);
+}
+
+#define MISPLACED "((id >> 20) & 1) != ?1"
+_Static_assert(SPOOL_RUN_SHIFT == 20, "MISPLACED spells the shard of an id");
+
+/*
+ * Rows in the wrong shard for their id (a spool of a version with one file, whose ids may lie
+ * in shard 1's runs) move to the other shard: copied there first (OR IGNORE: a copy left by a
+ * crash halfway is not doubled), then deleted here. 0 or -EIO.
+ */
+static int move_misplaced(struct shard *from, struct shard *to, unsigned k)
+{
+	sqlite3_stmt *sel = NULL, *ins = NULL;
+	int rc = SQLITE_DONE, err = 0, moved = 0;
+
+	if (sqlite3_prepare_v2(from->db,
+			       "SELECT id, priority, json, origin_topic, origin_partition, "
+			       "origin_offset, origin_committing FROM alerts WHERE " MISPLACED,
+			       -1, &sel, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(to->db,
+			       "INSERT OR IGNORE INTO alerts(id, priority, json, origin_topic, "
+			       "origin_partition, origin_offset, origin_committing) VALUES "
+			       "(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+			       -1, &ins, NULL) != SQLITE_OK) {
+		log_error("spool: moving rows from %s: %s", from->path, sqlite3_errmsg(from->db));
+		err = -EIO;
+		goto out;
+	}
+	sqlite3_bind_int(sel, 1, (int)k);
+	err = exec(to->db, "BEGIN IMMEDIATE");
+	while (!err && (rc = sqlite3_step(sel)) == SQLITE_ROW) {
+		for (int i = 0; i < 7; i++)
+			sqlite3_bind_value(ins, i + 1, sqlite3_column_value(sel, i));
+		if (sqlite3_step(ins) != SQLITE_DONE)
+			err = -EIO;
+		sqlite3_reset(ins);
+		moved++;
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = -EIO;
+	sqlite3_finalize(sel);
+	sel = NULL;
+	if (!err && sqlite3_prepare_v2(from->db, "SELECT id, sink FROM pending WHERE " MISPLACED,
+				       -1, &sel, NULL) != SQLITE_OK)
+		err = -EIO;
+	sqlite3_finalize(ins);
+	ins = NULL;
+	if (!err && sqlite3_prepare_v2(to->db,
+				       "INSERT OR IGNORE INTO pending(id, sink) VALUES "
+				       "(?1, ?2)",
+				       -1, &ins, NULL) != SQLITE_OK)
+		err = -EIO;
+	if (!err)
+		sqlite3_bind_int(sel, 1, (int)k);
+	while (!err && (rc = sqlite3_step(sel)) == SQLITE_ROW) {
+		sqlite3_bind_value(ins, 1, sqlite3_column_value(sel, 0));
+		sqlite3_bind_value(ins, 2, sqlite3_column_value(sel, 1));
+		if (sqlite3_step(ins) != SQLITE_DONE)
+			err = -EIO;
+		sqlite3_reset(ins);
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = -EIO;
+	if (err) {
+		log_error("spool: moving rows from %s to %s: %s", from->path, to->path,
+			  sqlite3_errmsg(to->db));
+		exec(to->db, "ROLLBACK");
+		goto out;
+	}
+	err = exec(to->db, "COMMIT");
+	/* durable there before it goes from here */
+	if (!err && spool_wal_flush(to->db) != SQLITE_OK)
+		err = -EIO;
+	if (!err) {
+		char sql[160];
+
+		snprintf(sql, sizeof(sql),
+			 "BEGIN; DELETE FROM pending WHERE ((id >> 20) & 1) != %u; "
+			 "DELETE FROM alerts WHERE ((id >> 20) & 1) != %u; COMMIT",
+			 k, k);
+		err = exec(from->db, sql);
+	}
+	if (!err && moved)
+		log_info("spool: moved %d alert(s) from %s to %s, the file of their ids", moved,
+			 from->path, to->path);
+out:
+	sqlite3_finalize(sel);
+	sqlite3_finalize(ins);
+	return err;
+}
+
 struct spool *spool_open(uv_loop_t *loop, const char *path, bool full_sync)
 {
 	struct spool *s = calloc(1, sizeof(*s));
 	sqlite3_stmt *st;
+	unsigned opened = 0;
 	int err;
 
 	if (!s)
 		return NULL;
 	s->loop = loop;
 	pthread_mutex_init(&s->lock, NULL);
-	pthread_mutex_init(&s->db_lock, NULL);
 	s->inline_commit = !full_sync;
 	{
 		pthread_condattr_t attr;
@@ -615,72 +901,33 @@ struct spool *spool_open(uv_loop_t *loop, const char *path, bool full_sync)
 		pthread_condattr_destroy(&attr);
 	}
 	pthread_cond_init(&s->applied_cond, NULL);
-	if (asprintf(&s->wal_path, "%s-wal", path) < 0) {
-		s->wal_path = NULL;
-		err = -ENOMEM;
-		log_error("spool: %s", strerror(ENOMEM));
-		goto err_free;
-	}
 	err = mkdir_parent(path);
 	if (err) {
 		log_error("spool: cannot create the folder of %s: %s", path, strerror(-err));
 		goto err_free;
 	}
-	/*
-	 * No mutex: one thread at a time uses the connection (the loop while opening and loading,
-	 * before any op is queued; the writer thread; the loop again once the writer is joined).
-	 */
-	if (sqlite3_open_v2(path, &s->db,
-			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-			    spool_wal_vfs()) != SQLITE_OK) {
-		log_error("spool: cannot open %s: %s", path,
-			  s->db ? sqlite3_errmsg(s->db) : "out of memory");
-		err = -EIO;
-		goto err_close;
-	}
-	sqlite3_busy_timeout(s->db, 5000);
-	/*
-	 * One process owns the spool: an exclusive lock, taken by the first transaction and held
-	 * until close, saves the file-lock calls of every transaction, and set before WAL mode
-	 * it keeps the WAL index in memory instead of a shared -shm file.
-	 */
-	err = exec(s->db, "PRAGMA locking_mode=EXCLUSIVE");
-	if (!err)
-		err = exec(s->db, "PRAGMA journal_mode=WAL");
-	if (!err)
-		err = exec(s->db,
-			   full_sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
-	/*
-	 * Distributions build SQLite with SECURE_DELETE, which overwrites every deleted alert
-	 * and freed page with zeros: one more page write per batch for content that the WAL
-	 * holds anyway until the next checkpoint.
-	 */
-	if (!err)
-		err = exec(s->db, "PRAGMA secure_delete=OFF");
-	if (!err)
-		err = exec(s->db, "CREATE TABLE IF NOT EXISTS alerts(id INTEGER PRIMARY KEY, "
-				  "priority INTEGER NOT NULL, json TEXT NOT NULL)");
-	if (!err)
-		err = migrate_origin(s->db);
-	if (!err)
-		err = exec(s->db, "CREATE TABLE IF NOT EXISTS pending(id INTEGER NOT NULL, "
-				  "sink TEXT NOT NULL, PRIMARY KEY(id, sink)) WITHOUT ROWID");
+	for (; !err && opened < SPOOL_SHARDS; opened++)
+		err = shard_open(s, opened, path, full_sync);
+	for (unsigned k = 0; !err && k < SPOOL_SHARDS; k++)
+		err = move_misplaced(&s->sh[k], &s->sh[1 - k], k);
 	/* Alerts whose every sink acknowledged but whose row survived a crash mid-batch. */
-	if (!err)
-		err = exec(s->db, "DELETE FROM alerts WHERE id NOT IN (SELECT id FROM pending)");
-	if (!err)
-		err = prepare(s);
+	for (unsigned k = 0; !err && k < SPOOL_SHARDS; k++)
+		err = exec(s->sh[k].db,
+			   "DELETE FROM alerts WHERE id NOT IN (SELECT id FROM pending)");
 	if (err)
 		goto err_close;
-	/* The writer checkpoints on its own terms (maybe_checkpoint), never inside a commit. */
-	sqlite3_wal_autocheckpoint(s->db, 0);
-	sqlite3_wal_hook(s->db, on_wal_commit, s);
 	s->next_id = 1;
-	if (sqlite3_prepare_v2(s->db, "SELECT MAX(id) FROM alerts", -1, &st, NULL) == SQLITE_OK) {
-		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+	for (unsigned k = 0; k < SPOOL_SHARDS; k++) {
+		if (sqlite3_prepare_v2(s->sh[k].db, "SELECT MAX(id) FROM alerts", -1, &st, NULL) !=
+		    SQLITE_OK)
+			continue;
+		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL &&
+		    sqlite3_column_int64(st, 0) >= s->next_id)
 			s->next_id = sqlite3_column_int64(st, 0) + 1;
 		sqlite3_finalize(st);
 	}
+	s->active = shard_of(s->next_id);
+	s->active_since = mono_ns();
 	uv_async_init(loop, &s->async, on_async);
 	s->async.data = s;
 	if (pthread_create(&s->thread, NULL, writer, s)) {
@@ -701,23 +948,15 @@ struct spool *spool_open(uv_loop_t *loop, const char *path, bool full_sync)
 	return s;
 
 err_close:
-	sqlite3_finalize(s->ins_alert);
-	sqlite3_finalize(s->ins_pending);
-	sqlite3_finalize(s->del_pending);
-	sqlite3_finalize(s->del_alert);
-	sqlite3_finalize(s->mark);
-	sqlite3_finalize(s->begin);
-	sqlite3_finalize(s->commit);
-	sqlite3_close(s->db);
+	for (unsigned k = 0; k < opened; k++)
+		shard_close(&s->sh[k]);
 err_free:
 	pthread_mutex_destroy(&s->lock);
-	pthread_mutex_destroy(&s->db_lock);
 	pthread_cond_destroy(&s->cond);
 	pthread_cond_destroy(&s->applied_cond);
 	/* The async handle (if initialised) is closed; its memory must outlive the close. */
 	if (uv_is_closing((uv_handle_t *)&s->async))
 		uv_run(loop, UV_RUN_NOWAIT);
-	free(s->wal_path);
 	free(s);
 	errno = -err;
 	return NULL;
@@ -751,44 +990,69 @@ int spool_load(struct spool *s,
 	return spool_load_rows(s, load_without_origin, &l);
 }
 
+static void load_row(sqlite3_stmt *st, void (*fn)(void *ctx, const struct spool_row *r), void *ctx)
+{
+	struct spool_row r = {
+		.id = sqlite3_column_int64(st, 0),
+		.priority = sqlite3_column_int(st, 1),
+		.json = (const char *)sqlite3_column_text(st, 2),
+		.len = (size_t)sqlite3_column_bytes(st, 2),
+		.sink = (const char *)sqlite3_column_text(st, 3),
+	};
+
+	if (sqlite3_column_type(st, 4) != SQLITE_NULL) {
+		r.origin.topic = (const char *)sqlite3_column_text(st, 4);
+		r.origin.partition = (int32_t)sqlite3_column_int64(st, 5);
+		r.origin.offset = sqlite3_column_int64(st, 6);
+		r.origin.committing = sqlite3_column_int(st, 7) != 0;
+	}
+	fn(ctx, &r);
+}
+
+/* Both shards' rows, merged in id order (a shard holds whole runs of ids). */
 int spool_load_rows(struct spool *s, void (*fn)(void *ctx, const struct spool_row *r), void *ctx)
 {
-	sqlite3_stmt *st;
-	int rc;
+	sqlite3_stmt *st[SPOOL_SHARDS] = { NULL };
+	int rc[SPOOL_SHARDS], err = 0;
 
-	/* The writer thread has nothing queued yet, so the connection is ours for a moment. */
-	if (sqlite3_prepare_v2(s->db,
-			       "SELECT a.id, a.priority, a.json, p.sink, a.origin_topic, "
-			       "a.origin_partition, a.origin_offset, a.origin_committing "
-			       "FROM pending p "
-			       "JOIN alerts a ON a.id = p.id ORDER BY a.id, p.sink",
-			       -1, &st, NULL) != SQLITE_OK) {
-		log_error("spool: %s", sqlite3_errmsg(s->db));
-		return -EIO;
-	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct spool_row r = {
-			.id = sqlite3_column_int64(st, 0),
-			.priority = sqlite3_column_int(st, 1),
-			.json = (const char *)sqlite3_column_text(st, 2),
-			.len = (size_t)sqlite3_column_bytes(st, 2),
-			.sink = (const char *)sqlite3_column_text(st, 3),
-		};
-
-		if (sqlite3_column_type(st, 4) != SQLITE_NULL) {
-			r.origin.topic = (const char *)sqlite3_column_text(st, 4);
-			r.origin.partition = (int32_t)sqlite3_column_int64(st, 5);
-			r.origin.offset = sqlite3_column_int64(st, 6);
-			r.origin.committing = sqlite3_column_int(st, 7) != 0;
+	/* The writer thread has nothing queued yet, so the connections are ours for a moment. */
+	for (unsigned k = 0; k < SPOOL_SHARDS; k++) {
+		if (sqlite3_prepare_v2(s->sh[k].db,
+				       "SELECT a.id, a.priority, a.json, p.sink, a.origin_topic, "
+				       "a.origin_partition, a.origin_offset, a.origin_committing "
+				       "FROM pending p "
+				       "JOIN alerts a ON a.id = p.id ORDER BY a.id, p.sink",
+				       -1, &st[k], NULL) != SQLITE_OK) {
+			log_error("spool: %s: %s", s->sh[k].path, sqlite3_errmsg(s->sh[k].db));
+			err = -EIO;
+			goto out;
 		}
-		fn(ctx, &r);
+		rc[k] = sqlite3_step(st[k]);
 	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		log_error("spool: reading pending alerts: %s", sqlite3_errmsg(s->db));
-		return -EIO;
+	for (;;) {
+		int k = -1;
+
+		for (unsigned i = 0; i < SPOOL_SHARDS; i++)
+			if (rc[i] == SQLITE_ROW &&
+			    (k < 0 ||
+			     sqlite3_column_int64(st[i], 0) < sqlite3_column_int64(st[k], 0)))
+				k = (int)i;
+		if (k < 0)
+			break;
+		load_row(st[k], fn, ctx);
+		rc[k] = sqlite3_step(st[k]);
 	}
-	return 0;
+	for (unsigned k = 0; k < SPOOL_SHARDS; k++) {
+		if (rc[k] != SQLITE_DONE) {
+			log_error("spool: reading pending alerts of %s: %s", s->sh[k].path,
+				  sqlite3_errmsg(s->sh[k].db));
+			err = -EIO;
+		}
+	}
+out:
+	for (unsigned k = 0; k < SPOOL_SHARDS; k++)
+		sqlite3_finalize(st[k]);
+	return err;
 }
 
 /*
@@ -804,28 +1068,84 @@ static void enqueue(struct spool *s, struct op *o)
 	list_push(&s->staged, o);
 	if (o->kind != OP_ACK)
 		s->staged_urgent++;
+	if (o->kind == OP_INSERT)
+		s->staged_shards |= 1U << shard_of(o->id);
+	else if (o->kind == OP_MARK)
+		s->staged_mark = true;
+}
+
+static void staged_clear(struct spool *s)
+{
+	s->staged.head = s->staged.tail = NULL;
+	s->staged_urgent = 0;
+	s->staged_shards = 0;
+	s->staged_mark = false;
+}
+
+/* Loop thread, lock held: the shard of next_id becomes the active one. */
+static void set_active(struct spool *s, unsigned k)
+{
+	s->active = k;
+	s->active_since = mono_ns();
+	s->active_frames = __atomic_load_n(&s->sh[k].wal_frames, __ATOMIC_RELAXED);
+	/* the writer may now work on the other shard */
+	pthread_cond_signal(&s->cond);
+}
+
+/*
+ * Loop thread, after a commit: move to the other shard once the active one has taken commits
+ * for SPOOL_SWITCH_MS or SPOOL_SWITCH_FRAMES frames, unless the writer works on it (the loop
+ * would then wait for it). Its ids jump to the next run, which is the other shard's.
+ */
+static void maybe_switch(struct spool *s, int frames)
+{
+	unsigned other = 1 - s->active;
+	/* frames committed since the move (fewer than then: the WAL was checkpointed, restarted) */
+	int taken = frames >= s->active_frames ? frames - s->active_frames : frames;
+
+	if (taken < SPOOL_SWITCH_FRAMES &&
+	    mono_ns() - s->active_since < SPOOL_SWITCH_MS * 1000000ULL)
+		return;
+	pthread_mutex_lock(&s->lock);
+	if (!s->sh[other].in_use) {
+		s->next_id = (int64_t)((((uint64_t)s->next_id >> SPOOL_RUN_SHIFT) + 1)
+				       << SPOOL_RUN_SHIFT);
+		set_active(s, other);
+	} else if (frames >= SPOOL_CHECKPOINT_MAX) {
+		/* stuck on this shard: the writer is to checkpoint it all the same */
+		pthread_cond_signal(&s->cond);
+	}
+	pthread_mutex_unlock(&s->lock);
 }
 
 /*
  * With synchronous NORMAL a commit is a few writes to the page cache, no fsync: the loop
- * commits the inserts and marks it staged itself when the connection is free, and runs their
+ * commits the inserts it staged itself when their shard's connection is free, and runs their
  * callbacks at once, instead of waking the writer and being woken back (two thread switches
  * on the path of every 200, each worth more than the commit on a loaded machine). The writer
- * keeps what may take long: checkpoints (two fsyncs), the bulk acks, FULL sync commits, and the
- * batches that find it busy. Only when the writer has nothing queued or called back pending,
- * so that callbacks keep the order of the inserts. False: nothing done.
+ * keeps what may take long: checkpoints (two fsyncs), the bulk acks, FULL sync commits, marks
+ * (they go to both shards), and the batches that find a shard busy. Only when the writer has
+ * nothing queued, in hand or called back pending, so that callbacks keep the order of the
+ * inserts. False: nothing done.
  */
 static bool commit_inline(struct spool *s)
 {
 	struct op_list work = { 0 }, acks = { 0 };
 	struct op *o, *next;
+	struct shard *sh;
+	unsigned k;
 	bool ok;
-	int frames;
 
-	if (!s->inline_commit || !s->staged_urgent || pthread_mutex_trylock(&s->db_lock))
+	/* inserts of one shard, no mark */
+	if (!s->inline_commit || !s->staged_urgent || s->staged_mark ||
+	    (s->staged_shards & (s->staged_shards - 1)))
+		return false;
+	k = s->staged_shards == 2;
+	sh = &s->sh[k];
+	if (pthread_mutex_trylock(&sh->db_lock))
 		return false;
 	pthread_mutex_lock(&s->lock);
-	ok = !s->urgent && !s->done.head;
+	ok = !s->urgent && !s->inflight && !s->done.head;
 	if (ok) {
 		for (o = s->staged.head; o; o = next) {
 			next = o->next;
@@ -837,30 +1157,21 @@ static bool commit_inline(struct spool *s)
 			else
 				s->todo.head = acks.head;
 			s->todo.tail = acks.tail;
-			if (!s->acks_due)
+			/* asleep, the writer is to set the acks' deadline */
+			if (s->sleeping)
 				pthread_cond_signal(&s->cond);
 		}
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (!ok) {
-		pthread_mutex_unlock(&s->db_lock);
+		pthread_mutex_unlock(&sh->db_lock);
 		return false;
 	}
-	s->staged.head = s->staged.tail = NULL;
-	s->staged_urgent = 0;
-	o = commit_work(s, work.head, false);
-	frames = __atomic_load_n(&s->wal_frames, __ATOMIC_RELAXED);
-	pthread_mutex_unlock(&s->db_lock);
-	if (frames >= SPOOL_CHECKPOINT_IDLE) {
-		/* the writer, asleep without a deadline, is to set the checkpoint's; past the
-		 * bound, the checkpoint is due now */
-		pthread_mutex_lock(&s->lock);
-		if (s->sleeping || (frames >= SPOOL_CHECKPOINT_MAX && !s->checkpoint_asked)) {
-			s->checkpoint_asked = frames >= SPOOL_CHECKPOINT_MAX;
-			pthread_cond_signal(&s->cond);
-		}
-		pthread_mutex_unlock(&s->lock);
-	}
+	staged_clear(s);
+	commit_work(s, k, work.head, false);
+	pthread_mutex_unlock(&sh->db_lock);
+	o = finish_work(s, work.head);
+	maybe_switch(s, __atomic_load_n(&sh->wal_frames, __ATOMIC_RELAXED));
 	/* the callbacks may stage more: the next iteration takes them (enqueue) */
 	for (; o; o = next) {
 		next = o->next;
@@ -871,7 +1182,7 @@ static bool commit_inline(struct spool *s)
 }
 
 /*
- * Acks alone wake the writer only when it has none waiting: it then sets their deadline.
+ * Acks alone wake the writer only when it sleeps without a deadline: it then sets theirs.
  * may_inline: from the check phase only, where callbacks may run (not from inside a caller's
  * spool_mark_committing or spool_close).
  */
@@ -890,11 +1201,10 @@ static void hand_over(struct spool *s, bool may_inline)
 		s->todo.head = s->staged.head;
 	s->todo.tail = s->staged.tail;
 	s->urgent += s->staged_urgent;
-	if (s->staged_urgent || !s->acks_due)
+	if (s->staged_urgent || s->sleeping)
 		pthread_cond_signal(&s->cond);
 	pthread_mutex_unlock(&s->lock);
-	s->staged.head = s->staged.tail = NULL;
-	s->staged_urgent = 0;
+	staged_clear(s);
 }
 
 static void on_check(uv_check_t *h)
@@ -964,8 +1274,15 @@ int spool_insert_origin(struct spool *s, int64_t id, int priority, const char *j
 	}
 	o->done = done;
 	o->data = data;
-	if (id >= s->next_id)
+	if (id >= s->next_id) {
 		s->next_id = id + 1;
+		/* the ids ran into the next run: its shard is the active one now */
+		if (shard_of(s->next_id) != s->active) {
+			pthread_mutex_lock(&s->lock);
+			set_active(s, shard_of(s->next_id));
+			pthread_mutex_unlock(&s->lock);
+		}
+	}
 	enqueue(s, o);
 	return 0;
 err:
@@ -1049,16 +1366,9 @@ void spool_close(struct spool *s)
 		pthread_join(s->thread, NULL);
 	/* Inserts committed in the last batch still get their callbacks. */
 	on_async(&s->async);
-	sqlite3_finalize(s->ins_alert);
-	sqlite3_finalize(s->ins_pending);
-	sqlite3_finalize(s->del_pending);
-	sqlite3_finalize(s->del_alert);
-	sqlite3_finalize(s->mark);
-	sqlite3_finalize(s->begin);
-	sqlite3_finalize(s->commit);
-	sqlite3_close(s->db);
+	for (unsigned k = 0; k < SPOOL_SHARDS; k++)
+		shard_close(&s->sh[k]);
 	free(s->acks);
-	free(s->wal_path);
 	while (s->names) {
 		struct name *n = s->names;
 
@@ -1066,7 +1376,6 @@ void spool_close(struct spool *s)
 		free(n);
 	}
 	pthread_mutex_destroy(&s->lock);
-	pthread_mutex_destroy(&s->db_lock);
 	pthread_cond_destroy(&s->cond);
 	pthread_cond_destroy(&s->applied_cond);
 	uv_close((uv_handle_t *)&s->check, on_closed);
@@ -1088,13 +1397,25 @@ static void stats_error(sqlite3 *db, const char *path)
 		fprintf(stderr, "lanner: spool %s: %s\n", path, sqlite3_errmsg(db));
 }
 
-int spool_print_stats(const char *path, void *stream)
-{
-	FILE *f = stream;
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	int rc, rows = 0;
+struct sink_stat {
+	char *sink;
+	long long alerts, bytes;
+};
 
+static int stat_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct sink_stat *)a)->sink, ((const struct sink_stat *)b)->sink);
+}
+
+/* One shard file's counts, added to *st. 0, or 1 on error (told). A missing file holds none. */
+static int shard_stats(const char *path, struct sink_stat **st, size_t *n)
+{
+	sqlite3 *db;
+	sqlite3_stmt *q;
+	int rc, err = 0;
+
+	if (access(path, F_OK) && errno == ENOENT)
+		return 0;
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
 		fprintf(stderr, "lanner: spool %s: %s\n", path,
 			db ? sqlite3_errmsg(db) : "out of memory");
@@ -1102,29 +1423,77 @@ int spool_print_stats(const char *path, void *stream)
 		return 1;
 	}
 	if (sqlite3_prepare_v2(db,
-			       "SELECT p.sink, COUNT(*), SUM(LENGTH(a.json)), MIN(a.id), "
-			       "MAX(a.id) FROM pending p JOIN alerts a ON a.id = p.id "
-			       "GROUP BY p.sink ORDER BY p.sink",
-			       -1, &st, NULL) != SQLITE_OK) {
+			       "SELECT p.sink, COUNT(*), SUM(LENGTH(a.json)) FROM pending p "
+			       "JOIN alerts a ON a.id = p.id GROUP BY p.sink",
+			       -1, &q, NULL) != SQLITE_OK) {
 		stats_error(db, path);
 		sqlite3_close(db);
 		return 1;
 	}
-	fprintf(f, "%-16s %10s %12s\n", "sink", "alerts", "bytes");
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		fprintf(f, "%-16s %10lld %12lld\n", (const char *)sqlite3_column_text(st, 0),
-			(long long)sqlite3_column_int64(st, 1),
-			(long long)sqlite3_column_int64(st, 2));
-		rows++;
+	while (!err && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *sink = (const char *)sqlite3_column_text(q, 0);
+		size_t i;
+
+		for (i = 0; i < *n && strcmp((*st)[i].sink, sink); i++)
+			;
+		if (i == *n) {
+			struct sink_stat *more = realloc(*st, (*n + 1) * sizeof(**st));
+
+			if (!more || !(more[i].sink = strdup(sink))) {
+				*st = more ? more : *st;
+				fprintf(stderr, "lanner: spool %s: %s\n", path, strerror(ENOMEM));
+				err = 1;
+				break;
+			}
+			*st = more;
+			more[i].alerts = more[i].bytes = 0;
+			(*n)++;
+		}
+		(*st)[i].alerts += sqlite3_column_int64(q, 1);
+		(*st)[i].bytes += sqlite3_column_int64(q, 2);
 	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
+	sqlite3_finalize(q);
+	if (!err && rc != SQLITE_DONE) {
 		stats_error(db, path);
-		sqlite3_close(db);
-		return 1;
+		err = 1;
 	}
-	if (!rows)
-		fprintf(f, "(nothing waiting)\n");
 	sqlite3_close(db);
-	return 0;
+	return err;
+}
+
+int spool_print_stats(const char *path, void *stream)
+{
+	FILE *f = stream;
+	struct sink_stat *st = NULL;
+	size_t n = 0;
+	char *path1 = NULL;
+	int err;
+
+	if (asprintf(&path1, "%s.1", path) < 0) {
+		fprintf(stderr, "lanner: spool %s: %s\n", path, strerror(ENOMEM));
+		return 1;
+	}
+	/* the first file must be there: a wrong path is an error, not an empty spool */
+	if (access(path, F_OK)) {
+		fprintf(stderr, "lanner: spool %s: %s\n", path, strerror(errno));
+		err = 1;
+	} else {
+		err = shard_stats(path, &st, &n);
+	}
+	if (!err)
+		err = shard_stats(path1, &st, &n);
+	if (!err) {
+		if (n)
+			qsort(st, n, sizeof(*st), stat_cmp);
+		fprintf(f, "%-16s %10s %12s\n", "sink", "alerts", "bytes");
+		for (size_t i = 0; i < n; i++)
+			fprintf(f, "%-16s %10lld %12lld\n", st[i].sink, st[i].alerts, st[i].bytes);
+		if (!n)
+			fprintf(f, "(nothing waiting)\n");
+	}
+	for (size_t i = 0; i < n; i++)
+		free(st[i].sink);
+	free(st);
+	free(path1);
+	return err;
 }

@@ -8,23 +8,32 @@
 #include <uv.h>
 
 /*
- * The durable spool: what the pipeline accepted and some sink has not yet acknowledged, in a
- * SQLite database (WAL), so that a crash or a restart redelivers instead of losing.
+ * The durable spool: what the pipeline accepted and some sink has not yet acknowledged, in
+ * SQLite (WAL), so that a crash or a restart redelivers instead of losing.
+ *
+ * Two database files (shards: the configured path and path + ".1"), each with its own
+ * connection. Alert ids come in runs of 2^20, the runs alternating between the shards, so an
+ * id names its file. The loop commits to one shard, the active one, while the spool's thread
+ * applies acks to the other and checkpoints it: neither waits for the other. Every 50 ms (or
+ * 4,000 WAL frames) of commits the loop moves to the other shard, if the thread is not busy
+ * with it, and its ids jump to that shard's next run.
  *
  * The loop stages inserts, marks and acknowledgements and, at the end of each loop iteration,
- * commits the inserts and marks of the iteration in one transaction: on the loop itself when
- * the connection is free and synchronous is NORMAL (a commit is then a few writes to the page
+ * commits the inserts of the iteration in one transaction: on the loop itself when the shard's
+ * connection is free and synchronous is NORMAL (a commit is then a few writes to the page
  * cache, no fsync; the callbacks run at once), else on the spool's thread (FULL: an fsync per
- * batch; or the thread is busy: the batch waits for it, and callbacks keep the inserts'
- * order), each insert's callback running on the loop once its transaction has committed.
- * Acks are applied lazily by the thread, in bulk (range deletes), at most 100 ms or 1024 acks
- * late: a crash before then delivers those alerts again, it never loses one. The thread also
- * checkpoints the WAL, its long fsync done before it takes the connection. The WAL's writes of
- * a commit are gathered and written at once when it ends (spool_wal.h: one pwrite for what
- * SQLite writes as two per page), before any callback runs. Synchronous mode
- * NORMAL survives a crash of lanner (kill -9); FULL also a power loss. The running lanner
- * holds the file exclusively (no other process can read it meanwhile; `lanner spool stats`
- * says so).
+ * batch; marks, which go to both shards; or the shard is busy: the batch waits for it, and
+ * callbacks keep the inserts' order), each insert's callback running on the loop once its
+ * transaction has committed. Acks are applied lazily by the thread, in bulk (range deletes),
+ * on a shard the loop is not committing to (or once the loop was idle 200 ms): at most some
+ * 150 ms late at any rate, and a crash before then delivers those alerts again, it never loses
+ * one. The thread also checkpoints, its long fsync done before it takes the connection. The
+ * WAL's writes of a commit are gathered and written at once when it ends (spool_wal.h: one
+ * pwrite for what SQLite writes as two per page), before any callback runs. Synchronous mode
+ * NORMAL survives a crash of lanner (kill -9); FULL also a power loss. The running lanner holds
+ * the files exclusively (no other process can read them meanwhile; `lanner spool stats` says
+ * so). Spools of the one-file versions open as they are: rows whose ids belong to the second
+ * file move there once.
  *
  *	CREATE TABLE alerts(id INTEGER PRIMARY KEY, priority INTEGER, json TEXT,
  *			    origin_topic TEXT, origin_partition INTEGER, origin_offset INTEGER,
@@ -65,7 +74,7 @@ typedef void (*spool_done_fn)(void *data, int err);
  */
 struct spool *spool_open(uv_loop_t *loop, const char *path, bool full_sync);
 
-/* The id after the largest one stored (ids grow across restarts). */
+/* The id for the next insert (ids grow across restarts, with gaps where the shard changes). */
 int64_t spool_next_id(const struct spool *s);
 
 /*
@@ -115,7 +124,10 @@ uint64_t spool_errors(const struct spool *s);
  */
 void spool_close(struct spool *s);
 
-/* `lanner spool stats`: print what waits per sink in the database at path. 0, or 1 on error. */
+/*
+ * `lanner spool stats`: print what waits per sink in the spool at path (both its files). 0, or 1
+ * on error.
+ */
 int spool_print_stats(const char *path, void *stream /* FILE * */);
 
 #endif

@@ -49,14 +49,21 @@ def alert_body(u, i):
 def spool_in_doubt(path):
     """uuids a killed instance's spool still holds with a commit sent for their offset: its
     restart delivers them (the group committed past them); any of them its sinks had already
-    delivered before the kill (ack not durable) is delivered twice."""
-    db = sqlite3.connect(path)
-    try:
-        rows = db.execute("SELECT DISTINCT a.json FROM alerts a JOIN pending p ON p.id = a.id "
-                          "WHERE a.origin_topic IS NOT NULL AND a.origin_committing = 1")
-        return set(json.loads(r[0])["uuid"] for r in rows)
-    finally:
-        db.close()
+    delivered before the kill (ack not durable) is delivered twice. The spool is two files:
+    path and path + ".1"."""
+    held = set()
+    for f in (path, path + ".1"):
+        if not os.path.exists(f):
+            continue
+        db = sqlite3.connect(f)
+        try:
+            rows = db.execute("SELECT DISTINCT a.json FROM alerts a JOIN pending p ON "
+                              "p.id = a.id WHERE a.origin_topic IS NOT NULL AND "
+                              "a.origin_committing = 1")
+            held |= set(json.loads(r[0])["uuid"] for r in rows)
+        finally:
+            db.close()
+    return held
 
 
 def metric_sum(lanners, prefix):

@@ -171,12 +171,16 @@ struct fixture {
 	bool closed;
 };
 
+/* The script sink holds from the start (alerts loaded from the spool are sent at once). */
+static bool hold_from_start;
+
 static struct fixture *fixture_new(const char *yaml)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
 	memset(&sc, 0, sizeof(sc));
+	sc.hold = hold_from_start;
 	memset(&bc, 0, sizeof(bc));
 	assert_int_equal(uv_loop_init(&f->loop), 0);
 	f->cfg = config_new();
@@ -1133,6 +1137,157 @@ static void test_spool_migrates_origin_columns(void **state)
 	assert_int_equal(system(yaml), 0);
 }
 
+/* Rows of the spool file at path, as "id,id,..." in id order (the file must exist). */
+static void spool_ids(const char *path, char *out, size_t size)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	size_t n = 0;
+
+	out[0] = '\0';
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT id FROM alerts ORDER BY id", -1, &st, NULL),
+			 SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		n += (size_t)snprintf(out + n, size - n, "%s%lld", n ? "," : "",
+				      (long long)sqlite3_column_int64(st, 0));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+static int count_ids(const char *ids)
+{
+	int n = *ids ? 1 : 0;
+
+	for (; *ids; ids++)
+		n += *ids == ',';
+	return n;
+}
+
+/*
+ * The spool is two files, ids in runs of 2^20 alternating between them: a spool of the one-file
+ * versions holding an id of the second file's runs has that row moved there, and both are
+ * delivered, in id order, then forgotten.
+ */
+static void test_spool_moves_rows_to_their_shard(void **state)
+{
+	char dir[] = "/tmp/lanner-spool-XXXXXX", yaml[256], path[128], path1[136], sql[1024];
+	char ids[64];
+	struct fixture *f;
+	sqlite3 *db;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/spool.db", dir);
+	snprintf(path1, sizeof(path1), "%s.1", path);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	snprintf(
+		sql, sizeof(sql),
+		"PRAGMA journal_mode=WAL;"
+		"CREATE TABLE alerts(id INTEGER PRIMARY KEY, priority INTEGER NOT NULL, json TEXT "
+		"NOT NULL);"
+		"CREATE TABLE pending(id INTEGER NOT NULL, sink TEXT NOT NULL, PRIMARY KEY(id, "
+		"sink)) WITHOUT ROWID;"
+		"INSERT INTO alerts VALUES(1048579, 4, '{\"output\":\"x\",\"priority\":\"Warning\","
+		"\"rule\":\"second\",\"time\":\"2026-01-01T00:00:01Z\",\"output_fields\":{}}');"
+		"INSERT INTO alerts VALUES(7, 4, '{\"output\":\"x\",\"priority\":\"Warning\","
+		"\"rule\":\"first\",\"time\":\"2026-01-01T00:00:00Z\",\"output_fields\":{}}');"
+		"INSERT INTO pending VALUES(7, 'script');"
+		"INSERT INTO pending VALUES(1048579, 'script');");
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	snprintf(yaml, sizeof(yaml), "spool: {path: '%s'}\n", path);
+
+	hold_from_start = true;
+	f = fixture_new(yaml);
+	hold_from_start = false;
+	RUN_UNTIL(f, sc.sends >= 2);
+	assert_int_equal(sc.sends, 2);
+	assert_non_null(strstr(sc.json[0], "\"rule\":\"first\""));
+	assert_non_null(strstr(sc.json[1], "\"rule\":\"second\""));
+	fixture_free(f);
+	/* held at shutdown: each in the file of its id */
+	spool_ids(path, ids, sizeof(ids));
+	assert_string_equal(ids, "7");
+	spool_ids(path1, ids, sizeof(ids));
+	assert_string_equal(ids, "1048579");
+
+	f = fixture_new(yaml);
+	RUN_UNTIL(f, sc.sends >= 2);
+	run_for(&f->loop, 50);
+	assert_int_equal(sc.sends, 2);
+	assert_non_null(strstr(sc.json[0], "\"rule\":\"first\""));
+	fixture_free(f);
+	spool_ids(path, ids, sizeof(ids));
+	assert_string_equal(ids, "");
+	spool_ids(path1, ids, sizeof(ids));
+	assert_string_equal(ids, "");
+	snprintf(yaml, sizeof(yaml), "rm -rf '%s'", dir);
+	assert_int_equal(system(yaml), 0);
+}
+
+/*
+ * Alerts committed over more than the shard period land in both files (the loop moves to the
+ * other one after 50 ms of commits); acks of either file are applied, and what no sink
+ * delivered comes back after a restart, in order, once.
+ */
+static void test_spool_across_shards(void **state)
+{
+	struct sink_status ok = { .result = SINK_OK, .retry_after_ms = -1 };
+	char dir[] = "/tmp/lanner-spool-XXXXXX", yaml[256], path[128], path1[136];
+	char uuids[9][ALERT_UUID_LEN + 1], ids0[256], ids1[256];
+	struct fixture *f;
+	int accepted = 0;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/spool.db", dir);
+	snprintf(path1, sizeof(path1), "%s.1", path);
+	snprintf(yaml, sizeof(yaml), "spool: {path: '%s'}\nscript: {maxconcurrentrequests: 16}\n",
+		 path);
+	f = fixture_new(yaml);
+	sc.hold = true;
+	for (int i = 0; i < 9; i++) {
+		struct alert *a = make_alert("spooled", PRIORITY_WARNING);
+
+		memcpy(uuids[i], alert_uuid(a), sizeof(uuids[i]));
+		assert_int_equal(pipeline_submit_cb(f->p, a, submitted, &accepted), 0);
+		RUN_UNTIL(f, accepted >= i + 1);
+		/* three commits per shard period */
+		if (i % 3 == 2)
+			run_for(&f->loop, 60);
+	}
+	RUN_UNTIL(f, sc.n_held >= 9);
+	assert_int_equal(sc.n_held, 9);
+	/* deliver every other one; the rest are abandoned at shutdown */
+	for (int i = 0; i < 9; i += 2)
+		sink_done(sc.held_sink, sc.held[i], &ok);
+	for (int i = 1, j = 0; i < 9; i += 2)
+		sc.held[j++] = sc.held[i];
+	sc.n_held = 4;
+	RUN_UNTIL(f, counter(f, "falcosecurity_falcosidekick_outputs_total{destination=\"script\","
+				"status=\"ok\"}") >= 5);
+	fixture_free(f);
+	spool_ids(path, ids0, sizeof(ids0));
+	spool_ids(path1, ids1, sizeof(ids1));
+	/* both files took alerts; the four undelivered remain, in all */
+	assert_true(ids0[0] && ids1[0]);
+	assert_int_equal(count_ids(ids0) + count_ids(ids1), 4);
+
+	f = fixture_new(yaml);
+	RUN_UNTIL(f, sc.sends >= 4);
+	run_for(&f->loop, 50);
+	assert_int_equal(sc.sends, 4);
+	for (int i = 0; i < 4; i++)
+		assert_non_null(strstr(sc.json[i], uuids[2 * i + 1]));
+	fixture_free(f);
+
+	f = fixture_new(yaml);
+	run_for(&f->loop, 100);
+	assert_int_equal(sc.sends, 0);
+	fixture_free(f);
+	snprintf(yaml, sizeof(yaml), "rm -rf '%s'", dir);
+	assert_int_equal(system(yaml), 0);
+}
+
 /* Spool bound: past spool.max_bytes the lowest-priority oldest alert goes, and it is told. */
 static void test_spool_full_drops_lowest_priority(void **state)
 {
@@ -1235,6 +1390,8 @@ int main(void)
 		cmocka_unit_test(test_shutdown_drains),
 		cmocka_unit_test(test_spool_redelivers_after_restart),
 		cmocka_unit_test(test_spool_large_transaction),
+		cmocka_unit_test(test_spool_moves_rows_to_their_shard),
+		cmocka_unit_test(test_spool_across_shards),
 		cmocka_unit_test(test_spool_forgets_only_acknowledged),
 		cmocka_unit_test(test_spool_full_drops_lowest_priority),
 		cmocka_unit_test(test_spooled_backlog_exceeds_queue_bound),
