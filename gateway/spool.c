@@ -66,11 +66,13 @@ static unsigned shard_of(int64_t id)
 
 struct shard {
 	sqlite3 *db;
-	sqlite3_stmt *ins_alert, *ins_pending, *del_pending, *del_alert, *mark, *begin, *commit;
+	sqlite3_stmt *ins_alert, *ins_pending, *del_pending, *purge, *any, *mark, *begin, *commit;
 	pthread_mutex_t db_lock; /* whoever uses the connection: the writer, or commit_inline */
 	int wal_frames; /* in the WAL since the last checkpoint (atomic) */
 	char *path, *wal_path;
 	bool in_use; /* under spool.lock: the writer works on it, the loop does not move to it */
+	bool broken; /* under spool.lock: db is NULL (it could not be made again): ops fail */
+	uint64_t retry_at; /* writer thread: when to try to make it again (mono_ns) */
 	struct op_list lazy; /* writer thread: acks not applied yet (SPOOL_ACK_BULK) */
 	size_t n_lazy;
 	uint64_t lazy_since; /* when the oldest of lazy was queued (mono_ns) */
@@ -103,6 +105,7 @@ struct spool {
 	int active_frames; /* loop only: the active shard's WAL frames then */
 	struct shard sh[SPOOL_SHARDS];
 	bool inline_commit; /* synchronous NORMAL: commits on the loop when db_lock is free */
+	bool full_sync;
 	uint64_t idle_since; /* when the last batch was committed (mono_ns, atomic) */
 	struct op **acks; /* writer thread: the lazy acks being applied, sorted */
 	size_t acks_cap;
@@ -196,9 +199,10 @@ static int ack_cmp(const void *a, const void *b)
 }
 
 /*
- * The acks of a batch (all of one shard), sorted by (sink, id): one range delete per run of
- * consecutive ids of a sink (a sink delivers in order, so a batch's acks are mostly one run per
- * sink), and the alerts of the range no sink holds any more go with it.
+ * The acks of a batch (all of one shard), sorted by (sink, id): one range delete of pending rows
+ * per run of consecutive ids of a sink (a sink delivers in order, so a batch's acks are mostly
+ * one run per sink). The alerts rows stay until their whole file goes (shard_tidy): a restart
+ * reads only the alerts some sink still holds, and deletes the others.
  */
 static void apply_acks(struct shard *sh, struct op **acks, size_t n)
 {
@@ -215,12 +219,6 @@ static void apply_acks(struct shard *sh, struct op **acks, size_t n)
 		sqlite3_bind_text(sh->del_pending, 3, acks[i]->sinks[0], -1, SQLITE_STATIC);
 		rc = sqlite3_step(sh->del_pending);
 		sqlite3_reset(sh->del_pending);
-		if (rc == SQLITE_DONE) {
-			sqlite3_bind_int64(sh->del_alert, 1, acks[i]->id);
-			sqlite3_bind_int64(sh->del_alert, 2, acks[j - 1]->id);
-			rc = sqlite3_step(sh->del_alert);
-			sqlite3_reset(sh->del_alert);
-		}
 		if (rc == SQLITE_DONE)
 			continue;
 		log_error("spool: ack of alerts %lld-%lld for %s: %s", (long long)acks[i]->id,
@@ -344,7 +342,7 @@ static void commit_work(struct spool *s, unsigned k, struct op *work, bool flush
 	struct shard *sh = &s->sh[k];
 	struct op_list acks = { 0 };
 	struct op *o, *next;
-	int err = step_once(sh, sh->begin);
+	int err = sh->db ? step_once(sh, sh->begin) : -EIO;
 
 	for (o = work; o; o = o->next)
 		if (op_in(o, k) && !o->err)
@@ -487,6 +485,12 @@ static struct due shard_due(struct spool *s, unsigned k, uint64_t now)
 	bool active = k == s->active, idle_now = now >= idle, quiet = !active || idle_now;
 	struct due d = { false, false, 0 };
 
+	if (!sh->db) {
+		/* not there (shard_recycle could not make it again): retry every second */
+		d.checkpoint = now >= sh->retry_at;
+		d.deadline = d.checkpoint ? 0 : sh->retry_at;
+		return d;
+	}
 	if (sh->lazy.head) {
 		uint64_t at = sh->lazy_since + SPOOL_ACK_DELAY_MS * 1000000ULL;
 
@@ -548,6 +552,77 @@ static void wait_for_work(struct spool *s, int *k)
 	}
 }
 
+static int shard_connect(struct spool *s, struct shard *sh);
+static void shard_disconnect(struct shard *sh);
+
+/*
+ * Writer thread, db_lock held: a file whose every alert was delivered is not checkpointed but
+ * dropped and made again: its connection closed without a checkpoint, its WAL unlinked, then the
+ * file. The WAL's pages, written to the page cache only (synchronous NORMAL), are then mostly
+ * never written to the disk at all, and no row is deleted one by one. A crash between the two
+ * unlinks leaves the file as of its last checkpoint: alerts delivered again, never lost (a WAL
+ * without its file is what must never be left: it would be applied to a new one).
+ */
+static void shard_recycle(struct spool *s, unsigned k)
+{
+	struct shard *sh = &s->sh[k];
+	bool drop = true;
+
+	sqlite3_db_config(sh->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+	shard_disconnect(sh);
+	if (unlink(sh->wal_path) && errno != ENOENT) {
+		log_error("spool: cannot remove %s: %s", sh->wal_path, strerror(errno));
+		drop = false;
+	}
+	if (drop && unlink(sh->path) && errno != ENOENT)
+		log_error("spool: cannot remove %s: %s (it is reused as it is)", sh->path,
+			  strerror(errno));
+	if (!shard_connect(s, sh)) {
+		pthread_mutex_lock(&s->lock);
+		sh->broken = false;
+		pthread_mutex_unlock(&s->lock);
+		return;
+	}
+	/* ops on it fail (their alerts go out from memory) until it can be made again */
+	shard_disconnect(sh);
+	sh->retry_at = mono_ns() + 1000000000ULL;
+	pthread_mutex_lock(&s->lock);
+	sh->broken = true;
+	pthread_mutex_unlock(&s->lock);
+}
+
+/*
+ * Writer thread: the WAL of shard k is due for a checkpoint. With nothing pending, the file is
+ * made again instead (shard_recycle); else the alerts no sink holds are deleted, then the WAL is
+ * checkpointed.
+ */
+static void shard_tidy(struct spool *s, unsigned k)
+{
+	struct shard *sh = &s->sh[k];
+	int rc;
+
+	pthread_mutex_lock(&sh->db_lock);
+	if (!sh->db) {
+		shard_recycle(s, k);
+		pthread_mutex_unlock(&sh->db_lock);
+		return;
+	}
+	rc = sqlite3_step(sh->any);
+	if (rc == SQLITE_ROW && !sqlite3_column_int(sh->any, 0)) {
+		sqlite3_reset(sh->any);
+		shard_recycle(s, k);
+		pthread_mutex_unlock(&sh->db_lock);
+		return;
+	}
+	sqlite3_reset(sh->any);
+	if (!step_once(sh, sh->begin) && !step_once(sh, sh->purge))
+		commit(sh);
+	else if (!sqlite3_get_autocommit(sh->db))
+		exec(sh->db, "ROLLBACK");
+	pthread_mutex_unlock(&sh->db_lock);
+	checkpoint(sh);
+}
+
 /* Writer thread: shard k's due acks and checkpoint (k is marked in_use). */
 static void shard_work(struct spool *s, unsigned k)
 {
@@ -557,7 +632,8 @@ static void shard_work(struct spool *s, unsigned k)
 	pthread_mutex_lock(&s->lock);
 	d = shard_due(s, k, mono_ns());
 	pthread_mutex_unlock(&s->lock);
-	if (d.acks) {
+	/* before a checkpoint, all its acks: the file may then hold nothing (shard_tidy) */
+	if (d.acks || (d.checkpoint && sh->lazy.head)) {
 		pthread_mutex_lock(&sh->db_lock);
 		commit_work(s, k, NULL, true);
 		pthread_mutex_unlock(&sh->db_lock);
@@ -566,7 +642,7 @@ static void shard_work(struct spool *s, unsigned k)
 	d = shard_due(s, k, mono_ns());
 	pthread_mutex_unlock(&s->lock);
 	if (d.checkpoint)
-		checkpoint(sh);
+		shard_tidy(s, k);
 	pthread_mutex_lock(&s->lock);
 	sh->in_use = false;
 	pthread_mutex_unlock(&s->lock);
@@ -686,16 +762,15 @@ static int prepare(struct shard *sh)
 		"origin_offset) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 		"INSERT OR IGNORE INTO pending(id, sink) VALUES (?1, ?2)",
 		"DELETE FROM pending WHERE id BETWEEN ?1 AND ?2 AND sink = ?3",
-		"DELETE FROM alerts WHERE id BETWEEN ?1 AND ?2 AND NOT EXISTS "
-		"(SELECT 1 FROM pending p WHERE p.id = alerts.id)",
+		"DELETE FROM alerts WHERE id NOT IN (SELECT id FROM pending)",
+		"SELECT EXISTS (SELECT 1 FROM pending)",
 		"UPDATE alerts SET origin_committing = 1 WHERE origin_topic = ?1 AND "
 		"origin_partition = ?2 AND origin_offset < ?3 AND origin_committing = 0",
 		"BEGIN IMMEDIATE",
 		"COMMIT",
 	};
-	sqlite3_stmt **stmts[] = { &sh->ins_alert, &sh->ins_pending, &sh->del_pending,
-				   &sh->del_alert, &sh->mark,	     &sh->begin,
-				   &sh->commit };
+	sqlite3_stmt **stmts[] = { &sh->ins_alert, &sh->ins_pending, &sh->del_pending, &sh->purge,
+				   &sh->any,	   &sh->mark,	     &sh->begin,       &sh->commit };
 
 	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
 		if (sqlite3_prepare_v2(sh->db, sql[i], -1, stmts[i], NULL) != SQLITE_OK) {
@@ -706,23 +781,11 @@ static int prepare(struct shard *sh)
 	return 0;
 }
 
-/* Shard k's file: the configured path for shard 0, path + ".1" for shard 1. */
-static int shard_open(struct spool *s, unsigned k, const char *path, bool full_sync)
+/* Shard k's connection to its file, made (and its tables) if missing. 0 or an error (logged). */
+static int shard_connect(struct spool *s, struct shard *sh)
 {
-	struct shard *sh = &s->sh[k];
 	int err;
 
-	pthread_mutex_init(&sh->db_lock, NULL);
-	if ((k ? asprintf(&sh->path, "%s.1", path) : asprintf(&sh->path, "%s", path)) < 0) {
-		sh->path = NULL;
-		log_error("spool: %s", strerror(ENOMEM));
-		return -ENOMEM;
-	}
-	if (asprintf(&sh->wal_path, "%s-wal", sh->path) < 0) {
-		sh->wal_path = NULL;
-		log_error("spool: %s", strerror(ENOMEM));
-		return -ENOMEM;
-	}
 	/*
 	 * No mutex: one thread at a time uses a connection (the loop while opening and loading,
 	 * before any op is queued; then the writer thread or the loop, under db_lock; the loop
@@ -733,6 +796,8 @@ static int shard_open(struct spool *s, unsigned k, const char *path, bool full_s
 			    spool_wal_vfs()) != SQLITE_OK) {
 		log_error("spool: cannot open %s: %s", sh->path,
 			  sh->db ? sqlite3_errmsg(sh->db) : "out of memory");
+		sqlite3_close(sh->db);
+		sh->db = NULL;
 		return -EIO;
 	}
 	sqlite3_busy_timeout(sh->db, 5000);
@@ -746,7 +811,7 @@ static int shard_open(struct spool *s, unsigned k, const char *path, bool full_s
 		err = exec(sh->db, "PRAGMA journal_mode=WAL");
 	if (!err)
 		err = exec(sh->db,
-			   full_sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+			   s->full_sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
 	/*
 	 * Distributions build SQLite with SECURE_DELETE, which overwrites every deleted alert
 	 * and freed page with zeros: one more page write per batch for content that the WAL
@@ -772,19 +837,48 @@ static int shard_open(struct spool *s, unsigned k, const char *path, bool full_s
 	/* The writer checkpoints on its own terms (shard_due), never inside a commit. */
 	sqlite3_wal_autocheckpoint(sh->db, 0);
 	sqlite3_wal_hook(sh->db, on_wal_commit, sh);
+	__atomic_store_n(&sh->wal_frames, 0, __ATOMIC_RELAXED);
 	return 0;
 }
 
-static void shard_close(struct shard *sh)
+static void shard_disconnect(struct shard *sh)
 {
 	sqlite3_finalize(sh->ins_alert);
 	sqlite3_finalize(sh->ins_pending);
 	sqlite3_finalize(sh->del_pending);
-	sqlite3_finalize(sh->del_alert);
+	sqlite3_finalize(sh->purge);
+	sqlite3_finalize(sh->any);
 	sqlite3_finalize(sh->mark);
 	sqlite3_finalize(sh->begin);
 	sqlite3_finalize(sh->commit);
+	sh->ins_alert = sh->ins_pending = sh->del_pending = sh->purge = sh->any = sh->mark =
+		sh->begin = sh->commit = NULL;
 	sqlite3_close(sh->db);
+	sh->db = NULL;
+}
+
+/* Shard k's file: the configured path for shard 0, path + ".1" for shard 1. */
+static int shard_open(struct spool *s, unsigned k, const char *path)
+{
+	struct shard *sh = &s->sh[k];
+
+	pthread_mutex_init(&sh->db_lock, NULL);
+	if ((k ? asprintf(&sh->path, "%s.1", path) : asprintf(&sh->path, "%s", path)) < 0) {
+		sh->path = NULL;
+		log_error("spool: %s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	if (asprintf(&sh->wal_path, "%s-wal", sh->path) < 0) {
+		sh->wal_path = NULL;
+		log_error("spool: %s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	return shard_connect(s, sh);
+}
+
+static void shard_close(struct shard *sh)
+{
+	shard_disconnect(sh);
 	pthread_mutex_destroy(&sh->db_lock);
 	free(sh->path);
 	free(sh->wal_path);
@@ -891,6 +985,7 @@ struct spool *spool_open(uv_loop_t *loop, const char *path, bool full_sync)
 	s->loop = loop;
 	pthread_mutex_init(&s->lock, NULL);
 	s->inline_commit = !full_sync;
+	s->full_sync = full_sync;
 	{
 		pthread_condattr_t attr;
 
@@ -907,7 +1002,7 @@ struct spool *spool_open(uv_loop_t *loop, const char *path, bool full_sync)
 		goto err_free;
 	}
 	for (; !err && opened < SPOOL_SHARDS; opened++)
-		err = shard_open(s, opened, path, full_sync);
+		err = shard_open(s, opened, path);
 	for (unsigned k = 0; !err && k < SPOOL_SHARDS; k++)
 		err = move_misplaced(&s->sh[k], &s->sh[1 - k], k);
 	/* Alerts whose every sink acknowledged but whose row survived a crash mid-batch. */
@@ -1107,7 +1202,7 @@ static void maybe_switch(struct spool *s, int frames)
 	    mono_ns() - s->active_since < SPOOL_SWITCH_MS * 1000000ULL)
 		return;
 	pthread_mutex_lock(&s->lock);
-	if (!s->sh[other].in_use) {
+	if (!s->sh[other].in_use && !s->sh[other].broken) {
 		s->next_id = (int64_t)((((uint64_t)s->next_id >> SPOOL_RUN_SHIFT) + 1)
 				       << SPOOL_RUN_SHIFT);
 		set_active(s, other);
@@ -1144,6 +1239,10 @@ static bool commit_inline(struct spool *s)
 	sh = &s->sh[k];
 	if (pthread_mutex_trylock(&sh->db_lock))
 		return false;
+	if (!sh->db) { /* the writer fails them, and tries to make the file again */
+		pthread_mutex_unlock(&sh->db_lock);
+		return false;
+	}
 	pthread_mutex_lock(&s->lock);
 	ok = !s->urgent && !s->inflight && !s->done.head;
 	if (ok) {
