@@ -555,6 +555,23 @@ static void wait_for_work(struct spool *s, int *k)
 static int shard_connect(struct spool *s, struct shard *sh);
 static void shard_disconnect(struct shard *sh);
 
+/* fsync the folder of path. 0, or -1 with errno set. */
+static int sync_dir(const char *path)
+{
+	char *copy = strdup(path);
+	int fd, rc = -1;
+
+	if (!copy)
+		return -1;
+	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		rc = fsync(fd);
+		close(fd);
+	}
+	free(copy);
+	return rc;
+}
+
 /*
  * Writer thread, db_lock held: a file whose every alert was delivered is not checkpointed but
  * dropped and made again: its connection closed without a checkpoint, its WAL unlinked, then the
@@ -574,6 +591,9 @@ static void shard_recycle(struct spool *s, unsigned k)
 		log_error("spool: cannot remove %s: %s", sh->wal_path, strerror(errno));
 		drop = false;
 	}
+	/* FULL also survives a power loss: the WAL's removal must be on disk before the file's */
+	if (drop && s->full_sync && sync_dir(sh->path))
+		log_error("spool: cannot sync the folder of %s: %s", sh->path, strerror(errno));
 	if (drop && unlink(sh->path) && errno != ENOENT)
 		log_error("spool: cannot remove %s: %s (it is reused as it is)", sh->path,
 			  strerror(errno));
@@ -1303,6 +1323,9 @@ static void hand_over(struct spool *s, bool may_inline)
 	if (s->staged_urgent || s->sleeping)
 		pthread_cond_signal(&s->cond);
 	pthread_mutex_unlock(&s->lock);
+	/* inserts handed to the writer (FULL sync, a busy shard): the shards turn all the same */
+	if (may_inline && s->staged_shards)
+		maybe_switch(s, __atomic_load_n(&s->sh[s->active].wal_frames, __ATOMIC_RELAXED));
 	staged_clear(s);
 }
 

@@ -1238,7 +1238,7 @@ static void test_spool_moves_rows_to_their_shard(void **state)
  * other one after 50 ms of commits); acks of either file are applied, and what no sink
  * delivered comes back after a restart, in order, once.
  */
-static void test_spool_across_shards(void **state)
+static void across_shards(const char *sync)
 {
 	struct sink_status ok = { .result = SINK_OK, .retry_after_ms = -1 };
 	char dir[] = "/tmp/lanner-spool-XXXXXX", yaml[256], path[128], path1[136];
@@ -1249,8 +1249,9 @@ static void test_spool_across_shards(void **state)
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/spool.db", dir);
 	snprintf(path1, sizeof(path1), "%s.1", path);
-	snprintf(yaml, sizeof(yaml), "spool: {path: '%s'}\nscript: {maxconcurrentrequests: 16}\n",
-		 path);
+	snprintf(yaml, sizeof(yaml),
+		 "spool: {path: '%s', sync: %s}\nscript: {maxconcurrentrequests: 16}\n", path,
+		 sync);
 	f = fixture_new(yaml);
 	sc.hold = true;
 	for (int i = 0; i < 9; i++) {
@@ -1294,6 +1295,17 @@ static void test_spool_across_shards(void **state)
 	fixture_free(f);
 	snprintf(yaml, sizeof(yaml), "rm -rf '%s'", dir);
 	assert_int_equal(system(yaml), 0);
+}
+
+static void test_spool_across_shards(void **state)
+{
+	across_shards("normal");
+}
+
+/* The same with FULL sync: every commit on the writer thread, an fsync each. */
+static void test_spool_across_shards_full_sync(void **state)
+{
+	across_shards("full");
 }
 
 /* Bytes of the two spool files at path and path + ".1", with their WALs (missing: 0). */
@@ -1495,6 +1507,7 @@ int main(void)
 		cmocka_unit_test(test_spool_large_transaction),
 		cmocka_unit_test(test_spool_moves_rows_to_their_shard),
 		cmocka_unit_test(test_spool_across_shards),
+		cmocka_unit_test(test_spool_across_shards_full_sync),
 		cmocka_unit_test(test_spool_recycles_delivered_files),
 		cmocka_unit_test(test_spool_forgets_only_acknowledged),
 		cmocka_unit_test(test_spool_full_drops_lowest_priority),
