@@ -73,6 +73,7 @@ struct shard {
 	bool in_use; /* under spool.lock: the writer works on it, the loop does not move to it */
 	bool broken; /* under spool.lock: db is NULL (it could not be made again): ops fail */
 	uint64_t retry_at; /* writer thread: when to try to make it again (mono_ns) */
+	uint64_t left_at; /* under spool.lock: when the loop last moved away from it (mono_ns) */
 	struct op_list lazy; /* writer thread: acks not applied yet (SPOOL_ACK_BULK) */
 	size_t n_lazy;
 	uint64_t lazy_since; /* when the oldest of lazy was queued (mono_ns) */
@@ -288,6 +289,7 @@ static uint64_t mono_ns(void)
 #define SPOOL_CHECKPOINT_IDLE 1000
 #define SPOOL_CHECKPOINT_SHARD 8000
 #define SPOOL_CHECKPOINT_MAX 16000
+#define SPOOL_TIDY_DELAY_MS 100
 #define SPOOL_IDLE_MS 200
 
 static void lazy_push(struct spool *s, struct op *o)
@@ -501,10 +503,23 @@ static struct due shard_due(struct spool *s, unsigned k, uint64_t now)
 		if (!d.acks)
 			d.deadline = at;
 	}
-	if (frames >= SPOOL_CHECKPOINT_MAX || (!active && frames >= SPOOL_CHECKPOINT_SHARD) ||
-	    (frames >= SPOOL_CHECKPOINT_IDLE && idle_now))
+	/*
+	 * A shard the loop left is tidied SPOOL_TIDY_DELAY_MS later: the acks of its last alerts,
+	 * still at their sinks when it was left, have come by then, and with nothing pending the
+	 * file is dropped rather than checkpointed (shard_tidy).
+	 */
+	if (!active && frames >= SPOOL_CHECKPOINT_SHARD) {
+		uint64_t at = sh->left_at + SPOOL_TIDY_DELAY_MS * 1000000ULL;
+
+		if (now >= at)
+			d.checkpoint = true;
+		else if (!d.deadline || at < d.deadline)
+			d.deadline = at;
+	}
+	if (frames >= SPOOL_CHECKPOINT_MAX || (frames >= SPOOL_CHECKPOINT_IDLE && idle_now))
 		d.checkpoint = true;
-	else if (frames >= SPOOL_CHECKPOINT_IDLE && (!d.deadline || idle < d.deadline))
+	else if (!d.checkpoint && frames >= SPOOL_CHECKPOINT_IDLE &&
+		 (!d.deadline || idle < d.deadline))
 		d.deadline = idle;
 	return d;
 }
@@ -1200,8 +1215,9 @@ static void staged_clear(struct spool *s)
 /* Loop thread, lock held: the shard of next_id becomes the active one. */
 static void set_active(struct spool *s, unsigned k)
 {
+	s->sh[s->active].left_at = mono_ns();
 	s->active = k;
-	s->active_since = mono_ns();
+	s->active_since = s->sh[s->active].left_at;
 	s->active_frames = __atomic_load_n(&s->sh[k].wal_frames, __ATOMIC_RELAXED);
 	/* the writer may now work on the other shard */
 	pthread_cond_signal(&s->cond);
@@ -1222,7 +1238,9 @@ static void maybe_switch(struct spool *s, int frames)
 	    mono_ns() - s->active_since < SPOOL_SWITCH_MS * 1000000ULL)
 		return;
 	pthread_mutex_lock(&s->lock);
-	if (!s->sh[other].in_use && !s->sh[other].broken) {
+	/* nor to one whose WAL waits to be tidied (shard_due): it would be tidied in the way */
+	if (!s->sh[other].in_use && !s->sh[other].broken &&
+	    __atomic_load_n(&s->sh[other].wal_frames, __ATOMIC_RELAXED) < SPOOL_CHECKPOINT_SHARD) {
 		s->next_id = (int64_t)((((uint64_t)s->next_id >> SPOOL_RUN_SHIFT) + 1)
 				       << SPOOL_RUN_SHIFT);
 		set_active(s, other);

@@ -14,9 +14,9 @@
  * Two database files (shards: the configured path and path + ".1"), each with its own
  * connection. Alert ids come in runs of 2^20, the runs alternating between the shards, so an
  * id names its file. The loop commits to one shard, the active one, while the spool's thread
- * applies acks to the other and checkpoints it: neither waits for the other. Every 50 ms (or
- * 4,000 WAL frames) of commits the loop moves to the other shard, if the thread is not busy
- * with it, and its ids jump to that shard's next run.
+ * applies acks to the other and tidies it: neither waits for the other. Every 50 ms (or 4,000
+ * WAL frames) of commits the loop moves to the other shard, if the thread is not busy with it
+ * and it does not wait to be tidied, and its ids jump to that shard's next run.
  *
  * The loop stages inserts, marks and acknowledgements and, at the end of each loop iteration,
  * commits the inserts of the iteration in one transaction: on the loop itself when the shard's
@@ -24,16 +24,20 @@
  * cache, no fsync; the callbacks run at once), else on the spool's thread (FULL: an fsync per
  * batch; marks, which go to both shards; or the shard is busy: the batch waits for it, and
  * callbacks keep the inserts' order), each insert's callback running on the loop once its
- * transaction has committed. Acks are applied lazily by the thread, in bulk (range deletes),
- * on a shard the loop is not committing to (or once the loop was idle 200 ms): at most some
- * 150 ms late at any rate, and a crash before then delivers those alerts again, it never loses
- * one. The thread also checkpoints, its long fsync done before it takes the connection. The
- * WAL's writes of a commit are gathered and written at once when it ends (spool_wal.h: one
- * pwrite for what SQLite writes as two per page), before any callback runs. Synchronous mode
- * NORMAL survives a crash of lanner (kill -9); FULL also a power loss. The running lanner holds
- * the files exclusively (no other process can read them meanwhile; `lanner spool stats` says
- * so). Spools of the one-file versions open as they are: rows whose ids belong to the second
- * file move there once.
+ * transaction has committed. Acks are applied lazily by the thread, in bulk (range deletes of
+ * the small pending rows), on a shard the loop is not committing to (or once the loop was idle
+ * 200 ms): a few hundred ms late at most, and a crash before then delivers those alerts again,
+ * it never loses one. Tidying a shard whose WAL has grown past 8,000 frames (32 MiB), 100 ms
+ * after the loop left it: when nothing in it is pending, the file is dropped and made again
+ * (closed without a checkpoint, WAL unlinked, then the file), so the WAL's pages, which only
+ * ever reached the page cache, are mostly never written to the disk; else the delivered
+ * alerts' rows are deleted and the WAL is checkpointed, its long fsync done before the thread
+ * takes the connection. The WAL's writes of a commit are gathered and written at once when it
+ * ends (spool_wal.h: one pwrite for what SQLite writes as two per page), before any callback
+ * runs. Synchronous mode NORMAL survives a crash of lanner (kill -9); FULL also a power loss.
+ * The running lanner holds the files exclusively (no other process can read them meanwhile;
+ * `lanner spool stats` says so). Spools of the one-file versions open as they are: rows whose
+ * ids belong to the second file move there once.
  *
  *	CREATE TABLE alerts(id INTEGER PRIMARY KEY, priority INTEGER, json TEXT,
  *			    origin_topic TEXT, origin_partition INTEGER, origin_offset INTEGER,

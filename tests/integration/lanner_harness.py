@@ -71,8 +71,9 @@ class Receiver:
     def requests(self):
         if not os.path.exists(self.out):
             return []
+        # Only whole lines: the receiver may be writing the last one while it is read.
         with open(self.out, encoding="utf-8") as f:
-            return [json.loads(line) for line in f if line.strip()]
+            return [json.loads(line) for line in f if line.endswith("\n") and line.strip()]
 
     def close(self):
         if self.proc.poll() is None:

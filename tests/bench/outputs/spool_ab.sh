@@ -4,8 +4,10 @@
 # Disk spool A/B: two lanner binaries, each with the stdout output (to /dev/null) and
 # spool.mode disk, driven by `wrk --latency -t1 -c16` with the outputs benchmark's Falco alert,
 # in alternated pairs so that drift on a shared machine hits both alike. Per round: requests/s,
-# latency p50/p99/max, and the CPU time of lanner's loop thread per alert (/proc); at the end,
-# the median of each and the B/A ratio of the medians. Not part of the pass/fail suite.
+# latency p50/p99/max, the CPU time of lanner's loop thread per alert, and the bytes lanner sent
+# to storage per alert, 1 s after the load (/proc/PID/io: write_bytes less
+# cancelled_write_bytes, i.e. page-cache pages dirtied and not dropped before writeback); at the
+# end, the median of each and the B/A ratio of the medians. Not part of the pass/fail suite.
 #
 #	tests/bench/outputs/spool_ab.sh LANNER_A LANNER_B [PAIRS (5)] [SECONDS (4)]
 #
@@ -55,7 +57,7 @@ us() {
 }
 
 round() { # LABEL BINARY
-	local port pid u0 s0 u1 s1 n
+	local port pid u0 s0 u1 s1 n io
 	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	rm -rf "$tmp/spool"
 	cat >"$tmp/c.yaml" <<EOF
@@ -76,6 +78,9 @@ EOF
 	read -r u0 s0 < <(awk '{ print $14, $15 }' "/proc/$pid/task/$pid/stat")
 	wrk --latency -t1 -c16 -d"${secs}s" -s "$tmp/post.lua" "http://127.0.0.1:$port/" >"$tmp/wrk" 2>&1
 	read -r u1 s1 < <(awk '{ print $14, $15 }' "/proc/$pid/task/$pid/stat")
+	sleep 1
+	io=$(awk '/^write_bytes/ { w = $2 } /^cancelled_write_bytes/ { c = $2 } END { print w - c }' \
+		"/proc/$pid/io")
 	kill -INT "$pid"
 	wait "$pid" || true
 	lpid=
@@ -84,16 +89,17 @@ EOF
 		echo "spool_ab: $1: wrk failed: $(cat "$tmp/wrk")" >&2
 		exit 1
 	}
-	printf '%s %s %s %s %s %s\n' "$1" \
+	printf '%s %s %s %s %s %s %s\n' "$1" \
 		"$(awk '/Requests\/sec/ { print $2 }' "$tmp/wrk")" \
 		"$(us "$(awk '/^ +50%/ { print $2 }' "$tmp/wrk")")" \
 		"$(us "$(awk '/^ +99%/ { print $2 }' "$tmp/wrk")")" \
 		"$(us "$(awk '/Latency / { print $4 }' "$tmp/wrk")")" \
 		"$(awk -v t="$((u1 + s1 - u0 - s0))" -v n="$n" -v hz="$(getconf CLK_TCK)" \
-			'BEGIN { printf "%.1f", t * 1000000 / hz / n }')" | tee -a "$tmp/rounds"
+			'BEGIN { printf "%.1f", t * 1000000 / hz / n }')" \
+		"$(awk -v b="$io" -v n="$n" 'BEGIN { printf "%.0f", b / n }')" | tee -a "$tmp/rounds"
 }
 
-echo "spool.mode $mode, wrk -t1 -c16 -d${secs}s; columns: binary, requests/s, p50 us, p99 us, max us, loop CPU us/alert"
+echo "spool.mode $mode, wrk -t1 -c16 -d${secs}s; columns: binary, requests/s, p50 us, p99 us, max us, loop CPU us/alert, storage bytes/alert"
 for _ in $(seq "$pairs"); do
 	round A "$a"
 	round B "$b"
@@ -101,8 +107,8 @@ done
 python3 - "$tmp/rounds" <<'EOF'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]
-cols = ["requests/s", "p50 us", "p99 us", "max us", "loop CPU us/alert"]
-med = {k: [statistics.median(float(r[i + 1]) for r in rows if r[0] == k) for i in range(5)]
+cols = ["requests/s", "p50 us", "p99 us", "max us", "loop CPU us/alert", "storage B/alert"]
+med = {k: [statistics.median(float(r[i + 1]) for r in rows if r[0] == k) for i in range(6)]
        for k in ("A", "B")}
 print("median        " + "  ".join("%17s" % c for c in cols))
 for k in ("A", "B"):
