@@ -11,14 +11,16 @@
 #
 #	tests/bench/outputs/spool_ab.sh LANNER_A LANNER_B [PAIRS (5)] [SECONDS (4)]
 #
-# MODE=memory runs both with spool.mode memory instead (the floor of the disk mode's cost).
+# MODE=memory runs both with spool.mode memory instead; MODE_A and MODE_B set each side's mode
+# (MODE_A=memory MODE_B=disk with one binary twice: the disk spool's overhead, 1 - B/A).
 set -euo pipefail
 
 a=${1:?usage: $0 LANNER_A LANNER_B [PAIRS] [SECONDS]}
 b=${2:?usage: $0 LANNER_A LANNER_B [PAIRS] [SECONDS]}
 pairs=${3:-5}
 secs=${4:-4}
-mode=${MODE:-disk}
+mode_a=${MODE_A:-${MODE:-disk}}
+mode_b=${MODE_B:-${MODE:-disk}}
 here=$(cd "$(dirname "$0")" && pwd)
 
 for tool in wrk curl python3; do
@@ -56,7 +58,7 @@ us() {
 	}'
 }
 
-round() { # LABEL BINARY
+round() { # LABEL BINARY MODE
 	local port pid u0 s0 u1 s1 n io
 	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	rm -rf "$tmp/spool"
@@ -65,7 +67,7 @@ listenaddress: 127.0.0.1
 listenport: $port
 detector: {enabled: false}
 queue: {max_alerts: 1000000}
-spool: {mode: $mode, path: $tmp/spool/spool.db}
+spool: {mode: $3, path: $tmp/spool/spool.db}
 stdout: {enabled: true}
 EOF
 	"$2" -c "$tmp/c.yaml" >/dev/null 2>"$tmp/err" &
@@ -99,10 +101,10 @@ EOF
 		"$(awk -v b="$io" -v n="$n" 'BEGIN { printf "%.0f", b / n }')" | tee -a "$tmp/rounds"
 }
 
-echo "spool.mode $mode, wrk -t1 -c16 -d${secs}s; columns: binary, requests/s, p50 us, p99 us, max us, loop CPU us/alert, storage bytes/alert"
+echo "A: spool.mode $mode_a, B: spool.mode $mode_b, wrk -t1 -c16 -d${secs}s; columns: binary, requests/s, p50 us, p99 us, max us, loop CPU us/alert, storage bytes/alert"
 for _ in $(seq "$pairs"); do
-	round A "$a"
-	round B "$b"
+	round A "$a" "$mode_a"
+	round B "$b" "$mode_b"
 done
 python3 - "$tmp/rounds" <<'EOF'
 import statistics, sys
