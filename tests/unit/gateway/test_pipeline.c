@@ -735,6 +735,19 @@ static void submitted(void *data, int err)
 	assert_int_equal(err, 0);
 }
 
+/* A start on the spool of yaml sends nothing (all was delivered); then dir is removed. */
+static void expect_nothing_left(const char *yaml, const char *dir)
+{
+	struct fixture *f = fixture_new(yaml);
+	char cmd[160];
+
+	run_for(&f->loop, 100);
+	assert_int_equal(sc.sends, 0);
+	fixture_free(f);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 /* Disk spool: what is not delivered at shutdown is delivered by the next start, once. */
 static void test_spool_redelivers_after_restart(void **state)
 {
@@ -768,13 +781,7 @@ static void test_spool_redelivers_after_restart(void **state)
 	fixture_free(f);
 
 	/* Delivered means forgotten: a third start has nothing to send. */
-	f = fixture_new(yaml);
-	run_for(&f->loop, 100);
-	assert_int_equal(sc.sends, 0);
-	fixture_free(f);
-
-	snprintf(yaml, sizeof(yaml), "rm -rf '%s'", dir);
-	assert_int_equal(system(yaml), 0);
+	expect_nothing_left(yaml, dir);
 }
 
 /*
@@ -821,13 +828,8 @@ static void test_spool_large_transaction(void **state)
 		assert_non_null(strstr(sc.json[i], "xxxxxxxxxxxxxxxx"));
 	fixture_free(f);
 
-	f = fixture_new(yaml);
-	run_for(&f->loop, 100);
-	assert_int_equal(sc.sends, 0);
-	fixture_free(f);
 	free(big);
-	snprintf(yaml, sizeof(yaml), "rm -rf '%s'", dir);
-	assert_int_equal(system(yaml), 0);
+	expect_nothing_left(yaml, dir);
 }
 
 /*
@@ -1289,12 +1291,7 @@ static void across_shards(const char *sync)
 		assert_non_null(strstr(sc.json[i], uuids[2 * i + 1]));
 	fixture_free(f);
 
-	f = fixture_new(yaml);
-	run_for(&f->loop, 100);
-	assert_int_equal(sc.sends, 0);
-	fixture_free(f);
-	snprintf(yaml, sizeof(yaml), "rm -rf '%s'", dir);
-	assert_int_equal(system(yaml), 0);
+	expect_nothing_left(yaml, dir);
 }
 
 static void test_spool_across_shards(void **state)
@@ -1394,13 +1391,8 @@ static void test_spool_recycles_delivered_files(void **state)
 	assert_non_null(strstr(sc.json[0], uuid));
 	fixture_free(f);
 
-	f = fixture_new(yaml);
-	run_for(&f->loop, 100);
-	assert_int_equal(sc.sends, 0);
-	fixture_free(f);
 	free(big);
-	snprintf(yaml, sizeof(yaml), "rm -rf '%s'", dir);
-	assert_int_equal(system(yaml), 0);
+	expect_nothing_left(yaml, dir);
 }
 
 /* Spool bound: past spool.max_bytes the lowest-priority oldest alert goes, and it is told. */
