@@ -600,8 +600,10 @@ static void shard_recycle(struct spool *s, unsigned k)
 	struct shard *sh = &s->sh[k];
 	bool drop = true;
 
-	sqlite3_db_config(sh->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
-	shard_disconnect(sh);
+	if (sh->db) { /* else a retry: a failed attempt left at most a file with nothing in it */
+		sqlite3_db_config(sh->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+		shard_disconnect(sh);
+	}
 	if (unlink(sh->wal_path) && errno != ENOENT) {
 		log_error("spool: cannot remove %s: %s", sh->wal_path, strerror(errno));
 		drop = false;

@@ -1395,6 +1395,50 @@ static void test_spool_recycles_delivered_files(void **state)
 	expect_nothing_left(yaml, dir);
 }
 
+/*
+ * A spool file that cannot be made again (its path taken by a folder meanwhile) fails its inserts
+ * (their alerts are delivered from memory, none lost), and is made again once it can be.
+ */
+static void test_spool_file_that_cannot_be_made_again(void **state)
+{
+	char dir[] = "/tmp/lanner-spool-XXXXXX", yaml[256], path[128];
+	char *big = malloc(65536), uuid[ALERT_UUID_LEN + 1];
+	struct fixture *f;
+	struct stat st;
+	int accepted = 0;
+
+	assert_non_null(big);
+	memset(big, 'y', 65535);
+	big[65535] = '\0';
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/spool.db", dir);
+	snprintf(yaml, sizeof(yaml), "spool: {path: '%s'}\nscript: {maxconcurrentrequests: 64}\n",
+		 path);
+	f = fixture_new(yaml);
+	/* the open file goes on working; its path is a folder by the time it is to be made again */
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(mkdir(path, 0700), 0);
+	submit_big_batch(f, big, &accepted, uuid);
+	RUN_UNTIL(f, accepted >= 64 && sc.sends >= 64);
+	assert_int_equal(sc.sends, 64);
+	/* the idle tidy drops the file, and cannot make it again */
+	run_for(&f->loop, 600);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(pipeline_submit_cb(f->p, make_alert("after", PRIORITY_WARNING),
+						    submitted, &accepted),
+				 0);
+	RUN_UNTIL(f, accepted >= 67 && sc.sends >= 67);
+	assert_int_equal(sc.sends, 67);
+	/* the path free again: made again within a second or so */
+	assert_int_equal(rmdir(path), 0);
+	RUN_UNTIL(f, !stat(path, &st) && S_ISREG(st.st_mode));
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	fixture_free(f);
+	free(big);
+	expect_nothing_left(yaml, dir);
+}
+
 /* Spool bound: past spool.max_bytes the lowest-priority oldest alert goes, and it is told. */
 static void test_spool_full_drops_lowest_priority(void **state)
 {
@@ -1501,6 +1545,7 @@ int main(void)
 		cmocka_unit_test(test_spool_across_shards),
 		cmocka_unit_test(test_spool_across_shards_full_sync),
 		cmocka_unit_test(test_spool_recycles_delivered_files),
+		cmocka_unit_test(test_spool_file_that_cannot_be_made_again),
 		cmocka_unit_test(test_spool_forgets_only_acknowledged),
 		cmocka_unit_test(test_spool_full_drops_lowest_priority),
 		cmocka_unit_test(test_spooled_backlog_exceeds_queue_bound),
