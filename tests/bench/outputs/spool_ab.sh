@@ -3,7 +3,8 @@
 #
 # Disk spool A/B: two lanner binaries, each with the stdout output (to /dev/null) and
 # spool.mode disk, driven by `wrk --latency -t1 -c16` with the outputs benchmark's Falco alert,
-# in alternated pairs so that drift on a shared machine hits both alike. Per round: requests/s,
+# in alternated pairs so that drift on a shared machine hits both alike. Each round is a fresh
+# lanner, warmed up by 1 s of the same load before it is measured. Per round: requests/s,
 # latency p50/p99/max, the CPU time of lanner's loop thread per alert, and the bytes lanner sent
 # to storage per alert, 1 s after the load (/proc/PID/io: write_bytes less
 # cancelled_write_bytes, i.e. page-cache pages dirtied and not dropped before writeback); at the
@@ -59,7 +60,7 @@ us() {
 }
 
 round() { # LABEL BINARY MODE
-	local port pid u0 s0 u1 s1 n io
+	local port pid u0 s0 u1 s1 n io io0
 	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	rm -rf "$tmp/spool"
 	cat >"$tmp/c.yaml" <<EOF
@@ -77,7 +78,12 @@ EOF
 		curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && break
 		sleep 0.1
 	done
+	# warm-up: a fresh process pays for its first heap pages, memory mode most (no spool wait)
+	wrk -t1 -c16 -d1s -s "$tmp/post.lua" "http://127.0.0.1:$port/" >/dev/null 2>&1
+	sleep 0.5
 	read -r u0 s0 < <(awk '{ print $14, $15 }' "/proc/$pid/task/$pid/stat")
+	io0=$(awk '/^write_bytes/ { w = $2 } /^cancelled_write_bytes/ { c = $2 } END { print w - c }' \
+		"/proc/$pid/io")
 	wrk --latency -t1 -c16 -d"${secs}s" -s "$tmp/post.lua" "http://127.0.0.1:$port/" >"$tmp/wrk" 2>&1
 	read -r u1 s1 < <(awk '{ print $14, $15 }' "/proc/$pid/task/$pid/stat")
 	sleep 1
@@ -98,7 +104,7 @@ EOF
 		"$(us "$(awk '/Latency / { print $4 }' "$tmp/wrk")")" \
 		"$(awk -v t="$((u1 + s1 - u0 - s0))" -v n="$n" -v hz="$(getconf CLK_TCK)" \
 			'BEGIN { printf "%.1f", t * 1000000 / hz / n }')" \
-		"$(awk -v b="$io" -v n="$n" 'BEGIN { printf "%.0f", b / n }')" | tee -a "$tmp/rounds"
+		"$(awk -v b="$((io - io0))" -v n="$n" 'BEGIN { printf "%.0f", b / n }')" | tee -a "$tmp/rounds"
 }
 
 echo "A: spool.mode $mode_a, B: spool.mode $mode_b, wrk -t1 -c16 -d${secs}s; columns: binary, requests/s, p50 us, p99 us, max us, loop CPU us/alert, storage bytes/alert"
