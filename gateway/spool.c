@@ -64,6 +64,12 @@ static unsigned shard_of(int64_t id)
 	return (unsigned)((uint64_t)id >> SPOOL_RUN_SHIFT) & 1U;
 }
 
+/* The first id of the run after id's: the other shard's. */
+static int64_t next_run(int64_t id)
+{
+	return (int64_t)((((uint64_t)id >> SPOOL_RUN_SHIFT) + 1) << SPOOL_RUN_SHIFT);
+}
+
 struct shard {
 	sqlite3 *db;
 	sqlite3_stmt *ins_alert, *ins_pending, *del_pending, *purge, *any, *mark, *begin, *commit;
@@ -609,8 +615,11 @@ static void shard_recycle(struct spool *s, unsigned k)
 		drop = false;
 	}
 	/* FULL also survives a power loss: the WAL's removal must be on disk before the file's */
-	if (drop && s->full_sync && sync_dir(sh->path))
-		log_error("spool: cannot sync the folder of %s: %s", sh->path, strerror(errno));
+	if (drop && s->full_sync && sync_dir(sh->path)) {
+		log_error("spool: cannot sync the folder of %s: %s (the file is kept)", sh->path,
+			  strerror(errno));
+		drop = false;
+	}
 	if (drop && unlink(sh->path) && errno != ENOENT)
 		log_error("spool: cannot remove %s: %s (it is reused as it is)", sh->path,
 			  strerror(errno));
@@ -711,6 +720,21 @@ static void *writer(void *arg)
 		apply_batch(s, batch, stop);
 		if (stop)
 			break;
+		/*
+		 * Batches one after the other (FULL sync: every commit is the writer's) end each
+		 * wait at once, before it looks at the shards: what is due on them goes first.
+		 */
+		for (unsigned i = 0; i < SPOOL_SHARDS; i++) {
+			struct due d;
+
+			pthread_mutex_lock(&s->lock);
+			d = shard_due(s, i, mono_ns());
+			if (d.acks || d.checkpoint)
+				s->sh[i].in_use = true;
+			pthread_mutex_unlock(&s->lock);
+			if (d.acks || d.checkpoint)
+				shard_work(s, i);
+		}
 	}
 	return NULL;
 }
@@ -943,7 +967,8 @@ static int move_misplaced(struct shard *from, struct shard *to, unsigned k)
 			       "origin_partition, origin_offset, origin_committing) VALUES "
 			       "(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 			       -1, &ins, NULL) != SQLITE_OK) {
-		log_error("spool: moving rows from %s: %s", from->path, sqlite3_errmsg(from->db));
+		log_error("spool: moving rows from %s to %s: %s; %s", from->path, to->path,
+			  sqlite3_errmsg(from->db), sqlite3_errmsg(to->db));
 		err = -EIO;
 		goto out;
 	}
@@ -989,9 +1014,18 @@ static int move_misplaced(struct shard *from, struct shard *to, unsigned k)
 		goto out;
 	}
 	err = exec(to->db, "COMMIT");
-	/* durable there before it goes from here */
+	/*
+	 * Durable there before it goes from here, power loss included (these are old alerts, not
+	 * the last commit that synchronous NORMAL may lose): a FULL checkpoint syncs both files.
+	 */
 	if (!err && spool_wal_flush(to->db) != SQLITE_OK)
 		err = -EIO;
+	if (!err && moved &&
+	    sqlite3_wal_checkpoint_v2(to->db, NULL, SQLITE_CHECKPOINT_FULL, NULL, NULL) !=
+		    SQLITE_OK) {
+		log_error("spool: checkpoint of %s: %s", to->path, sqlite3_errmsg(to->db));
+		err = -EIO;
+	}
 	if (!err) {
 		char sql[160];
 
@@ -1226,6 +1260,16 @@ static void set_active(struct spool *s, unsigned k)
 }
 
 /*
+ * Lock held: the loop may move to shard k: the writer is not working on it, it is there, and its
+ * WAL does not wait to be tidied (shard_due: it would be tidied in the way).
+ */
+static bool shard_usable(struct spool *s, unsigned k)
+{
+	return !s->sh[k].in_use && !s->sh[k].broken &&
+	       __atomic_load_n(&s->sh[k].wal_frames, __ATOMIC_RELAXED) < SPOOL_CHECKPOINT_SHARD;
+}
+
+/*
  * Loop thread, after a commit: move to the other shard once the active one has taken commits
  * for SPOOL_SWITCH_MS or SPOOL_SWITCH_FRAMES frames, unless the writer works on it (the loop
  * would then wait for it). Its ids jump to the next run, which is the other shard's.
@@ -1240,11 +1284,8 @@ static void maybe_switch(struct spool *s, int frames)
 	    mono_ns() - s->active_since < SPOOL_SWITCH_MS * 1000000ULL)
 		return;
 	pthread_mutex_lock(&s->lock);
-	/* nor to one whose WAL waits to be tidied (shard_due): it would be tidied in the way */
-	if (!s->sh[other].in_use && !s->sh[other].broken &&
-	    __atomic_load_n(&s->sh[other].wal_frames, __ATOMIC_RELAXED) < SPOOL_CHECKPOINT_SHARD) {
-		s->next_id = (int64_t)((((uint64_t)s->next_id >> SPOOL_RUN_SHIFT) + 1)
-				       << SPOOL_RUN_SHIFT);
+	if (shard_usable(s, other)) {
+		s->next_id = next_run(s->next_id);
 		set_active(s, other);
 	} else if (frames >= SPOOL_CHECKPOINT_MAX) {
 		/* stuck on this shard: the writer is to checkpoint it all the same */
@@ -1310,6 +1351,13 @@ static bool commit_inline(struct spool *s)
 	commit_work(s, k, work.head, false);
 	pthread_mutex_unlock(&sh->db_lock);
 	o = finish_work(s, work.head);
+	if (__atomic_load_n(&sh->wal_frames, __ATOMIC_RELAXED) >= SPOOL_CHECKPOINT_IDLE) {
+		/* asleep without a deadline, the writer is to set the idle checkpoint's */
+		pthread_mutex_lock(&s->lock);
+		if (s->sleeping)
+			pthread_cond_signal(&s->cond);
+		pthread_mutex_unlock(&s->lock);
+	}
 	maybe_switch(s, __atomic_load_n(&sh->wal_frames, __ATOMIC_RELAXED));
 	/* the callbacks may stage more: the next iteration takes them (enqueue) */
 	for (; o; o = next) {
@@ -1418,10 +1466,16 @@ int spool_insert_origin(struct spool *s, int64_t id, int priority, const char *j
 	o->data = data;
 	if (id >= s->next_id) {
 		s->next_id = id + 1;
-		/* the ids ran into the next run: its shard is the active one now */
+		/*
+		 * The ids ran into the next run: its shard is the active one now, if the loop may
+		 * move to it; else the ids jump on to the active shard's next run.
+		 */
 		if (shard_of(s->next_id) != s->active) {
 			pthread_mutex_lock(&s->lock);
-			set_active(s, shard_of(s->next_id));
+			if (shard_usable(s, shard_of(s->next_id)))
+				set_active(s, shard_of(s->next_id));
+			else
+				s->next_id = next_run(s->next_id);
 			pthread_mutex_unlock(&s->lock);
 		}
 	}
