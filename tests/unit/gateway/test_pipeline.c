@@ -1342,6 +1342,16 @@ static void submit_big_batch(struct fixture *f, const char *big, int *accepted, 
 	}
 }
 
+/* For submit_big_batch: big filled, a spool folder made, path its spool file, yaml to use. */
+static void big_batch_setup(char big[65536], char dir[], char path[128], char yaml[256])
+{
+	memset(big, 'y', 65535);
+	big[65535] = '\0';
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, 128, "%s/spool.db", dir);
+	snprintf(yaml, 256, "spool: {path: '%s'}\nscript: {maxconcurrentrequests: 64}\n", path);
+}
+
 /*
  * A spool file whose alerts were all delivered is made again (dropped, its WAL never
  * checkpointed) once its WAL is due for a checkpoint; one that still holds an alert is
@@ -1351,17 +1361,11 @@ static void test_spool_recycles_delivered_files(void **state)
 {
 	struct sink_status ok = { .result = SINK_OK, .retry_after_ms = -1 };
 	char dir[] = "/tmp/lanner-spool-XXXXXX", yaml[256], path[128];
-	char *big = malloc(65536), uuid[ALERT_UUID_LEN + 1];
+	char big[65536], uuid[ALERT_UUID_LEN + 1];
 	struct fixture *f;
 	int accepted = 0;
 
-	assert_non_null(big);
-	memset(big, 'y', 65535);
-	big[65535] = '\0';
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/spool.db", dir);
-	snprintf(yaml, sizeof(yaml), "spool: {path: '%s'}\nscript: {maxconcurrentrequests: 64}\n",
-		 path);
+	big_batch_setup(big, dir, path, yaml);
 	f = fixture_new(yaml);
 
 	/* all delivered: once the loop is idle, the file is dropped and made again (some 4 MiB of
@@ -1391,7 +1395,6 @@ static void test_spool_recycles_delivered_files(void **state)
 	assert_non_null(strstr(sc.json[0], uuid));
 	fixture_free(f);
 
-	free(big);
 	expect_nothing_left(yaml, dir);
 }
 
@@ -1402,18 +1405,12 @@ static void test_spool_recycles_delivered_files(void **state)
 static void test_spool_file_that_cannot_be_made_again(void **state)
 {
 	char dir[] = "/tmp/lanner-spool-XXXXXX", yaml[256], path[128];
-	char *big = malloc(65536), uuid[ALERT_UUID_LEN + 1];
+	char big[65536], uuid[ALERT_UUID_LEN + 1];
 	struct fixture *f;
 	struct stat st;
 	int accepted = 0;
 
-	assert_non_null(big);
-	memset(big, 'y', 65535);
-	big[65535] = '\0';
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/spool.db", dir);
-	snprintf(yaml, sizeof(yaml), "spool: {path: '%s'}\nscript: {maxconcurrentrequests: 64}\n",
-		 path);
+	big_batch_setup(big, dir, path, yaml);
 	f = fixture_new(yaml);
 	/* the open file goes on working; its path is a folder by the time it is to be made again */
 	assert_int_equal(unlink(path), 0);
@@ -1435,7 +1432,6 @@ static void test_spool_file_that_cannot_be_made_again(void **state)
 	assert_int_equal(stat(path, &st), 0);
 	assert_true(S_ISREG(st.st_mode));
 	fixture_free(f);
-	free(big);
 	expect_nothing_left(yaml, dir);
 }
 
