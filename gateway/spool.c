@@ -78,6 +78,13 @@ struct shard {
 	char *path, *wal_path;
 	bool in_use; /* under spool.lock: the writer works on it, the loop does not move to it */
 	bool broken; /* under spool.lock: db is NULL (it could not be made again): ops fail */
+	/*
+	 * Writer thread (the loop while opening): the file itself holds nothing but its first
+	 * page: this process made it, and nothing was checkpointed into it since. All the rest is
+	 * in its WAL, which shard_recycle can then forget in place (wal_forget).
+	 */
+	bool pristine;
+	bool wal_kept; /* writer thread: its WAL was forgotten under load, its size kept (idle: tidied) */
 	uint64_t retry_at; /* writer thread: when to try to make it again (mono_ns) */
 	uint64_t left_at; /* under spool.lock: when the loop last moved away from it (mono_ns) */
 	struct op_list lazy; /* writer thread: acks not applied yet (SPOOL_ACK_BULK) */
@@ -471,6 +478,7 @@ static void checkpoint(struct shard *sh)
 		close(fd);
 	}
 	pthread_mutex_lock(&sh->db_lock);
+	sh->pristine = sh->wal_kept = false;
 	if (sqlite3_wal_checkpoint_v2(sh->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) !=
 	    SQLITE_OK)
 		log_warn("spool: checkpoint of %s: %s", sh->path, sqlite3_errmsg(sh->db));
@@ -522,11 +530,13 @@ static struct due shard_due(struct spool *s, unsigned k, uint64_t now)
 		else if (!d.deadline || at < d.deadline)
 			d.deadline = at;
 	}
-	if (frames >= SPOOL_CHECKPOINT_MAX || (frames >= SPOOL_CHECKPOINT_IDLE && idle_now))
-		d.checkpoint = true;
-	else if (!d.checkpoint && frames >= SPOOL_CHECKPOINT_IDLE &&
-		 (!d.deadline || idle < d.deadline))
-		d.deadline = idle;
+	/* idle, a WAL kept at its size (wal_forget) is tidied too: given back */
+	if (frames >= SPOOL_CHECKPOINT_IDLE || sh->wal_kept) {
+		if (frames >= SPOOL_CHECKPOINT_MAX || idle_now)
+			d.checkpoint = true;
+		else if (!d.checkpoint && (!d.deadline || idle < d.deadline))
+			d.deadline = idle;
+	}
 	return d;
 }
 
@@ -594,23 +604,65 @@ static int sync_dir(const char *path)
 }
 
 /*
+ * A pristine file's WAL forgotten, its connection closed: SQLite then reads the file as it was
+ * made, empty.
+ * - Under load (keep): the WAL's header is zeroed. SQLite reads it as empty and writes the next
+ *   WAL over this one from its start (new salts: the old frames behind can never pass for it).
+ *   Its pages stay in the page cache and are written over, instead of being freed with the file
+ *   and allocated again for the next (the kernel's folio and block reservation for each page
+ *   written). The price: the kernel writes these dirty pages out from time to time
+ *   (dirty_expire_centisecs), and the WAL keeps its size while the load lasts.
+ * - Idle: the WAL is truncated, its pages and blocks given back.
+ * 0, or -1 with errno set.
+ */
+static int wal_forget(const struct shard *sh, bool keep, bool full_sync)
+{
+	static const char zero[32]; /* the WAL header: its magic number first */
+	int fd = open(sh->wal_path, O_WRONLY | O_CLOEXEC), err = 0;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (keep ? pwrite(fd, zero, sizeof(zero), 0) != (ssize_t)sizeof(zero) : ftruncate(fd, 0))
+		err = errno ? errno : EIO;
+	else if (full_sync && fdatasync(fd))
+		err = errno;
+	close(fd);
+	errno = err;
+	return err ? -1 : 0;
+}
+
+/*
  * Writer thread, db_lock held: a file whose every alert was delivered is not checkpointed but
- * dropped and made again: its connection closed without a checkpoint, its WAL unlinked, then the
- * file. The WAL's pages, written to the page cache only (synchronous NORMAL), are then mostly
- * never written to the disk at all, and no row is deleted one by one. A crash between the two
- * unlinks leaves the file as of its last checkpoint: alerts delivered again, never lost (a WAL
- * without its file is what must never be left: it would be applied to a new one).
+ * made again, empty, and no row is deleted one by one. The WAL's pages, written to the page
+ * cache only (synchronous NORMAL), are then mostly never written to the disk at all.
+ * - A pristine file (nothing ever checkpointed into it): its WAL is forgotten (wal_forget), kept
+ *   for the next while alerts keep coming. A crash before that leaves the WAL whole: its
+ *   delivered alerts and their acks.
+ * - Else its connection is closed without a checkpoint, its WAL unlinked, then the file; the new
+ *   file is pristine. A crash between the two unlinks leaves the file as of its last checkpoint:
+ *   alerts delivered again, never lost (a WAL without its file is what must never be left: it
+ *   would be applied to a new one).
  */
 static void shard_recycle(struct spool *s, unsigned k)
 {
 	struct shard *sh = &s->sh[k];
-	bool drop = true;
+	uint64_t idle =
+		__atomic_load_n(&s->idle_since, __ATOMIC_RELAXED) + SPOOL_IDLE_MS * 1000000ULL;
+	bool drop = true, busy = mono_ns() < idle;
 
 	if (sh->db) { /* else a retry: a failed attempt left at most a file with nothing in it */
 		sqlite3_db_config(sh->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
 		shard_disconnect(sh);
 	}
-	if (unlink(sh->wal_path) && errno != ENOENT) {
+	sh->wal_kept = false;
+	if (sh->pristine && !wal_forget(sh, busy, s->full_sync)) {
+		drop = false; /* nothing to remove: the file is as it was made */
+		sh->wal_kept = busy;
+	} else if (sh->pristine) {
+		log_warn("spool: cannot reset %s: %s (removing it)", sh->wal_path, strerror(errno));
+		sh->pristine = false;
+	}
+	if (drop && unlink(sh->wal_path) && errno != ENOENT) {
 		log_error("spool: cannot remove %s: %s", sh->wal_path, strerror(errno));
 		drop = false;
 	}
@@ -623,6 +675,8 @@ static void shard_recycle(struct spool *s, unsigned k)
 	if (drop && unlink(sh->path) && errno != ENOENT)
 		log_error("spool: cannot remove %s: %s (it is reused as it is)", sh->path,
 			  strerror(errno));
+	else if (drop)
+		sh->pristine = true;
 	if (!shard_connect(s, sh)) {
 		pthread_mutex_lock(&s->lock);
 		sh->broken = false;
@@ -631,6 +685,7 @@ static void shard_recycle(struct spool *s, unsigned k)
 	}
 	/* ops on it fail (their alerts go out from memory) until it can be made again */
 	shard_disconnect(sh);
+	sh->pristine = false;
 	sh->retry_at = mono_ns() + 1000000000ULL;
 	pthread_mutex_lock(&s->lock);
 	sh->broken = true;
@@ -934,6 +989,8 @@ static int shard_open(struct spool *s, unsigned k, const char *path)
 		log_error("spool: %s", strerror(ENOMEM));
 		return -ENOMEM;
 	}
+	/* a file made here holds nothing yet (a WAL left without its file, SQLite deletes) */
+	sh->pristine = access(sh->path, F_OK) && errno == ENOENT;
 	return shard_connect(s, sh);
 }
 

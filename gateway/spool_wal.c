@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +17,12 @@ struct wal_file {
 	char *buf; /* bytes for [off, off + len) of the file, not written yet */
 	size_t len, cap;
 	sqlite3_int64 off;
+	/*
+	 * The file had a WAL header no SQLite would take (the spool zeroes that of a WAL it
+	 * forgets): until SQLite's first header is written, and then its sync skipped (below).
+	 */
+	bool forgotten;
+	bool header_written; /* forgotten, and SQLite's header written since: its sync is next */
 };
 
 static sqlite3_vfs *root; /* the system's default VFS */
@@ -85,6 +93,9 @@ static int wal_write(sqlite3_file *f, const void *p, int amt, sqlite3_int64 off)
 	size_t n = (size_t)amt;
 	int rc;
 
+	if (w->forgotten && off == 0)
+		w->header_written = true;
+
 	/* only appends to what is gathered: anything else keeps the order of the writes */
 	if (w->len && (off != w->off + (sqlite3_int64)w->len || w->len + n > WAL_GATHER_MAX)) {
 		rc = gather_flush(w);
@@ -123,11 +134,22 @@ static int wal_truncate(sqlite3_file *f, sqlite3_int64 size)
 	return rc != SQLITE_OK ? rc : w->real->pMethods->xTruncate(w->real, size);
 }
 
+/*
+ * SQLite syncs a new WAL header before any frame follows it, so that after a WAL restart that
+ * followed a checkpoint the old frames cannot be replayed over newer pages of the database
+ * (its ticket ff5be73dee). A forgotten WAL (spool.c, wal_forget) follows no checkpoint: its
+ * database is as it was made, and any later checkpoint syncs the WAL before it writes the
+ * database. That first sync is skipped: it would write out every dirty page the WAL kept.
+ */
 static int wal_sync(sqlite3_file *f, int flags)
 {
 	struct wal_file *w = (struct wal_file *)f;
 	int rc = gather_flush(w);
 
+	if (rc == SQLITE_OK && w->header_written) {
+		w->forgotten = w->header_written = false;
+		return SQLITE_OK;
+	}
 	return rc != SQLITE_OK ? rc : w->real->pMethods->xSync(w->real, flags);
 }
 
@@ -198,6 +220,21 @@ static const sqlite3_io_methods wal_methods = {
 	.xDeviceCharacteristics = wal_device_characteristics,
 };
 
+/* A file that has a WAL header's room but not its magic number (0x377f0682 or 0x377f0683). */
+static bool was_forgotten(sqlite3_file *real)
+{
+	sqlite3_int64 size = 0;
+	unsigned char magic[4];
+	uint32_t m;
+
+	if (real->pMethods->xFileSize(real, &size) != SQLITE_OK || size < 32 ||
+	    real->pMethods->xRead(real, magic, sizeof(magic), 0) != SQLITE_OK)
+		return false;
+	m = (uint32_t)magic[0] << 24 | (uint32_t)magic[1] << 16 | (uint32_t)magic[2] << 8 |
+	    magic[3];
+	return (m & 0xFFFFFFFEU) != 0x377f0682U;
+}
+
 static int vfs_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, int *out)
 {
 	struct wal_file *w = (struct wal_file *)f;
@@ -210,10 +247,12 @@ static int vfs_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int fla
 	w->real = (sqlite3_file *)(w + 1);
 	rc = root->xOpen(root, name, w->real, flags, out);
 	/* a failed xOpen leaves pMethods NULL: SQLite then does not close it */
-	if (rc == SQLITE_OK)
+	if (rc == SQLITE_OK) {
 		w->base.pMethods = &wal_methods;
-	else if (w->real->pMethods)
+		w->forgotten = was_forgotten(w->real);
+	} else if (w->real->pMethods) {
 		w->real->pMethods->xClose(w->real);
+	}
 	return rc;
 }
 

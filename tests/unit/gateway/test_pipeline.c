@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 #include <uv.h>
 #include <sqlite3.h>
@@ -243,6 +245,11 @@ static void run_for(uv_loop_t *loop, uint64_t ms)
 {
 	uv_timer_t t;
 
+	/*
+	 * From now, not from the loop's last iteration: a timer already due when uv_run starts
+	 * fires before it polls, and with nothing else to wait for the poll would then block.
+	 */
+	uv_update_time(loop);
 	uv_timer_init(loop, &t);
 	uv_timer_start(&t, on_run_for_timer, ms, 0);
 	while (uv_is_active((uv_handle_t *)&t) && uv_run(loop, UV_RUN_ONCE))
@@ -1398,6 +1405,117 @@ static void test_spool_recycles_delivered_files(void **state)
 	expect_nothing_left(yaml, dir);
 }
 
+/* A WAL's salts (bytes 16-23 of its header: a new WAL has new ones) and size; false: none. */
+static bool wal_identity(const char *wal, uint64_t *salts, off_t *size)
+{
+	struct stat st;
+	int fd = open(wal, O_RDONLY | O_CLOEXEC);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = !fstat(fd, &st) && pread(fd, salts, sizeof(*salts), 16) == (ssize_t)sizeof(*salts);
+	*size = st.st_size;
+	close(fd);
+	return ok;
+}
+
+static void copy_file(const char *from, const char *to)
+{
+	int in = open(from, O_RDONLY | O_CLOEXEC);
+	int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	char buf[65536];
+	ssize_t n;
+
+	assert_true(in >= 0 && out >= 0);
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		assert_int_equal(write(out, buf, (size_t)n), n);
+	assert_int_equal(n, 0);
+	close(in);
+	close(out);
+}
+
+/*
+ * Under load, a delivered file that this process made is not removed: its WAL is forgotten in
+ * place, the same files go on and the WAL keeps its size (its pages are written over). A copy of
+ * the files taken then, as a crash would leave them, holds none of the forgotten alerts although
+ * their frames are still in it. Once the load stops, the WALs are given back (truncated).
+ */
+static void test_spool_forgets_wal_in_place(void **state)
+{
+	char dir[] = "/tmp/lanner-spool-XXXXXX", yaml[256], path[128];
+	char big[65536], uuid[ALERT_UUID_LEN + 1], db[2][160], wal[2][176], copy[2][176];
+	uint64_t salts[2], now_salts;
+	off_t sizes[2], now_size;
+	struct fixture *f;
+	struct stat st;
+	sqlite3 *check;
+	sqlite3_stmt *count;
+	int accepted = 0, k = -1;
+
+	big_batch_setup(big, dir, path, yaml);
+	f = fixture_new(yaml);
+	for (int i = 0; i < 2; i++) {
+		snprintf(db[i], sizeof(db[i]), i ? "%s.1" : "%s", path);
+		snprintf(wal[i], sizeof(wal[i]), i ? "%s.1-wal" : "%s-wal", path);
+	}
+	submit_big_batch(f, big, &accepted, uuid);
+	RUN_UNTIL(f, accepted >= 64 && sc.sends >= 64);
+	for (int i = 0; i < 2; i++)
+		assert_true(wal_identity(wal[i], &salts[i], &sizes[i]));
+
+	/*
+	 * Batch after batch (~1,100 frames each) until the writer forgets a WAL of 8,000 frames: a
+	 * new WAL (new salts) in a file as large as the old one (a WAL made again starts small).
+	 */
+	for (int n = 2; n <= 48 && k < 0; n++) {
+		sc.sends = 0;
+		submit_big_batch(f, big, &accepted, uuid);
+		RUN_UNTIL(f, accepted >= 64 * n && sc.sends >= 64);
+		for (int i = 0; i < 2 && k < 0; i++) {
+			if (!wal_identity(wal[i], &now_salts, &now_size))
+				continue;
+			if (now_salts != salts[i] && sizes[i] >= 16 << 20 && now_size >= sizes[i])
+				k = i;
+			salts[i] = now_salts;
+			sizes[i] = now_size;
+		}
+	}
+	assert_true(k >= 0);
+	/* what a crash would leave: the old frames are there, and none counts */
+	for (int i = 0; i < 2; i++) {
+		snprintf(copy[i], sizeof(copy[i]), "%s/copy.db%s", dir, i ? "-wal" : "");
+		copy_file(i ? wal[k] : db[k], copy[i]);
+	}
+	assert_int_equal(stat(copy[1], &st), 0);
+	assert_true(st.st_size >= 16 << 20);
+	assert_int_equal(sqlite3_open_v2(copy[0], &check, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(check, "PRAGMA integrity_check", -1, &count, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(count), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(count, 0), "ok");
+	sqlite3_finalize(count);
+	/*
+	 * The forgotten WAL held 8,000 frames: 470 alerts or more. The new one: a batch or two at
+	 * most, or not even its tables (they reach the file with the first commit).
+	 */
+	if (sqlite3_prepare_v2(check, "SELECT COUNT(*) FROM alerts", -1, &count, NULL) ==
+	    SQLITE_OK) {
+		assert_int_equal(sqlite3_step(count), SQLITE_ROW);
+		assert_true(sqlite3_column_int(count, 0) <= 128);
+		sqlite3_finalize(count);
+	} else {
+		assert_string_equal(sqlite3_errmsg(check), "no such table: alerts");
+	}
+	sqlite3_close(check);
+
+	/* idle: both WALs given back */
+	RUN_UNTIL(f, spool_bytes(path) < 1 << 20);
+	assert_true(spool_bytes(path) < 1 << 20);
+	fixture_free(f);
+	expect_nothing_left(yaml, dir);
+}
+
 /*
  * A spool file that cannot be made again (its path taken by a folder meanwhile) fails its inserts
  * (their alerts are delivered from memory, none lost), and is made again once it can be.
@@ -1541,6 +1659,7 @@ int main(void)
 		cmocka_unit_test(test_spool_across_shards),
 		cmocka_unit_test(test_spool_across_shards_full_sync),
 		cmocka_unit_test(test_spool_recycles_delivered_files),
+		cmocka_unit_test(test_spool_forgets_wal_in_place),
 		cmocka_unit_test(test_spool_file_that_cannot_be_made_again),
 		cmocka_unit_test(test_spool_forgets_only_acknowledged),
 		cmocka_unit_test(test_spool_full_drops_lowest_priority),
