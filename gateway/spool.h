@@ -28,16 +28,19 @@
  * the small pending rows), on a shard the loop is not committing to (or once the loop was idle
  * 200 ms): a few hundred ms late at most, and a crash before then delivers those alerts again,
  * it never loses one. Tidying a shard whose WAL has grown past 8,000 frames (32 MiB), 100 ms
- * after the loop left it: when nothing in it is pending, the file is dropped and made again
- * (closed without a checkpoint, WAL unlinked, then the file), so the WAL's pages, which only
- * ever reached the page cache, are mostly never written to the disk; else the delivered
- * alerts' rows are deleted and the WAL is checkpointed, its long fsync done before the thread
- * takes the connection. The WAL's writes of a commit are gathered and written at once when it
- * ends (spool_wal.h: one pwrite for what SQLite writes as two per page), before any callback
- * runs. Synchronous mode NORMAL survives a crash of lanner (kill -9); FULL also a power loss.
- * The running lanner holds the files exclusively (no other process can read them meanwhile;
- * `lanner spool stats` says so). Spools of the one-file versions open as they are: rows whose
- * ids belong to the second file move there once.
+ * after the loop left it: when nothing in it is pending, the file is made again, empty,
+ * without a checkpoint, so the WAL's pages, which only ever reached the page cache, are mostly
+ * never written to the disk. A file this process made and never checkpointed forgets its WAL
+ * in place (header zeroed; under load the next WAL is written over it, reusing its pages,
+ * idle it is truncated); any other file is closed, its WAL unlinked, then the file. When
+ * something in it is still pending, the delivered alerts' rows are deleted and the WAL is
+ * checkpointed, its long fsync done before the thread takes the connection. The WAL's writes
+ * of a commit are gathered and written at once when it ends (spool_wal.h: one pwrite for what
+ * SQLite writes as two per page), before any callback runs. Synchronous mode NORMAL survives a
+ * crash of lanner (kill -9); FULL also a power loss. The running lanner holds the files
+ * exclusively (no other process can read them meanwhile; `lanner spool stats` says so). Spools
+ * of the one-file versions open as they are: rows whose ids belong to the second file move there
+ * once.
  *
  *	CREATE TABLE alerts(id INTEGER PRIMARY KEY, priority INTEGER, json TEXT,
  *			    origin_topic TEXT, origin_partition INTEGER, origin_offset INTEGER,

@@ -11,6 +11,8 @@
  * the WAL file (a read, its size, a sync, a truncate, a write elsewhere, close) writes what is
  * gathered first, so SQLite sees the file it wrote. Durability is the caller's: a commit counts
  * once spool_wal_flush succeeded (then it is in the page cache, as after SQLite's own writes).
+ * One sync is skipped: that of the first header SQLite writes over a WAL the spool forgot (its
+ * header zeroed: spool.c, wal_forget), which would write out every page the WAL kept.
  */
 
 /* Register the VFS (once) and return its name for sqlite3_open_v2, or NULL (logged). */
