@@ -73,6 +73,7 @@ static int64_t next_run(int64_t id)
 struct shard {
 	sqlite3 *db;
 	sqlite3_stmt *ins_alert, *ins_pending, *del_pending, *purge, *any, *mark, *begin, *commit;
+	int page_size; /* the file's (PRAGMA page_size), read at connect */
 	pthread_mutex_t db_lock; /* whoever uses the connection: the writer, or commit_inline */
 	int wal_frames; /* in the WAL since the last checkpoint (atomic) */
 	char *path, *wal_path;
@@ -85,6 +86,7 @@ struct shard {
 	 */
 	bool pristine;
 	bool wal_kept; /* writer thread: its WAL was forgotten under load, its size kept (idle: tidied) */
+	uint64_t kept_retry_at; /* writer thread: a kept WAL still holding pending alerts: next look */
 	uint64_t retry_at; /* writer thread: when to try to make it again (mono_ns) */
 	uint64_t left_at; /* under spool.lock: when the loop last moved away from it (mono_ns) */
 	struct op_list lazy; /* writer thread: acks not applied yet (SPOOL_ACK_BULK) */
@@ -531,11 +533,14 @@ static struct due shard_due(struct spool *s, unsigned k, uint64_t now)
 			d.deadline = at;
 	}
 	/* idle, a WAL kept at its size (wal_forget) is tidied too: given back */
-	if (frames >= SPOOL_CHECKPOINT_IDLE || sh->wal_kept) {
+	if (frames >= SPOOL_CHECKPOINT_IDLE || (sh->wal_kept && now >= sh->kept_retry_at)) {
 		if (frames >= SPOOL_CHECKPOINT_MAX || idle_now)
 			d.checkpoint = true;
 		else if (!d.checkpoint && (!d.deadline || idle < d.deadline))
 			d.deadline = idle;
+	} else if (sh->wal_kept && !d.checkpoint &&
+		   (!d.deadline || sh->kept_retry_at < d.deadline)) {
+		d.deadline = sh->kept_retry_at;
 	}
 	return d;
 }
@@ -584,6 +589,7 @@ static void wait_for_work(struct spool *s, int *k)
 }
 
 static int shard_connect(struct spool *s, struct shard *sh);
+static bool one_page(const struct shard *sh);
 static void shard_disconnect(struct shard *sh);
 
 /* fsync the folder of path. 0, or -1 with errno set. */
@@ -622,8 +628,9 @@ static int wal_forget(const struct shard *sh, bool keep, bool full_sync)
 
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -1;
+	errno = 0;
 	if (keep ? pwrite(fd, zero, sizeof(zero), 0) != (ssize_t)sizeof(zero) : ftruncate(fd, 0))
-		err = errno ? errno : EIO;
+		err = errno ? errno : EIO; /* a short write sets none */
 	else if (full_sync && fdatasync(fd))
 		err = errno;
 	close(fd);
@@ -655,6 +662,10 @@ static void shard_recycle(struct spool *s, unsigned k)
 		shard_disconnect(sh);
 	}
 	sh->wal_kept = false;
+	if (sh->pristine && !one_page(sh)) {
+		log_warn("spool: %s is larger than the file it was made as: removing it", sh->path);
+		sh->pristine = false;
+	}
 	if (sh->pristine && !wal_forget(sh, busy, s->full_sync)) {
 		drop = false; /* nothing to remove: the file is as it was made */
 		sh->wal_kept = busy;
@@ -716,6 +727,17 @@ static void shard_tidy(struct spool *s, unsigned k)
 		return;
 	}
 	sqlite3_reset(sh->any);
+	/*
+	 * A kept WAL tidied for its size alone, with something in it still pending: not
+	 * checkpointed (the sync before it would write out the old WAL's pages behind the new
+	 * one); looked at again a second later.
+	 */
+	if (sh->wal_kept &&
+	    __atomic_load_n(&sh->wal_frames, __ATOMIC_RELAXED) < SPOOL_CHECKPOINT_IDLE) {
+		sh->kept_retry_at = mono_ns() + 1000000000ULL;
+		pthread_mutex_unlock(&sh->db_lock);
+		return;
+	}
 	if (!step_once(sh, sh->begin) && !step_once(sh, sh->purge))
 		commit(sh);
 	else if (!sqlite3_get_autocommit(sh->db))
@@ -897,6 +919,32 @@ static int prepare(struct shard *sh)
 	return 0;
 }
 
+static int read_page_size(struct shard *sh)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(sh->db, "PRAGMA page_size", -1, &st, NULL);
+
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		sh->page_size = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW) {
+		log_error("spool: %s: page size: %s", sh->path, sqlite3_errmsg(sh->db));
+		return -EIO;
+	}
+	return 0;
+}
+
+/*
+ * A pristine file is still its first page and nothing more: a checkpoint of any row would have
+ * written more (a guard on the pristine flag, checked before its WAL is forgotten).
+ */
+static bool one_page(const struct shard *sh)
+{
+	struct stat st;
+
+	return sh->page_size > 0 && !stat(sh->path, &st) && st.st_size <= sh->page_size;
+}
+
 /* Shard k's connection to its file, made (and its tables) if missing. 0 or an error (logged). */
 static int shard_connect(struct spool *s, struct shard *sh)
 {
@@ -948,6 +996,8 @@ static int shard_connect(struct spool *s, struct shard *sh)
 				   "sink TEXT NOT NULL, PRIMARY KEY(id, sink)) WITHOUT ROWID");
 	if (!err)
 		err = prepare(sh);
+	if (!err)
+		err = read_page_size(sh);
 	if (err)
 		return err;
 	/* The writer checkpoints on its own terms (shard_due), never inside a commit. */
@@ -1077,6 +1127,8 @@ static int move_misplaced(struct shard *from, struct shard *to, unsigned k)
 	 */
 	if (!err && spool_wal_flush(to->db) != SQLITE_OK)
 		err = -EIO;
+	if (moved) /* rows reach its file: it is no longer as it was made */
+		to->pristine = false;
 	if (!err && moved &&
 	    sqlite3_wal_checkpoint_v2(to->db, NULL, SQLITE_CHECKPOINT_FULL, NULL, NULL) !=
 		    SQLITE_OK) {

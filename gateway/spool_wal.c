@@ -93,8 +93,11 @@ static int wal_write(sqlite3_file *f, const void *p, int amt, sqlite3_int64 off)
 	size_t n = (size_t)amt;
 	int rc;
 
-	if (w->forgotten && off == 0)
+	/* the header alone (32 bytes at 0); anything written after it ends the skip */
+	if (w->forgotten && off == 0 && amt == 32)
 		w->header_written = true;
+	else if (w->forgotten && off >= 32)
+		w->forgotten = w->header_written = false;
 
 	/* only appends to what is gathered: anything else keeps the order of the writes */
 	if (w->len && (off != w->off + (sqlite3_int64)w->len || w->len + n > WAL_GATHER_MAX)) {

@@ -14,6 +14,7 @@
 #
 # MODE=memory runs both with spool.mode memory instead; MODE_A and MODE_B set each side's mode
 # (MODE_A=memory MODE_B=disk with one binary twice: the disk spool's overhead, 1 - B/A).
+# WARMUP: seconds of load before each measured round (1).
 set -euo pipefail
 
 a=${1:?usage: $0 LANNER_A LANNER_B [PAIRS] [SECONDS]}
@@ -78,8 +79,10 @@ EOF
 		curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && break
 		sleep 0.1
 	done
-	# warm-up: a fresh process pays for its first heap pages, memory mode most (no spool wait)
-	wrk -t1 -c16 -d1s -s "$tmp/post.lua" "http://127.0.0.1:$port/" >/dev/null 2>&1
+	# warm-up: a fresh process pays for its first heap pages, memory mode most (no spool wait);
+	# WARMUP=10 or more reaches the disk spool's steady state, where each file's WAL has been
+	# written over at least once (its first one costs the kernel a new page each)
+	wrk -t1 -c16 -d"${WARMUP:-1}s" -s "$tmp/post.lua" "http://127.0.0.1:$port/" >/dev/null 2>&1
 	sleep 0.5
 	read -r u0 s0 < <(awk '{ print $14, $15 }' "/proc/$pid/task/$pid/stat")
 	io0=$(awk '/^write_bytes/ { w = $2 } /^cancelled_write_bytes/ { c = $2 } END { print w - c }' \

@@ -37,23 +37,41 @@ int fdatasync(int fd)
 	return real(fd);
 }
 
-static sqlite3 *open_spool_db(const char *path)
+static sqlite3 *open_spool_db_sync(const char *path, const char *sync)
 {
 	sqlite3 *db = NULL;
+	char sql[256];
 
 	assert_non_null(spool_wal_vfs());
 	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
 					 spool_wal_vfs()),
 			 SQLITE_OK);
-	/* as the spool: exclusive (no -shm), WAL, synchronous NORMAL, checkpoints its own */
-	assert_int_equal(sqlite3_exec(db,
-				      "PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL; "
-				      "PRAGMA synchronous=NORMAL; "
-				      "CREATE TABLE IF NOT EXISTS t(x INTEGER)",
-				      NULL, NULL, NULL),
-			 SQLITE_OK);
+	/* as the spool: exclusive (no -shm), WAL, its synchronous mode, checkpoints its own */
+	snprintf(sql, sizeof(sql),
+		 "PRAGMA locking_mode=EXCLUSIVE; PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; "
+		 "CREATE TABLE IF NOT EXISTS t(x INTEGER)",
+		 sync);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_wal_autocheckpoint(db, 0);
 	return db;
+}
+
+static sqlite3 *open_spool_db(const char *path)
+{
+	return open_spool_db_sync(path, "NORMAL");
+}
+
+static void forget_wal(sqlite3 *db, const char *wal)
+{
+	static const char zero[32];
+	int fd;
+
+	sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+	fd = open(wal, O_WRONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, zero, sizeof(zero), 0), (ssize_t)sizeof(zero));
+	close(fd);
 }
 
 static void insert(sqlite3 *db, int n)
@@ -88,9 +106,7 @@ static int rows(sqlite3 *db)
 static void test_forgotten_wal_header_not_synced(void **state)
 {
 	char dir[] = "/tmp/lanner-spool-wal-XXXXXX", path[96], wal[112], cmd[128];
-	static const char zero[32];
 	sqlite3 *db;
-	int fd;
 
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/s.db", dir);
@@ -100,13 +116,7 @@ static void test_forgotten_wal_header_not_synced(void **state)
 	db = open_spool_db(path);
 	insert(db, 50);
 	assert_true(wal_syncs >= 1); /* a new WAL's header */
-	sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
-	assert_int_equal(sqlite3_close(db), SQLITE_OK);
-
-	fd = open(wal, O_WRONLY | O_CLOEXEC);
-	assert_true(fd >= 0);
-	assert_int_equal(pwrite(fd, zero, sizeof(zero), 0), (ssize_t)sizeof(zero));
-	close(fd);
+	forget_wal(db, wal);
 
 	wal_syncs = 0;
 	db = open_spool_db(path);
@@ -129,10 +139,38 @@ static void test_forgotten_wal_header_not_synced(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/*
+ * synchronous FULL: over a forgotten WAL the header's sync is skipped, never a commit's: the
+ * first commit syncs the WAL once (twice without the skip), every commit after it once.
+ */
+static void test_forgotten_wal_full_sync_commits_synced(void **state)
+{
+	char dir[] = "/tmp/lanner-spool-wal-XXXXXX", path[96], wal[112], cmd[128];
+	sqlite3 *db;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/s.db", dir);
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	db = open_spool_db_sync(path, "FULL");
+	insert(db, 10);
+	forget_wal(db, wal);
+
+	wal_syncs = 0;
+	db = open_spool_db_sync(path, "FULL"); /* its CREATE TABLE: the first commit */
+	assert_int_equal(wal_syncs, 1);
+	insert(db, 3);
+	assert_int_equal(wal_syncs, 4);
+	assert_int_equal(rows(db), 3);
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_forgotten_wal_header_not_synced),
+		cmocka_unit_test(test_forgotten_wal_full_sync_commits_synced),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
