@@ -98,6 +98,22 @@ static int rows(sqlite3 *db)
 	return n;
 }
 
+/* A new folder dir (a mkdtemp template), path a database in it, wal its WAL's name. */
+static void temp_db(char *dir, char path[96], char wal[112])
+{
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, 96, "%s/s.db", dir);
+	snprintf(wal, 112, "%s-wal", path);
+}
+
+static void remove_dir(const char *dir)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 /*
  * A WAL whose header the spool zeroed (spool.c, wal_forget) is read as empty, and the first
  * header SQLite writes over it is not synced (it would write out every page the WAL kept); a
@@ -105,12 +121,10 @@ static int rows(sqlite3 *db)
  */
 static void test_forgotten_wal_header_not_synced(void **state)
 {
-	char dir[] = "/tmp/lanner-spool-wal-XXXXXX", path[96], wal[112], cmd[128];
+	char dir[] = "/tmp/lanner-spool-wal-XXXXXX", path[96], wal[112];
 	sqlite3 *db;
 
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/s.db", dir);
-	snprintf(wal, sizeof(wal), "%s-wal", path);
+	temp_db(dir, path, wal);
 
 	wal_syncs = 0;
 	db = open_spool_db(path);
@@ -135,8 +149,7 @@ static void test_forgotten_wal_header_not_synced(void **state)
 	assert_int_equal(rows(db), 21);
 	assert_int_equal(sqlite3_close(db), SQLITE_OK);
 
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
+	remove_dir(dir);
 }
 
 /*
@@ -145,12 +158,10 @@ static void test_forgotten_wal_header_not_synced(void **state)
  */
 static void test_forgotten_wal_full_sync_commits_synced(void **state)
 {
-	char dir[] = "/tmp/lanner-spool-wal-XXXXXX", path[96], wal[112], cmd[128];
+	char dir[] = "/tmp/lanner-spool-wal-XXXXXX", path[96], wal[112];
 	sqlite3 *db;
 
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/s.db", dir);
-	snprintf(wal, sizeof(wal), "%s-wal", path);
+	temp_db(dir, path, wal);
 	db = open_spool_db_sync(path, "FULL");
 	insert(db, 10);
 	forget_wal(db, wal);
@@ -162,8 +173,7 @@ static void test_forgotten_wal_full_sync_commits_synced(void **state)
 	assert_int_equal(wal_syncs, 4);
 	assert_int_equal(rows(db), 3);
 	assert_int_equal(sqlite3_close(db), SQLITE_OK);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
+	remove_dir(dir);
 }
 
 int main(void)
