@@ -79,12 +79,6 @@ struct shard {
 	char *path, *wal_path;
 	bool in_use; /* under spool.lock: the writer works on it, the loop does not move to it */
 	bool broken; /* under spool.lock: db is NULL (it could not be made again): ops fail */
-	/*
-	 * Writer thread (the loop while opening): the file itself holds nothing but its first
-	 * page: this process made it, and nothing was checkpointed into it since. All the rest is
-	 * in its WAL, which shard_recycle can then forget in place (wal_forget).
-	 */
-	bool pristine;
 	bool wal_kept; /* writer thread: its WAL was forgotten under load, its size kept (idle: tidied) */
 	uint64_t kept_retry_at; /* writer thread: a kept WAL still holding pending alerts: next look */
 	uint64_t retry_at; /* writer thread: when to try to make it again (mono_ns) */
@@ -480,7 +474,7 @@ static void checkpoint(struct shard *sh)
 		close(fd);
 	}
 	pthread_mutex_lock(&sh->db_lock);
-	sh->pristine = sh->wal_kept = false;
+	sh->wal_kept = false;
 	if (sqlite3_wal_checkpoint_v2(sh->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) !=
 	    SQLITE_OK)
 		log_warn("spool: checkpoint of %s: %s", sh->path, sqlite3_errmsg(sh->db));
@@ -610,8 +604,8 @@ static int sync_dir(const char *path)
 }
 
 /*
- * A pristine file's WAL forgotten, its connection closed: SQLite then reads the file as it was
- * made, empty.
+ * The WAL of a file that is still its first page (one_page) forgotten, its connection closed:
+ * SQLite then reads the file as it was made, empty.
  * - Under load (keep): the WAL's header is zeroed. SQLite reads it as empty and writes the next
  *   WAL over this one from its start (new salts: the old frames behind can never pass for it).
  *   Its pages stay in the page cache and are written over, instead of being freed with the file
@@ -642,13 +636,13 @@ static int wal_forget(const struct shard *sh, bool keep, bool full_sync)
  * Writer thread, db_lock held: a file whose every alert was delivered is not checkpointed but
  * made again, empty, and no row is deleted one by one. The WAL's pages, written to the page
  * cache only (synchronous NORMAL), are then mostly never written to the disk at all.
- * - A pristine file (nothing ever checkpointed into it): its WAL is forgotten (wal_forget), kept
- *   for the next while alerts keep coming. A crash before that leaves the WAL whole: its
- *   delivered alerts and their acks.
- * - Else its connection is closed without a checkpoint, its WAL unlinked, then the file; the new
- *   file is pristine. A crash between the two unlinks leaves the file as of its last checkpoint:
- *   alerts delivered again, never lost (a WAL without its file is what must never be left: it
- *   would be applied to a new one).
+ * - A file still its first page (one_page: nothing was ever checkpointed into it): its WAL is
+ *   forgotten (wal_forget), kept for the next while alerts keep coming. A crash before that
+ *   leaves the WAL whole: its delivered alerts and their acks.
+ * - Else its connection is closed without a checkpoint, its WAL unlinked, then the file (the new
+ *   one is a first page again). A crash between the two unlinks leaves the file as of its last
+ *   checkpoint: alerts delivered again, never lost (a WAL without its file is what must never be
+ *   left: it would be applied to a new one).
  */
 static void shard_recycle(struct spool *s, unsigned k)
 {
@@ -662,16 +656,14 @@ static void shard_recycle(struct spool *s, unsigned k)
 		shard_disconnect(sh);
 	}
 	sh->wal_kept = false;
-	if (sh->pristine && !one_page(sh)) {
-		log_warn("spool: %s is larger than the file it was made as: removing it", sh->path);
-		sh->pristine = false;
-	}
-	if (sh->pristine && !wal_forget(sh, busy, s->full_sync)) {
-		drop = false; /* nothing to remove: the file is as it was made */
-		sh->wal_kept = busy;
-	} else if (sh->pristine) {
-		log_warn("spool: cannot reset %s: %s (removing it)", sh->wal_path, strerror(errno));
-		sh->pristine = false;
+	if (one_page(sh)) {
+		if (!wal_forget(sh, busy, s->full_sync)) {
+			drop = false; /* nothing to remove: the file is as it was made */
+			sh->wal_kept = busy;
+		} else {
+			log_warn("spool: cannot reset %s: %s (removing it)", sh->wal_path,
+				 strerror(errno));
+		}
 	}
 	if (drop && unlink(sh->wal_path) && errno != ENOENT) {
 		log_error("spool: cannot remove %s: %s", sh->wal_path, strerror(errno));
@@ -686,8 +678,6 @@ static void shard_recycle(struct spool *s, unsigned k)
 	if (drop && unlink(sh->path) && errno != ENOENT)
 		log_error("spool: cannot remove %s: %s (it is reused as it is)", sh->path,
 			  strerror(errno));
-	else if (drop)
-		sh->pristine = true;
 	if (!shard_connect(s, sh)) {
 		pthread_mutex_lock(&s->lock);
 		sh->broken = false;
@@ -696,7 +686,6 @@ static void shard_recycle(struct spool *s, unsigned k)
 	}
 	/* ops on it fail (their alerts go out from memory) until it can be made again */
 	shard_disconnect(sh);
-	sh->pristine = false;
 	sh->retry_at = mono_ns() + 1000000000ULL;
 	pthread_mutex_lock(&s->lock);
 	sh->broken = true;
@@ -935,14 +924,17 @@ static int read_page_size(struct shard *sh)
 }
 
 /*
- * A pristine file is still its first page and nothing more: a checkpoint of any row would have
- * written more (a guard on the pristine flag, checked before its WAL is forgotten).
+ * The file is still its first page: nothing was ever checkpointed into it (a checkpoint of the
+ * tables alone writes their root pages after it), so everything it holds is in its WAL, and
+ * forgetting the WAL leaves it as it was made, with no table. Only an unlink makes a file
+ * shorter: the spool never vacuums.
  */
 static bool one_page(const struct shard *sh)
 {
 	struct stat st;
 
-	return sh->page_size > 0 && !stat(sh->path, &st) && st.st_size <= sh->page_size;
+	return sh->page_size > 0 && !stat(sh->path, &st) && S_ISREG(st.st_mode) &&
+	       st.st_size <= sh->page_size;
 }
 
 /* Shard k's connection to its file, made (and its tables) if missing. 0 or an error (logged). */
@@ -1039,8 +1031,6 @@ static int shard_open(struct spool *s, unsigned k, const char *path)
 		log_error("spool: %s", strerror(ENOMEM));
 		return -ENOMEM;
 	}
-	/* a file made here holds nothing yet (a WAL left without its file, SQLite deletes) */
-	sh->pristine = access(sh->path, F_OK) && errno == ENOENT;
 	return shard_connect(s, sh);
 }
 
@@ -1127,8 +1117,6 @@ static int move_misplaced(struct shard *from, struct shard *to, unsigned k)
 	 */
 	if (!err && spool_wal_flush(to->db) != SQLITE_OK)
 		err = -EIO;
-	if (moved) /* rows reach its file: it is no longer as it was made */
-		to->pristine = false;
 	if (!err && moved &&
 	    sqlite3_wal_checkpoint_v2(to->db, NULL, SQLITE_CHECKPOINT_FULL, NULL, NULL) !=
 		    SQLITE_OK) {

@@ -30,9 +30,10 @@
  * it never loses one. Tidying a shard whose WAL has grown past 8,000 frames (32 MiB), 100 ms
  * after the loop left it: when nothing in it is pending, the file is made again, empty,
  * without a checkpoint, so the WAL's pages, which only ever reached the page cache, are mostly
- * never written to the disk. A file this process made and never checkpointed forgets its WAL
- * in place (header zeroed; under load the next WAL is written over it, reusing its pages,
- * idle it is truncated); any other file is closed, its WAL unlinked, then the file. When
+ * never written to the disk. A file that is still its first page (nothing ever checkpointed
+ * into it) forgets its WAL in place (header zeroed; under load the next WAL is written over
+ * it, reusing its pages, idle it is truncated); any other file is closed, its WAL unlinked,
+ * then the file. When
  * something in it is still pending, the delivered alerts' rows are deleted and the WAL is
  * checkpointed, its long fsync done before the thread takes the connection. The WAL's writes
  * of a commit are gathered and written at once when it ends (spool_wal.h: one pwrite for what
