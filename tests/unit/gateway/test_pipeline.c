@@ -1436,10 +1436,11 @@ static void copy_file(const char *from, const char *to)
 }
 
 /*
- * Under load, a delivered file that this process made is not removed: its WAL is forgotten in
- * place, the same files go on and the WAL keeps its size (its pages are written over). A copy of
- * the files taken then, as a crash would leave them, holds none of the forgotten alerts although
- * their frames are still in it. Once the load stops, the WALs are given back (truncated).
+ * Under load, a delivered file still one page long (nothing checkpointed into it) is not
+ * removed: its WAL is forgotten in place, the same files go on and the WAL keeps its size (its
+ * pages are written over). A copy of the files taken then, as a crash would leave them, holds
+ * none of the forgotten alerts although their frames are still in it. Once the load stops, the
+ * WALs are given back (truncated).
  */
 static void test_spool_forgets_wal_in_place(void **state)
 {
