@@ -140,6 +140,49 @@ enum lanner_drop {
 	LANNER_DROP_MAX = 5,
 };
 
+/* Per-CPU counters that are not drops (array map lanner_stats, one __u64 each per CPU). */
+enum lanner_stat {
+	/* a user string was read by bpf_probe_read_user_str(): the direct map could not serve it */
+	LANNER_STAT_STR_HELPER = 0,
+	LANNER_STAT_MAX = 1,
+};
+
+/*
+ * Reading user strings through the kernel's direct map (the .bss variable lanner_dmap).
+ *
+ * bpf_probe_read_user_str() costs ~165 ns per call on this kind of VM (mitigations on every call
+ * and return, hardened-usercopy checks), half of a traced openat. The programs instead walk the
+ * current task's page tables with plain faulting-safe loads and read the string where the
+ * kernel maps all RAM (the direct map). base is that mapping's start (page_offset_base), which
+ * the kernel randomizes and does not export: the loader finds it once by running
+ * lanner_dmap_calib in its own context (BPF_PROG_TEST_RUN) over the few 1 GiB-aligned
+ * candidates below its own page-table root, matching a random nonce it wrote into one of its
+ * pages (physical address from /proc/self/pagemap), then checks the whole read path on strings
+ * of its own before turning it on. base 0 (the default, and whenever anything above fails)
+ * means every string is read by the helper, exactly as before. A string the direct map cannot
+ * serve (not mapped, not RAM, crossing a page, longer than the fast copy) goes to the helper.
+ */
+#define LANNER_DMAP_RAM_MAX 8
+#define LANNER_DMAP_CALIB_OUT 512
+
+struct lanner_dmap {
+	__u64 base; /* the direct map's start; 0: helper reads only */
+	__u64 user_end; /* user addresses are below this (TASK_SIZE_MAX) */
+	__u64 ram_lo[LANNER_DMAP_RAM_MAX]; /* physical RAM ranges [lo, hi) (/proc/iomem) */
+	__u64 ram_hi[LANNER_DMAP_RAM_MAX];
+	__u32 levels; /* page-table levels: 4, or 5 with LA57 */
+	__u32 nram;
+	/* calibration (lanner_dmap_calib): inputs */
+	__u32 calib_op; /* 1: find base, 2: read the string at calib_va with base */
+	__u32 calib_kmax; /* 1 GiB candidates to try below the page-table root */
+	__u64 calib_phys; /* physical address of the nonce */
+	__u64 calib_nonce[2];
+	__u64 calib_va; /* op 2: user address of a test string */
+	/* outputs */
+	__s64 calib_len; /* op 2: bytes read with the NUL, 0 when the helper would be used */
+	__u8 calib_out[LANNER_DMAP_CALIB_OUT];
+};
+
 /*
  * Each CPU's record ring: the one element of an mmapable BPF array map (an inner map of
  * lanner_rings), shared by that CPU's programs (the producer) and the detector (the consumer).

@@ -12,6 +12,7 @@
 #include <bpf/bpf_core_read.h>
 
 #include "events.h"
+#include "dmap.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -29,11 +30,7 @@ __u64 lanner_seq = 0;
 /* task_pt_regs(t) - t->stack: the same for every task of this kernel, learnt on first use. */
 __s64 lanner_regs_off = 0;
 
-/* A kfunc (Linux 6.2+); weak: on a kernel without it the address is 0 and the helper is used. */
-extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
-#ifndef bpf_ksym_exists /* libbpf >= 1.2 has it */
-#define bpf_ksym_exists(sym) (!!(sym))
-#endif
+/* bpf_rdonly_cast(), a weak kfunc, is declared in dmap.bpf.h. */
 
 /* The record writes of one record reach at most LANNER_REC_MAX + the largest masked blob. */
 _Static_assert(LANNER_RING_SLACK > LANNER_REC_MAX + 8191 + 4, "ring slack");
@@ -54,6 +51,13 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } lanner_drops SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LANNER_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} lanner_stats SEC(".maps");
 
 /*
  * One record ring per possible CPU (struct lanner_ring in an mmapable array): records are
@@ -302,6 +306,14 @@ static __always_inline void blob_mark(struct rctx *c, struct lanner_blob *b, lon
 	}
 }
 
+static __always_inline void stat_inc(__u32 what)
+{
+	__u64 *n = bpf_map_lookup_elem(&lanner_stats, &what);
+
+	if (n)
+		*n += 1;
+}
+
 /*
  * A NUL-terminated string from user (or kernel) memory. No blob for a NULL pointer; an empty
  * blob with LANNER_BF_FAULT when unreadable.
@@ -314,10 +326,20 @@ static __always_inline void blob_str(struct rctx *c, __u8 id, __u64 ptr, bool us
 
 	if (!capture_args || !ptr)
 		return;
-	if (user)
-		n = bpf_probe_read_user_str(c->buf + o + sizeof(*b), LANNER_PATH_MAX,
-					    (const void *)ptr);
-	else
+	if (user) {
+		n = dmap_str(c->task, c->buf + o + sizeof(*b), ptr);
+		/*
+		 * Through memory the verifier does not track: n is then any u16 to it, so it walks
+		 * the rest of the program once, not once per length the fast copy can return.
+		 */
+		b->len = n;
+		n = *(volatile __u16 *)&b->len;
+		if (!n) {
+			n = bpf_probe_read_user_str(c->buf + o + sizeof(*b), LANNER_PATH_MAX,
+						    (const void *)ptr);
+			stat_inc(LANNER_STAT_STR_HELPER);
+		}
+	} else
 		n = bpf_probe_read_kernel_str(c->buf + o + sizeof(*b), LANNER_PATH_MAX,
 					      (const void *)ptr);
 	b->id = id;
@@ -842,4 +864,11 @@ int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
 	fi->clone_flags_hint = fi->child_tgid == parent->tgid;
 	fi->pad = 0;
 	return rec_submit(&c);
+}
+
+/* Calibration of the direct-map reads (dmap.bpf.h), run by the loader, never attached. */
+SEC("raw_tp")
+int lanner_dmap_calib(void *ctx)
+{
+	return dmap_calib();
 }

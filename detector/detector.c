@@ -78,6 +78,8 @@ struct detector {
 	_Atomic uint64_t events, alerts, overflows, bad, internal, capture_errors, procs_now,
 		proc_overflows, syscalls, loader_bad;
 	_Atomic uint64_t drops[LANNER_DROP_MAX];
+	_Atomic uint64_t kstats[LANNER_STAT_MAX]; /* enum lanner_stat */
+	_Atomic bool fast_reads;
 };
 
 /* ---- hand-off queue ------------------------------------------------------------------- */
@@ -907,13 +909,17 @@ static void on_cmd(uv_async_t *h)
 static void on_tick(uv_timer_t *h)
 {
 	struct detector *d = h->data;
-	uint64_t drops[LANNER_DROP_MAX] = { 0 }, lost, ovf, now = proctable_now_ms();
+	uint64_t drops[LANNER_DROP_MAX] = { 0 }, stats[LANNER_STAT_MAX], lost, ovf;
+	uint64_t now = proctable_now_ms();
 
 	proctable_gc(d->procs, now);
 	d->b2e = decode_boot_to_epoch();
 	if (d->probe && !probe_drops(d->probe, drops))
 		for (int i = 0; i < LANNER_DROP_MAX; i++)
 			atomic_store(&d->drops[i], drops[i]);
+	if (d->probe && !probe_stats(d->probe, stats))
+		for (int i = 0; i < LANNER_STAT_MAX; i++)
+			atomic_store(&d->kstats[i], stats[i]);
 	if (d->probe)
 		atomic_store(&d->loader_bad, probe_bad_records(d->probe));
 	atomic_store(&d->procs_now, proctable_count(d->procs));
@@ -974,6 +980,7 @@ static void *thread_main(void *arg)
 	d->src = src;
 	po.drop_failed = d->o.drop_failed;
 	po.precise_time = d->o.precise_time;
+	po.no_fast_reads = d->o.no_fast_reads;
 	po.ringbuf_bytes = d->o.ringbuf_bytes;
 	/* programs first (records queue in the ring buffers), then /proc: nothing falls between */
 	d->probe = probe_new(&d->loop, &po, &set, on_record, d, d->err, sizeof(d->err));
@@ -983,6 +990,7 @@ static void *thread_main(void *arg)
 		goto report;
 	}
 	atomic_store(&d->syscalls, set_count(&set));
+	atomic_store(&d->fast_reads, probe_fast_reads(d->probe));
 	sample_add(d, probe_seq(d->probe), boot_ns());
 	proctable_seed(d->procs);
 	atomic_store(&d->procs_now, proctable_count(d->procs));
@@ -1111,6 +1119,9 @@ void detector_get_stats(struct detector *d, struct detector_stats *out)
 	out->queue_overflows = atomic_load(&d->overflows);
 	for (int i = 0; i < LANNER_DROP_MAX; i++)
 		out->kernel_drops[i] = atomic_load(&d->drops[i]);
+	for (int i = 0; i < LANNER_STAT_MAX; i++)
+		out->kernel_stats[i] = atomic_load(&d->kstats[i]);
+	out->fast_reads = atomic_load(&d->fast_reads);
 	out->proc_overflows = atomic_load(&d->proc_overflows);
 	out->bad_records = atomic_load(&d->bad) + atomic_load(&d->loader_bad);
 	out->internal_alerts = atomic_load(&d->internal);

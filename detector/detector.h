@@ -56,6 +56,7 @@ struct detector_opts {
 	uint32_t ringbuf_bytes; /* per CPU; 0: the probe's default */
 	bool drop_failed; /* drop failed syscalls in the kernel */
 	bool precise_time; /* kernel timestamps (probe_opts.precise_time) */
+	bool no_fast_reads; /* every user string by the BPF helper (probe_opts.no_fast_reads) */
 	uint32_t internal_alert_interval_ms; /* 0: 60000 */
 	/*
 	 * Pod metadata (podmeta.h) for container.name/image/privileged and k8s.*; borrowed, must
@@ -70,6 +71,8 @@ struct detector_stats {
 	uint64_t alerts; /* alerts queued to the gateway */
 	uint64_t queue_overflows; /* alerts dropped: the hand-off queue was full */
 	uint64_t kernel_drops[LANNER_DROP_MAX]; /* enum lanner_drop */
+	uint64_t kernel_stats[LANNER_STAT_MAX]; /* enum lanner_stat */
+	bool fast_reads; /* user strings read through the direct map (probe_fast_reads) */
 	uint64_t proc_overflows; /* processes not tracked: the table was full */
 	uint64_t bad_records; /* records that failed the loader's or decoder's checks */
 	uint64_t internal_alerts;

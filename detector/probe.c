@@ -17,6 +17,7 @@
 #include <bpf/libbpf.h>
 
 #include "config/log.h"
+#include "detector/dmap.h"
 #include "detector/lring.h"
 #include "detector/probe.h"
 #include "lanner.skel.h"
@@ -513,6 +514,7 @@ struct probe {
 	struct probe_set wanted; /* the last set asked for */
 	struct probe_set detaching; /* links being destroyed in the threadpool */
 	bool closing;
+	bool fast_reads; /* direct-map reads of user strings are on (dmap.h) */
 	int inflight; /* detach works queued */
 	const char *tracefs;
 	probe_record_fn cb;
@@ -875,14 +877,14 @@ uint64_t probe_seq(const struct probe *p)
 	return __atomic_load_n(&p->skel->bss->lanner_seq, __ATOMIC_ACQUIRE);
 }
 
-int probe_drops(const struct probe *p, uint64_t out[LANNER_DROP_MAX])
+/* A per-CPU counter array's n counters, summed over CPUs. */
+static int sum_counters(const struct probe *p, int fd, uint32_t n, uint64_t *out)
 {
-	int fd = bpf_map__fd(p->skel->maps.lanner_drops);
 	uint64_t *vals = calloc(p->ncpu, sizeof(*vals));
 
 	if (!vals)
 		return -ENOMEM;
-	for (uint32_t k = 0; k < LANNER_DROP_MAX; k++) {
+	for (uint32_t k = 0; k < n; k++) {
 		out[k] = 0;
 		if (bpf_map_lookup_elem(fd, &k, vals)) {
 			int err = -errno;
@@ -895,6 +897,21 @@ int probe_drops(const struct probe *p, uint64_t out[LANNER_DROP_MAX])
 	}
 	free(vals);
 	return 0;
+}
+
+int probe_drops(const struct probe *p, uint64_t out[LANNER_DROP_MAX])
+{
+	return sum_counters(p, bpf_map__fd(p->skel->maps.lanner_drops), LANNER_DROP_MAX, out);
+}
+
+int probe_stats(const struct probe *p, uint64_t out[LANNER_STAT_MAX])
+{
+	return sum_counters(p, bpf_map__fd(p->skel->maps.lanner_stats), LANNER_STAT_MAX, out);
+}
+
+bool probe_fast_reads(const struct probe *p)
+{
+	return p->fast_reads;
 }
 
 int probe_prog_stats(const struct probe *p, const char *prog, uint64_t *run_ns, uint64_t *run_cnt)
@@ -1081,6 +1098,21 @@ struct probe *probe_new(uv_loop_t *loop, const struct probe_opts *opts, const st
 			e = -errno;
 			set_err(err, errlen, "detector: record ring %d: %s", i, strerror(-e));
 			goto err_release;
+		}
+	}
+
+	/* User strings through the direct map when this kernel passes the checks (dmap.h). */
+	if (!o.no_fast_reads) {
+		char why[256];
+		uint64_t base;
+
+		if (dmap_enable(p->skel->obj, &base, why, sizeof(why))) {
+			log_warn("detector: user strings are read by the BPF helper (~100 ns more "
+				 "per path): direct-map reads are off: %s",
+				 why);
+		} else {
+			p->fast_reads = true;
+			log_info("detector: user strings are read through the kernel's direct map");
 		}
 	}
 

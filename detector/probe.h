@@ -73,6 +73,12 @@ struct probe_opts {
 	 * probe_seq() samples (see detector.c).
 	 */
 	bool precise_time;
+	/*
+	 * Read every user string with bpf_probe_read_user_str(). Off (the default), the loader
+	 * turns on the programs' direct-map reads (detector/dmap.h: ~100 ns less per path here)
+	 * when its checks pass, and logs why when they do not.
+	 */
+	bool no_fast_reads;
 	uint32_t ringbuf_bytes; /* record ring per CPU, a power of two >= 64 KiB; 0 means 8 MiB */
 	/*
 	 * The programs wake the loop once every 1024 records of a CPU (a wakeup per record costs
@@ -122,6 +128,12 @@ uint64_t probe_seq(const struct probe *p);
 
 /* Kernel drop counters summed over CPUs, indexed by enum lanner_drop. Returns 0 or -errno. */
 int probe_drops(const struct probe *p, uint64_t out[LANNER_DROP_MAX]);
+
+/* The kernel's other counters summed over CPUs, indexed by enum lanner_stat. 0 or -errno. */
+int probe_stats(const struct probe *p, uint64_t out[LANNER_STAT_MAX]);
+
+/* True when the programs read user strings through the direct map (probe_opts.no_fast_reads). */
+bool probe_fast_reads(const struct probe *p);
 
 /*
  * Kernel run-time statistics of one program ("sys_exit_openat", "sched_exec", "sched_exit",

@@ -185,6 +185,7 @@ struct detector_settings {
 	bool required;
 	bool drop_failed;
 	bool precise_time;
+	bool fast_user_reads;
 	int64_t queue_len;
 	int64_t max_procs;
 	uint64_t ringbuf_bytes;
@@ -206,6 +207,11 @@ static const struct config_option detector_options[] = {
 	  offsetof(struct detector_settings, precise_time), 0, 0, NULL, NULL,
 	  "stamp each event in the kernel (~80 ns more per event; off: the detector dates each "
 	  "event between two of its ring-buffer drains, within 10 ms idle, closer under load)" },
+	{ "detector.fast_user_reads", CONFIG_BOOL, "true",
+	  offsetof(struct detector_settings, fast_user_reads), 0, 0, NULL, NULL,
+	  "read paths and other user strings through the kernel's direct map (~100 ns less per "
+	  "path; checked at start, and left off with a warning when the check fails; off: the BPF "
+	  "helper reads them)" },
 	{ "detector.queue_len", CONFIG_INT, "8192", offsetof(struct detector_settings, queue_len),
 	  16, 1048576, NULL, NULL, "alerts waiting between the detector and the outputs" },
 	{ "detector.max_procs", CONFIG_INT, "32768", offsetof(struct detector_settings, max_procs),
@@ -256,6 +262,10 @@ static void detector_metrics(void *data, metrics_emit_fn emit, void *emit_ctx)
 	else if (!strcmp(which, "drops"))
 		for (int i = 0; i < LANNER_DROP_MAX; i++)
 			emit(emit_ctx, &reasons[i], (double)st.kernel_drops[i]);
+	else if (!strcmp(which, "helper_reads"))
+		emit(emit_ctx, NULL, (double)st.kernel_stats[LANNER_STAT_STR_HELPER]);
+	else if (!strcmp(which, "fast_reads"))
+		emit(emit_ctx, NULL, st.fast_reads ? 1 : 0);
 }
 
 /* Pod metadata (podwatch.h); runs on the gateway loop, like the watcher. */
@@ -299,6 +309,17 @@ static int declare_detector_metrics(struct metrics *m)
 			"Kernel-side drops by reason (ringbuf_full, no_ringbuf and "
 			"ring_busy lose events)",
 			reason, 1, detector_metrics, "drops");
+	if (!err)
+		err = metrics_counter_fn(
+			m, "lanner_detector_kernel_helper_reads_total",
+			"User strings the kernel programs read with the BPF helper, because the "
+			"direct map could not serve them or direct-map reads are off",
+			NULL, 0, detector_metrics, "helper_reads");
+	if (!err)
+		err = metrics_gauge(m, "lanner_detector_fast_user_reads",
+				    "1 when the kernel programs read user strings through the "
+				    "direct map (detector.fast_user_reads and its start-up check)",
+				    NULL, 0, detector_metrics, "fast_reads");
 	if (!err)
 		err = metrics_gauge(m, "lanner_detector_processes",
 				    "Processes in the detector's process table", NULL, 0,
@@ -346,6 +367,7 @@ static int start_detector(struct gateway *g, const struct run_args *a)
 	o.max_procs = (size_t)det.set.max_procs;
 	o.ringbuf_bytes = (uint32_t)det.set.ringbuf_bytes;
 	o.drop_failed = det.set.drop_failed;
+	o.no_fast_reads = !det.set.fast_user_reads;
 	o.precise_time = det.set.precise_time;
 	o.internal_alert_interval_ms = (uint32_t)det.set.internal_alert_interval_ms;
 	e = podwatch_start(g->loop, g->cfg, &det.podmeta, &det.podwatch);

@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,9 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include "bpf/events.h"
 #include "bench_parts.skel.h"
+#include "detector/dmap.h"
 #include "detector/lring.h"
 
 #define N_OPEN 20000
@@ -44,7 +47,24 @@ struct bench_case {
 	struct bpf_program *also; /* attached with it (lanner's sys_exit_close) */
 	double ns[MAX_ROUNDS];
 	double also_ns[MAX_ROUNDS]; /* the same for `also` */
+	struct bpf_map *stats; /* lanner_stats: strings the helper read */
 };
+
+/* lanner_stats[LANNER_STAT_STR_HELPER] summed over CPUs (-1: the object has none). */
+static long long helper_reads(const struct bench_case *c, int ncpu)
+{
+	__u32 key = LANNER_STAT_STR_HELPER;
+	long long n = -1;
+	__u64 *v;
+
+	if (!c->stats || !(v = calloc((size_t)ncpu, sizeof(*v))))
+		return -1;
+	if (!bpf_map_lookup_elem(bpf_map__fd(c->stats), &key, v))
+		for (int i = n = 0; i < ncpu; i++)
+			n += (long long)v[i];
+	free(v);
+	return n;
+}
 
 static struct ring_buffer *rings;
 static volatile int stop_consumer;
@@ -293,11 +313,20 @@ int main(int argc, char **argv)
 		fprintf(stderr, "load bench_parts: %s (needs root)\n", strerror(errno));
 		goto out_worker;
 	}
+	{
+		char why[256];
+
+		if (dmap_enable(skel->obj, NULL, why, sizeof(why)))
+			printf("bench_parts: direct-map reads off (p18-p20 measure nothing): %s\n",
+			       why);
+	}
 	bpf_object__for_each_program(p, skel->obj)
-		if (nc < MAX_CASES)
+		if (nc < MAX_CASES && strcmp(bpf_program__name(p), "lanner_dmap_calib"))
 			cases[nc++] = (struct bench_case){ bpf_program__name(p), p, NULL, { 0 } };
 	for (int i = 2; i < argc && nc < MAX_CASES; i++) {
-		struct bpf_object *obj = bpf_object__open_file(argv[i], NULL);
+		/* "nodmap:OBJ": the same object with the direct-map reads left off */
+		bool nodmap = !strncmp(argv[i], "nodmap:", 7);
+		struct bpf_object *obj = bpf_object__open_file(argv[i] + (nodmap ? 7 : 0), NULL);
 		/* lanner_rings: own record rings (now); lanner_rbs: BPF ring buffers (before) */
 		struct bpf_map *own = obj ? bpf_object__find_map_by_name(obj, "lanner_rings") :
 					    NULL;
@@ -333,11 +362,25 @@ int main(int argc, char **argv)
 			fprintf(stderr, "load %s: %s\n", argv[i], strerror(e < 0 ? -e : errno));
 			goto out_worker;
 		}
+		/* direct-map string reads, as lanner's loader turns them on (older objects: none) */
+		if (bpf_object__find_program_by_name(obj, "lanner_dmap_calib")) {
+			char why[256];
+			uint64_t base;
+
+			if (nodmap)
+				printf("%s: direct-map reads off\n", argv[i]);
+			else if (dmap_enable(obj, &base, why, sizeof(why)))
+				printf("%s: direct-map reads off: %s\n", argv[i], why);
+			else
+				printf("%s: direct-map reads on\n", argv[i]);
+		}
 		cases[nc++] = (struct bench_case){
 			argv[i],
 			bpf_object__find_program_by_name(obj, "sys_exit_openat"),
 			bpf_object__find_program_by_name(obj, "sys_exit_close"),
-			{ 0 }
+			{ 0 },
+			{ 0 },
+			bpf_object__find_map_by_name(obj, "lanner_stats")
 		};
 		if (!cases[nc - 1].prog) {
 			fprintf(stderr, "%s has no sys_exit_openat\n", argv[i]);
@@ -365,6 +408,9 @@ int main(int argc, char **argv)
 			qsort(cases[i].also_ns, rounds, sizeof(double), cmp_double);
 			printf("  %-42s %10.1f %10.1f\n", "its sys_exit_close", cases[i].also_ns[0],
 			       cases[i].also_ns[rounds / 2]);
+			if (helper_reads(&cases[i], ncpu) >= 0)
+				printf("  strings read by the helper: %lld\n",
+				       helper_reads(&cases[i], ncpu));
 		}
 		printf("records drained: %llu (%llu bad)\n", records, bad_records);
 		err = 0;

@@ -12,9 +12,11 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -685,6 +687,177 @@ static void test_ring_wrap_and_full(void **state)
 	run_finish(&r);
 }
 
+/*
+ * Direct-map reads of user strings (detector/dmap.h): every string the child opens arrives
+ * exactly as it wrote it, fast reads on and off. The strings cover every alignment with the NUL
+ * at every byte of a word and bytes 0x01/0x7f/0x80/0xff next to it, the stack, the longest fast
+ * string and one byte more, a string crossing into the next page and one ending on a page's last
+ * byte, a transparent huge page (when THP gives one), a shared file page, and an unreadable
+ * one (PROT_NONE: the syscall fails with EFAULT, the blob is empty and flagged). The helper
+ * counter shows which path read them: a build whose fast path never runs fails here.
+ */
+#define FAST_GRID (8 * 40) /* alignments 0-7 x lengths 1-40 */
+enum {
+	FC_STACK = FAST_GRID,
+	FC_LONGEST,
+	FC_TOO_LONG,
+	FC_CROSSING,
+	FC_PAGE_END,
+	FC_HUGE,
+	FC_SHARED,
+	FC_PROT_NONE,
+	FC_N,
+};
+#define FAST_ROUNDS 3
+#define FC_SLOW 3 /* cases the helper must read: too long, crossing, PROT_NONE */
+
+static size_t fast_len(int c)
+{
+	static const size_t len[] = { 30, 255, 256, 30, 20, 50, 50, 20 };
+
+	return c < FAST_GRID ? (size_t)(1 + c / 8) : len[c - FAST_GRID];
+}
+
+/* Case c's text, NUL-terminated; "z..." relative paths that do not exist. */
+static void fast_text(int c, char *out)
+{
+	static const char bytes[] = "\x80q\x01\xff/7\x7fZ";
+	size_t n = fast_len(c);
+
+	out[0] = 'z';
+	for (size_t k = 1; k < n; k++)
+		out[k] = bytes[(k + (size_t)c) % 8];
+	out[n] = '\0';
+}
+
+static void fast_open(const char *path)
+{
+	syscall(SYS_openat, AT_FDCWD, path, O_RDONLY);
+}
+
+static void child_fast(void *arg)
+{
+	char stack[64], *heap, *two, *huge, *shared, *none;
+	int mfd = memfd_create("lanner-fast", 0);
+
+	(void)arg;
+	heap = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	two = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	huge = mmap(NULL, 4 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	none = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mfd < 0 || ftruncate(mfd, 8192) || heap == MAP_FAILED || two == MAP_FAILED ||
+	    huge == MAP_FAILED || none == MAP_FAILED)
+		_exit(2);
+	shared = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	if (shared == MAP_FAILED)
+		_exit(2);
+	huge = (char *)(((uintptr_t)huge + (2 << 20) - 1) & ~(uintptr_t)((2 << 20) - 1));
+	madvise(huge, 2 << 20, MADV_HUGEPAGE);
+	/* short strings everywhere else: a read at a wrong offset gives a wrong string */
+	for (int i = 0; i < 4 * 4096; i++)
+		huge[i] = shared[i % 8192] = i % 16 == 15 ? '\0' : 'w';
+	fast_text(FC_PROT_NONE, none + 100);
+	if (mprotect(none, 4096, PROT_NONE))
+		_exit(2);
+	for (int round = 0; round < FAST_ROUNDS; round++) {
+		for (int c = 0; c < FAST_GRID; c++) {
+			fast_text(c, heap + 128 + c % 8);
+			fast_open(heap + 128 + c % 8);
+		}
+		fast_text(FC_STACK, stack);
+		fast_open(stack);
+		fast_text(FC_LONGEST, heap + 512);
+		fast_open(heap + 512);
+		fast_text(FC_TOO_LONG, heap + 1024);
+		fast_open(heap + 1024);
+		fast_text(FC_CROSSING, two + 4096 - 10);
+		fast_open(two + 4096 - 10);
+		fast_text(FC_PAGE_END, two + 4096 - 21);
+		fast_open(two + 4096 - 21);
+		fast_text(FC_HUGE, huge + 3 * 4096 + 100);
+		fast_open(huge + 3 * 4096 + 100);
+		fast_text(FC_SHARED, shared + 200);
+		fast_open(shared + 200);
+		fast_open(none + 100);
+	}
+}
+
+/* The child's openat records, in order, against the cases; returns how many were seen. */
+static int check_fast(struct seen *s, pid_t tid)
+{
+	char want[512];
+	uint64_t last = 0;
+	int got = 0;
+
+	for (size_t i = 0; i < s->n; i++) {
+		const struct lanner_rec *r = s->recs[i];
+		int c = got % FC_N;
+		const char *path;
+		size_t len = 0;
+
+		if (r->type != LANNER_REC_SYSCALL || r->tid != (uint32_t)tid || r->nr != 257)
+			continue;
+		assert_true(!got || r->seq > last);
+		last = r->seq;
+		got++;
+		path = blob(r, LANNER_B_PATH, &len);
+		assert_non_null(path);
+		if (c == FC_PROT_NONE) {
+			assert_int_equal(r->ret, -EFAULT);
+			assert_int_equal(len, 0);
+			assert_true(r->flags & LANNER_RF_FAULT);
+			continue;
+		}
+		fast_text(c, want);
+		if (len != strlen(want) + 1 || memcmp(path, want, len))
+			fail_msg("case %d: %zu bytes, want %zu", c, len, strlen(want) + 1);
+		assert_false(r->flags & (LANNER_RF_FAULT | LANNER_RF_TRUNCATED));
+	}
+	return got;
+}
+
+static void test_fast_reads(void **state)
+{
+	const char *ci = getenv("CI");
+
+	if (!need_root()) {
+		skip();
+		return;
+	}
+	for (int off = 0; off < 2; off++) {
+		struct probe_opts o = { .no_fast_reads = off };
+		uint64_t before[LANNER_STAT_MAX], after[LANNER_STAT_MAX], helper;
+		struct probe_set set = { 0 };
+		struct run r = { 0 };
+		pid_t pid;
+
+		probe_set_add(&set, 257);
+		run_start(&r, &o, &set);
+		if (!off && !probe_fast_reads(r.probe)) {
+			/* this kernel failed the loader's checks (the log says why) */
+			if (ci && !strcmp(ci, "true"))
+				fail_msg("CI=true: direct-map reads must work on the CI kernel");
+			print_message("direct-map reads are off on this kernel: helper only\n");
+		}
+		if (off)
+			assert_false(probe_fast_reads(r.probe));
+		assert_int_equal(probe_stats(r.probe, before), 0);
+		pid = run_child(&r, child_fast, NULL);
+		assert_int_equal(probe_stats(r.probe, after), 0);
+		assert_int_equal(check_fast(&r.seen, pid), FC_N * FAST_ROUNDS);
+		assert_int_equal(probe_bad_records(r.probe), 0);
+		/* other processes' opens count too: only more helper reads, never fewer */
+		helper = after[LANNER_STAT_STR_HELPER] - before[LANNER_STAT_STR_HELPER];
+		if (off || !probe_fast_reads(r.probe)) {
+			assert_true(helper >= FC_N * FAST_ROUNDS);
+		} else {
+			assert_true(helper >= FC_SLOW * FAST_ROUNDS);
+			assert_true(helper < (FC_N - FC_SLOW) * FAST_ROUNDS / 2);
+		}
+		run_finish(&r);
+	}
+}
+
 static void test_bad_options(void **state)
 {
 	struct probe_opts o = { .ringbuf_bytes = 5000 };
@@ -758,6 +931,7 @@ int main(void)
 		cmocka_unit_test(test_live),
 		cmocka_unit_test(test_knobs),
 		cmocka_unit_test(test_ring_wrap_and_full),
+		cmocka_unit_test(test_fast_reads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
