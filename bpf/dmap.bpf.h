@@ -137,33 +137,59 @@ static __always_inline long dmap_str(struct task_struct *t, __u8 *dst, __u64 va)
 
 /*
  * The calibration program's body (lanner_dmap_calib, SEC("raw_tp")), run by the loader in its
- * own context through BPF_PROG_TEST_RUN, never attached. calib_op 1: the direct map starts at
- * a 1 GiB boundary at or below the address of this task's page-table root, which lives in it;
- * the candidate whose mapping of calib_phys holds the loader's 16-byte random nonce is it. Every address tried is
- * below the direct map's end plus RAM's size, where the kernel maps only RAM or nothing (the
- * randomized layout keeps the vmalloc area terabytes further on): a load that finds nothing
- * faults harmlessly and reads 0. calib_op 2: the fast read of the string at calib_va, as the
- * syscall programs would do it, for the loader to compare with what it wrote.
+ * own context through BPF_PROG_TEST_RUN, never attached.
+ *
+ * calib_op 1: the direct map starts at a 1 GiB boundary (the kernel randomizes it in 1 GiB
+ * steps) at or below the address of this task's page-table root, which lives in it, and at
+ * most RAM's size below it; the candidate whose mapping of calib_phys holds the loader's
+ * 16-byte random nonce is it. Candidates are tried from the lowest up, never below where the
+ * kernel's direct-map region can start (calib_lo), and the first match stops the search: every
+ * address read is then below the real start plus calib_phys, i.e. either in the unmapped gap
+ * before the direct map or in the direct map itself, which maps RAM only. Nothing above the
+ * direct map is ever touched. A load that finds nothing mapped faults harmlessly and reads 0.
+ *
+ * calib_op 2: the fast read of the string at calib_va, as the syscall programs do it, for the
+ * loader to compare with what it wrote.
  */
+struct dmap_search {
+	__u64 lowest; /* the first candidate */
+	__u64 top; /* the last: the page-table root's 1 GiB boundary */
+};
+
+/* bpf_loop() callback: candidate k; 1 stops the loop (found, or past the last). */
+static long dmap_try(__u64 k, void *ctx)
+{
+	struct dmap_search *s = ctx;
+	struct lanner_dmap *d = &lanner_dmap;
+	__u64 cand = s->lowest + k * SZ_1G;
+
+	if (cand > s->top)
+		return 1;
+	if (kload((const void *)(cand + d->calib_phys)) != d->calib_nonce[0] ||
+	    kload((const void *)(cand + d->calib_phys + 8)) != d->calib_nonce[1])
+		return 0;
+	d->base = cand;
+	return 1;
+}
+
 static __always_inline int dmap_calib(void)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
 	struct lanner_dmap *d = &lanner_dmap;
-	__u64 top, cand;
+	struct dmap_search s;
+	__u64 below;
 
 	if (!bpf_ksym_exists(bpf_rdonly_cast))
 		return 0;
 	if (d->calib_op == 1) {
 		d->base = 0;
-		top = kload(&t->mm->pgd) & ~(SZ_1G - 1);
-		for (__u32 k = 0; k < 4096 && k < d->calib_kmax; k++) {
-			cand = top - (__u64)k * SZ_1G;
-			if (kload((const void *)(cand + d->calib_phys)) == d->calib_nonce[0] &&
-			    kload((const void *)(cand + d->calib_phys + 8)) == d->calib_nonce[1]) {
-				d->base = cand;
-				break;
-			}
-		}
+		s.top = kload(&t->mm->pgd) & ~(SZ_1G - 1);
+		if (s.top < d->calib_lo || !d->calib_kmax)
+			return 0;
+		below = (__u64)(d->calib_kmax - 1) * SZ_1G;
+		s.lowest = s.top - below < d->calib_lo ? d->calib_lo : s.top - below;
+		/* calib_lo is 1 GiB-aligned: every candidate is too */
+		bpf_loop(d->calib_kmax, dmap_try, &s, 0);
 	} else if (d->calib_op == 2) {
 		d->calib_len = dmap_str(t, d->calib_out, d->calib_va);
 	}

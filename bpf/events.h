@@ -174,7 +174,8 @@ struct lanner_dmap {
 	__u32 nram;
 	/* calibration (lanner_dmap_calib): inputs */
 	__u32 calib_op; /* 1: find base, 2: read the string at calib_va with base */
-	__u32 calib_kmax; /* 1 GiB candidates to try below the page-table root */
+	__u32 calib_kmax; /* 1 GiB candidates to try, the page-table root's and below */
+	__u64 calib_lo; /* the lowest address the direct map can start at */
 	__u64 calib_phys; /* physical address of the nonce */
 	__u64 calib_nonce[2];
 	__u64 calib_va; /* op 2: user address of a test string */

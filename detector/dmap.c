@@ -25,6 +25,9 @@
 #define PAGE 4096ull
 #define USER_END_4 0x00007ffffffff000ull /* TASK_SIZE_MAX, 4-level tables */
 #define USER_END_5 0x00fffffffffff000ull /* with LA57 */
+/* where the kernel's direct-map region starts before randomization (__PAGE_OFFSET_BASE_L4/5) */
+#define DMAP_LO_4 0xffff888000000000ull
+#define DMAP_LO_5 0xff11000000000000ull
 #define NONCE_OFF 1024 /* where the nonce sits in its page (any 8-aligned offset) */
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -309,19 +312,28 @@ int dmap_enable(struct bpf_object *obj, uint64_t *base_out, char *err, size_t er
 		goto out_unmap;
 	}
 	memcpy(pages + NONCE_OFF, nonce, sizeof(nonce));
-	e = phys_of(pages + NONCE_OFF, &phys);
-	if (e) {
-		set_err(err, errlen, "no physical address in /proc/self/pagemap: %s", strerror(-e));
-		goto out_unmap;
-	}
 
-	/* Find the direct map: candidates at 1 GiB steps, as far below as RAM reaches. */
+	/*
+	 * Find the direct map: candidates at 1 GiB steps, as far below the page-table root as RAM
+	 * reaches. Twice: the page may move (compaction) between pagemap's answer and the search.
+	 */
 	d.calib_op = 1;
-	d.calib_phys = phys;
 	d.calib_nonce[0] = nonce[0];
 	d.calib_nonce[1] = nonce[1];
-	d.calib_kmax = (uint32_t)(ram_end >> 30) + 2;
-	e = run_calib(prog, &b, &d);
+	d.calib_kmax = ram_end >> 30 >= 4094 ? 4096 : (uint32_t)(ram_end >> 30) + 2;
+	d.calib_lo = d.levels == 5 ? DMAP_LO_5 : DMAP_LO_4;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		e = phys_of(pages + NONCE_OFF, &phys);
+		if (e) {
+			set_err(err, errlen, "no physical address in /proc/self/pagemap: %s",
+				strerror(-e));
+			goto out_unmap;
+		}
+		d.calib_phys = phys;
+		e = run_calib(prog, &b, &d);
+		if (e || d.base)
+			break;
+	}
 	if (!e && !d.base)
 		e = -ENOENT;
 	if (e) {
