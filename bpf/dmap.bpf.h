@@ -44,10 +44,11 @@ static __always_inline __u64 pt_entry(__u64 table, __u64 va, int shift)
 
 /*
  * The physical address user address va maps to in t's page tables, 0 unless it is a present
- * user page of RAM (the ranges the loader read from /proc/iomem). The same walk the MMU does,
- * on x86_64 4- or 5-level tables, with 1 GiB and 2 MiB pages.
+ * user page of RAM (the ranges the loader read from /proc/iomem); *room: the bytes from there
+ * to the end of its RAM range. The same walk the MMU does, on x86_64 4- or 5-level tables,
+ * with 1 GiB and 2 MiB pages.
  */
-static __always_inline __u64 dmap_phys(struct task_struct *t, __u64 va, __u64 base)
+static __always_inline __u64 dmap_phys(struct task_struct *t, __u64 va, __u64 base, __u64 *room)
 {
 	struct lanner_dmap *d = &lanner_dmap;
 	__u64 e, tab, phys;
@@ -83,8 +84,10 @@ static __always_inline __u64 dmap_phys(struct task_struct *t, __u64 va, __u64 ba
 		}
 	}
 	for (int i = 0; i < LANNER_DMAP_RAM_MAX; i++)
-		if (i < d->nram && phys >= d->ram_lo[i] && phys < d->ram_hi[i])
+		if (i < d->nram && phys >= d->ram_lo[i] && phys < d->ram_hi[i]) {
+			*room = d->ram_hi[i] - phys;
 			return phys;
+		}
 	return 0;
 }
 
@@ -104,15 +107,18 @@ static __always_inline __u64 dmap_phys(struct task_struct *t, __u64 va, __u64 ba
  */
 static __always_inline long dmap_str(struct task_struct *t, __u8 *dst, __u64 va)
 {
-	__u64 base = lanner_dmap.base, phys, src, left, w, m, k;
+	__u64 base = lanner_dmap.base, phys, src, left, room = 0, w, m, k;
 
 	if (!bpf_ksym_exists(bpf_rdonly_cast) || !base || va >= lanner_dmap.user_end)
 		return 0;
-	phys = dmap_phys(t, va, base);
+	phys = dmap_phys(t, va, base, &room);
 	if (!phys)
 		return 0;
 	src = base + phys;
+	/* inside its 4 KiB page and its RAM range (ranges need not end on a page) */
 	left = 4096 - (phys & 4095);
+	if (room < left)
+		left = room;
 	for (int i = 0; i < DMAP_WORDS; i++) {
 		if ((__u64)(i + 1) * 8 > left)
 			return 0;

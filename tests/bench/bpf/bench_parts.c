@@ -12,6 +12,10 @@
  * revision) gets its sys_exit_openat and sys_exit_close attached. Rounds interleave all of
  * them; bpf_stats (run_time_ns / run_cnt of the openat program, BPF_ENABLE_STATS held for the
  * run) give the best and the median round; for lanner's objects also of sys_exit_close.
+ *
+ * A lanner object with direct-map reads (lanner_dmap_calib) gets them turned on as lanner's
+ * loader does (detector/dmap.h), unless given as nodmap:PATH; the count of strings its helper
+ * path read is printed after it. bench_parts' own p18-p20 measure the direct-map read's pieces.
  */
 #include <errno.h>
 #include <fcntl.h>
