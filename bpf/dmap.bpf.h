@@ -142,6 +142,41 @@ static __always_inline long dmap_str(struct task_struct *t, __u8 *dst, __u64 va)
 }
 
 /*
+ * Copies len raw user bytes (a sockaddr, at most LANNER_SOCKADDR_MAX) at va into dst through the
+ * direct map; false when the helper must: as for dmap_str(), plus when the bytes, rounded up to
+ * whole words, do not fit in the page, or the first word reads as zeros (a fault cannot be
+ * told from zeros otherwise). dst's bytes past len up to the next word are zeroed.
+ */
+static __always_inline bool dmap_raw(struct task_struct *t, __u8 *dst, __u64 va, __u32 len)
+{
+	__u64 base = lanner_dmap.base, phys, src, left, room = 0, w;
+
+	if (!bpf_ksym_exists(bpf_rdonly_cast) || !base || va >= lanner_dmap.user_end || !len ||
+	    len > LANNER_SOCKADDR_MAX)
+		return false;
+	phys = dmap_phys(t, va, base, &room);
+	if (!phys)
+		return false;
+	src = base + phys;
+	left = 4096 - (phys & 4095);
+	if (room < left)
+		left = room;
+	if (((len + 7) & ~7u) > left)
+		return false;
+	for (int i = 0; i < LANNER_SOCKADDR_MAX / 8; i++) {
+		if (i * 8 >= len)
+			break;
+		w = kload((const void *)(src + i * 8));
+		if (!w && !i)
+			return false;
+		if ((i + 1) * 8 > len)
+			w &= (1ULL << ((len - i * 8) * 8)) - 1;
+		*(__u64 *)(dst + i * 8) = w;
+	}
+	return true;
+}
+
+/*
  * The calibration program's body (lanner_dmap_calib, SEC("raw_tp")), run by the loader in its
  * own context through BPF_PROG_TEST_RUN, never attached.
  *

@@ -142,8 +142,11 @@ enum lanner_drop {
 
 /* Per-CPU counters that are not drops (array map lanner_stats, one __u64 each per CPU). */
 enum lanner_stat {
-	/* a user string was read by bpf_probe_read_user_str(): the direct map could not serve it */
-	LANNER_STAT_STR_HELPER = 0,
+	/*
+	 * a user string or structure was read by the BPF helper: the direct map could not serve
+	 * it, or direct-map reads are off (struct lanner_dmap)
+	 */
+	LANNER_STAT_USER_HELPER = 0,
 	LANNER_STAT_MAX = 1,
 };
 

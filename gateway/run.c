@@ -263,7 +263,7 @@ static void detector_metrics(void *data, metrics_emit_fn emit, void *emit_ctx)
 		for (int i = 0; i < LANNER_DROP_MAX; i++)
 			emit(emit_ctx, &reasons[i], (double)st.kernel_drops[i]);
 	else if (!strcmp(which, "helper_reads"))
-		emit(emit_ctx, NULL, (double)st.kernel_stats[LANNER_STAT_STR_HELPER]);
+		emit(emit_ctx, NULL, (double)st.kernel_stats[LANNER_STAT_USER_HELPER]);
 	else if (!strcmp(which, "fast_reads"))
 		emit(emit_ctx, NULL, st.fast_reads ? 1 : 0);
 }

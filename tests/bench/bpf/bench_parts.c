@@ -54,10 +54,10 @@ struct bench_case {
 	struct bpf_map *stats; /* lanner_stats: strings the helper read */
 };
 
-/* lanner_stats[LANNER_STAT_STR_HELPER] summed over CPUs (-1: the object has none). */
+/* lanner_stats[LANNER_STAT_USER_HELPER] summed over CPUs (-1: the object has none). */
 static long long helper_reads(const struct bench_case *c, int ncpu)
 {
-	__u32 key = LANNER_STAT_STR_HELPER;
+	__u32 key = LANNER_STAT_USER_HELPER;
 	long long n = -1;
 	__u64 *v;
 

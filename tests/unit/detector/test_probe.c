@@ -276,6 +276,9 @@ static void child_phase1(void *arg)
 {
 	struct phase1 *ph = arg;
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(ph->port) };
+	struct sockaddr_in6 s6 = { .sin6_family = AF_INET6,
+				   .sin6_port = htons(9),
+				   .sin6_addr = IN6ADDR_LOOPBACK_INIT };
 	char *const argv[] = { "true", "lanner-arg", NULL };
 	char *const envp[] = { NULL };
 	int fd, dup;
@@ -298,6 +301,11 @@ static void child_phase1(void *arg)
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
 		_exit(12);
+	close(fd);
+	/* IPv6 and UDP: a connect needs no listener (port 9, discard) */
+	fd = socket(AF_INET6, SOCK_DGRAM, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&s6, sizeof(s6)))
+		_exit(15);
 	close(fd);
 	execve("/bin/true", argv, envp);
 	_exit(13);
@@ -432,6 +440,33 @@ static void test_live(void **state)
 		assert_int_equal(tp.rport, ph.port);
 		assert_true(tp.lport != 0);
 		assert_memory_equal(tp.raddr, "\x7f\0\0\1", 4);
+	}
+	/* the IPv6 UDP connect: sockaddr as passed, tuple with both ends on ::1 */
+	rec = find_sys(&r.seen, pid, 42, 1);
+	assert_non_null(rec);
+	assert_int_equal(rec->ret, 0);
+	{
+		const void *sa = blob(rec, LANNER_B_SOCKADDR, &len);
+		struct lanner_sock_tuple tp;
+		struct sockaddr_in6 sin6;
+		const void *t;
+
+		assert_non_null(sa);
+		assert_int_equal(len, sizeof(sin6));
+		memcpy(&sin6, sa, sizeof(sin6));
+		assert_int_equal(sin6.sin6_family, AF_INET6);
+		assert_int_equal(ntohs(sin6.sin6_port), 9);
+		assert_true(IN6_IS_ADDR_LOOPBACK(&sin6.sin6_addr));
+		t = blob(rec, LANNER_B_TUPLE, &len);
+		assert_non_null(t);
+		assert_int_equal(len, sizeof(tp));
+		memcpy(&tp, t, sizeof(tp));
+		assert_int_equal(tp.family, AF_INET6);
+		assert_int_equal(tp.protocol, IPPROTO_UDP);
+		assert_int_equal(tp.rport, 9);
+		assert_true(tp.lport != 0);
+		assert_memory_equal(tp.raddr, &in6addr_loopback, 16);
+		assert_memory_equal(tp.laddr, &in6addr_loopback, 16);
 	}
 
 	/* The exec: one record from sched_process_exec, with filename and argv. */
@@ -847,7 +882,7 @@ static void test_fast_reads(void **state)
 		assert_int_equal(check_fast(&r.seen, pid), FC_N * FAST_ROUNDS);
 		assert_int_equal(probe_bad_records(r.probe), 0);
 		/* other processes' opens count too: only more helper reads, never fewer */
-		helper = after[LANNER_STAT_STR_HELPER] - before[LANNER_STAT_STR_HELPER];
+		helper = after[LANNER_STAT_USER_HELPER] - before[LANNER_STAT_USER_HELPER];
 		if (off || !probe_fast_reads(r.probe)) {
 			assert_true(helper >= FC_N * FAST_ROUNDS);
 		} else {
