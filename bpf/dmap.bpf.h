@@ -36,59 +36,94 @@ static __always_inline __u64 kload(const void *addr)
 #define SZ_2M (1ULL << 21)
 #define SZ_1G (1ULL << 30)
 
-/* One page-table entry: table is the entry's table's direct-map address. */
-static __always_inline __u64 pt_entry(__u64 table, __u64 va, int shift)
+#define PT_PKEY 0x7800000000000000ULL /* a protection key: the helper may be refused */
+
+/* The entry for va in the table at direct-map address tab; *at: the entry's address. */
+static __always_inline __u64 pt_load(__u64 tab, __u64 va, int shift, __u64 *at)
 {
-	return kload((const void *)(table + ((va >> shift) & 511) * 8));
+	*at = tab + ((va >> shift) & 511) * 8;
+	return kload((const void *)*at);
 }
 
 /*
- * The physical address user address va maps to in t's page tables, 0 unless it is a present
- * user page of RAM (the ranges the loader read from /proc/iomem); *room: the bytes from there
- * to the end of its RAM range. The same walk the MMU does, on x86_64 4- or 5-level tables,
- * with 1 GiB and 2 MiB pages.
+ * The direct-map address of the table entry e points to; 0 unless e is a present user entry
+ * whose table lies in RAM (an encryption bit or a torn entry would point elsewhere).
  */
-static __always_inline __u64 dmap_phys(struct task_struct *t, __u64 va, __u64 base, __u64 *room)
+static __always_inline __u64 pt_down(__u64 e, __u64 base)
+{
+	if (!PT_USER_OK(e) || (e & PT_ADDR) >= lanner_dmap.ram_end)
+		return 0;
+	return base + (e & PT_ADDR);
+}
+
+/* Where a walk ended: the leaf entry, to be read again once the copy is done. */
+struct dmap_leaf {
+	__u64 at; /* the entry's direct-map address */
+	__u64 val; /* its value */
+	__u64 room; /* bytes from the physical address to the end of its RAM range */
+};
+
+/*
+ * The physical address user address va maps to in t's page tables, 0 unless it is a present
+ * user page of RAM (the ranges the loader read from /proc/iomem) that the helper could read
+ * too (no PFN mapping, no protection key). The same walk the MMU does, on x86_64 4- or 5-level
+ * tables, with 1 GiB and 2 MiB pages.
+ */
+static __always_inline __u64 dmap_phys(struct task_struct *t, __u64 va, __u64 base,
+				       struct dmap_leaf *leaf)
 {
 	struct lanner_dmap *d = &lanner_dmap;
-	__u64 e, tab, phys;
+	__u64 e, tab, phys, at;
 
 	tab = kload(&t->mm->pgd); /* a direct-map address itself */
 	if (!tab)
 		return 0;
 	if (d->levels == 5) {
-		e = pt_entry(tab, va, 48);
-		if (!PT_USER_OK(e))
+		tab = pt_down(pt_load(tab, va, 48, &at), base);
+		if (!tab)
 			return 0;
-		tab = base + (e & PT_ADDR);
 	}
-	e = pt_entry(tab, va, 39);
-	if (!PT_USER_OK(e))
+	tab = pt_down(pt_load(tab, va, 39, &at), base);
+	if (!tab)
 		return 0;
-	e = pt_entry(base + (e & PT_ADDR), va, 30);
-	if (!PT_USER_OK(e))
-		return 0;
-	if (e & PT_HUGE) {
+	e = pt_load(tab, va, 30, &at);
+	if (PT_USER_OK(e) && (e & PT_HUGE)) {
 		phys = (e & PT_ADDR & ~(SZ_1G - 1)) | (va & (SZ_1G - 1));
 	} else {
-		e = pt_entry(base + (e & PT_ADDR), va, 21);
-		if (!PT_USER_OK(e))
+		tab = pt_down(e, base);
+		if (!tab)
 			return 0;
-		if (e & PT_HUGE) {
+		e = pt_load(tab, va, 21, &at);
+		if (PT_USER_OK(e) && (e & PT_HUGE)) {
 			phys = (e & PT_ADDR & ~(SZ_2M - 1)) | (va & (SZ_2M - 1));
 		} else {
-			e = pt_entry(base + (e & PT_ADDR), va, 12);
-			if (!PT_USER_OK(e) || (e & PT_SPECIAL))
+			tab = pt_down(e, base);
+			if (!tab)
 				return 0;
+			e = pt_load(tab, va, 12, &at);
 			phys = (e & PT_ADDR) | (va & 4095);
 		}
 	}
+	if (!PT_USER_OK(e) || (e & (PT_SPECIAL | PT_PKEY)))
+		return 0;
+	leaf->at = at;
+	leaf->val = e;
 	for (int i = 0; i < LANNER_DMAP_RAM_MAX; i++)
 		if (i < d->nram && phys >= d->ram_lo[i] && phys < d->ram_hi[i]) {
-			*room = d->ram_hi[i] - phys;
+			leaf->room = d->ram_hi[i] - phys;
 			return phys;
 		}
 	return 0;
+}
+
+/*
+ * True while the leaf entry still holds what the walk read: the page was mapped there for the
+ * whole copy (a page is freed only after its entry is cleared), so the copy read that page and
+ * not one freed and reused meanwhile, which the helper could not have read either.
+ */
+static __always_inline bool dmap_still(const struct dmap_leaf *leaf)
+{
+	return kload((const void *)leaf->at) == leaf->val;
 }
 
 /* The fast copy's longest string: 255 bytes and the NUL (longer ones go to the helper). */
@@ -107,18 +142,19 @@ static __always_inline __u64 dmap_phys(struct task_struct *t, __u64 va, __u64 ba
  */
 static __always_inline long dmap_str(struct task_struct *t, __u8 *dst, __u64 va)
 {
-	__u64 base = lanner_dmap.base, phys, src, left, room = 0, w, m, k;
+	__u64 base = lanner_dmap.base, phys, src, left, w, m, k;
+	struct dmap_leaf leaf;
 
 	if (!bpf_ksym_exists(bpf_rdonly_cast) || !base || va >= lanner_dmap.user_end)
 		return 0;
-	phys = dmap_phys(t, va, base, &room);
+	phys = dmap_phys(t, va, base, &leaf);
 	if (!phys)
 		return 0;
 	src = base + phys;
 	/* inside its 4 KiB page and its RAM range (ranges need not end on a page) */
 	left = 4096 - (phys & 4095);
-	if (room < left)
-		left = room;
+	if (leaf.room < left)
+		left = leaf.room;
 	for (int i = 0; i < DMAP_WORDS; i++) {
 		if ((__u64)(i + 1) * 8 > left)
 			return 0;
@@ -134,7 +170,7 @@ static __always_inline long dmap_str(struct task_struct *t, __u8 *dst, __u64 va)
 			m = ((m & -m) >> 7) - 1;
 			k = ((m & ONES) * ONES) >> 56;
 			*(__u64 *)(dst + i * 8) = w & m;
-			return i * 8 + k + 1;
+			return dmap_still(&leaf) ? i * 8 + k + 1 : 0;
 		}
 		*(__u64 *)(dst + i * 8) = w;
 	}
@@ -149,18 +185,19 @@ static __always_inline long dmap_str(struct task_struct *t, __u8 *dst, __u64 va)
  */
 static __always_inline bool dmap_raw(struct task_struct *t, __u8 *dst, __u64 va, __u32 len)
 {
-	__u64 base = lanner_dmap.base, phys, src, left, room = 0, w;
+	__u64 base = lanner_dmap.base, phys, src, left, w;
+	struct dmap_leaf leaf;
 
 	if (!bpf_ksym_exists(bpf_rdonly_cast) || !base || va >= lanner_dmap.user_end || !len ||
 	    len > LANNER_SOCKADDR_MAX)
 		return false;
-	phys = dmap_phys(t, va, base, &room);
+	phys = dmap_phys(t, va, base, &leaf);
 	if (!phys)
 		return false;
 	src = base + phys;
 	left = 4096 - (phys & 4095);
-	if (room < left)
-		left = room;
+	if (leaf.room < left)
+		left = leaf.room;
 	if (((len + 7) & ~7u) > left)
 		return false;
 	for (int i = 0; i < LANNER_SOCKADDR_MAX / 8; i++) {
@@ -173,64 +210,61 @@ static __always_inline bool dmap_raw(struct task_struct *t, __u8 *dst, __u64 va,
 			w &= (1ULL << ((len - i * 8) * 8)) - 1;
 		*(__u64 *)(dst + i * 8) = w;
 	}
-	return true;
+	return dmap_still(&leaf);
+}
+
+/*
+ * The file behind fd in t's fd table, or NULL: the kernel's own loads (the fd array is a plain
+ * pointer: read with kload() and cast).
+ */
+static __always_inline struct file *task_fd_file(struct task_struct *t, __s64 fd)
+{
+	struct fdtable *fdt = t->files->fdt;
+
+	if (fd < 0 || fd >= fdt->max_fds)
+		return NULL;
+	return bpf_rdonly_cast((void *)kload((const void *)((__u64)fdt->fd + fd * 8)),
+			       bpf_core_type_id_kernel(struct file));
 }
 
 /*
  * The calibration program's body (lanner_dmap_calib, SEC("raw_tp")), run by the loader in its
- * own context through BPF_PROG_TEST_RUN, never attached.
+ * own context through BPF_PROG_TEST_RUN, never attached. It reads no memory but the kernel
+ * structures it is pointed at.
  *
- * calib_op 1: the direct map starts at a 1 GiB boundary (the kernel randomizes it in 1 GiB
- * steps) at or below the address of this task's page-table root, which lives in it, and at
- * most RAM's size below it; the candidate whose mapping of calib_phys holds the loader's
- * 16-byte random nonce is it. Candidates are tried from the lowest up, never below where the
- * kernel's direct-map region can start (calib_lo), and the first match stops the search: every
- * address read is then below the real start plus calib_phys, i.e. either in the unmapped gap
- * before the direct map or in the direct map itself, which maps RAM only. Nothing above the
- * direct map is ever touched. A load that finds nothing mapped faults harmlessly and reads 0.
+ * calib_op 1: calib_fd is the loader's packet socket, whose receive ring it has mapped. The
+ * kernel allocates the ring's blocks with __get_free_pages() and addresses them through the
+ * direct map (packet_sock.rx_ring.pg_vec[i].buffer); pagemap gives the loader their physical
+ * addresses: the difference is the direct map's start. Both blocks and the page-table root
+ * (which lives in the direct map too) are reported, so the loader can check they agree.
  *
  * calib_op 2: the fast read of the string at calib_va, as the syscall programs do it, for the
  * loader to compare with what it wrote.
  */
-struct dmap_search {
-	__u64 lowest; /* the first candidate */
-	__u64 top; /* the last: the page-table root's 1 GiB boundary */
-};
-
-/* bpf_loop() callback: candidate k; 1 stops the loop (found, or past the last). */
-static long dmap_try(__u64 k, void *ctx)
-{
-	struct dmap_search *s = ctx;
-	struct lanner_dmap *d = &lanner_dmap;
-	__u64 cand = s->lowest + k * SZ_1G;
-
-	if (cand > s->top)
-		return 1;
-	if (kload((const void *)(cand + d->calib_phys)) != d->calib_nonce[0] ||
-	    kload((const void *)(cand + d->calib_phys + 8)) != d->calib_nonce[1])
-		return 0;
-	d->base = cand;
-	return 1;
-}
-
 static __always_inline int dmap_calib(void)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
 	struct lanner_dmap *d = &lanner_dmap;
-	struct dmap_search s;
-	__u64 below;
+	struct packet_sock *po;
+	struct socket *sock;
+	struct pgv *pgv;
+	struct file *f;
 
 	if (!bpf_ksym_exists(bpf_rdonly_cast))
 		return 0;
 	if (d->calib_op == 1) {
-		d->base = 0;
-		s.top = kload(&t->mm->pgd) & ~(SZ_1G - 1);
-		if (s.top < d->calib_lo || !d->calib_kmax)
+		d->calib_page[0] = d->calib_page[1] = 0;
+		d->calib_pgd = kload(&t->mm->pgd);
+		f = task_fd_file(t, d->calib_fd);
+		if (!f)
 			return 0;
-		below = (__u64)(d->calib_kmax - 1) * SZ_1G;
-		s.lowest = s.top - below < d->calib_lo ? d->calib_lo : s.top - below;
-		/* calib_lo is 1 GiB-aligned: every candidate is too */
-		bpf_loop(d->calib_kmax, dmap_try, &s, 0);
+		sock = bpf_rdonly_cast(f->private_data, bpf_core_type_id_kernel(struct socket));
+		po = bpf_rdonly_cast(sock->sk, bpf_core_type_id_kernel(struct packet_sock));
+		pgv = po->rx_ring.pg_vec;
+		if (!pgv)
+			return 0;
+		d->calib_page[0] = kload(&pgv[0].buffer);
+		d->calib_page[1] = kload(&pgv[1].buffer);
 	} else if (d->calib_op == 2) {
 		d->calib_len = dmap_str(t, d->calib_out, d->calib_va);
 	}

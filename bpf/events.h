@@ -157,11 +157,11 @@ enum lanner_stat {
  * and return, hardened-usercopy checks), half of a traced openat. The programs instead walk the
  * current task's page tables with plain faulting-safe loads and read the string where the
  * kernel maps all RAM (the direct map). base is that mapping's start (page_offset_base), which
- * the kernel randomizes and does not export: the loader finds it once by running
- * lanner_dmap_calib in its own context (BPF_PROG_TEST_RUN) over the few 1 GiB-aligned
- * candidates below its own page-table root, matching a random nonce it wrote into one of its
- * pages (physical address from /proc/self/pagemap), then checks the whole read path on strings
- * of its own before turning it on. base 0 (the default, and whenever anything above fails)
+ * the kernel randomizes and does not export: the loader derives it once from pages whose
+ * kernel address lanner_dmap_calib reports (its packet socket's receive ring, run in the
+ * loader's context by BPF_PROG_TEST_RUN) and whose physical address /proc/self/pagemap gives,
+ * then checks the
+ * whole read path on strings of its own before turning it on. base 0 (the default, and whenever anything above fails)
  * means every string is read by the helper, exactly as before. A string the direct map cannot
  * serve (not mapped, not RAM, crossing a page, longer than the fast copy) goes to the helper.
  */
@@ -173,16 +173,16 @@ struct lanner_dmap {
 	__u64 user_end; /* user addresses are below this (TASK_SIZE_MAX) */
 	__u64 ram_lo[LANNER_DMAP_RAM_MAX]; /* physical RAM ranges [lo, hi) (/proc/iomem) */
 	__u64 ram_hi[LANNER_DMAP_RAM_MAX];
+	__u64 ram_end; /* the end of the highest RAM range: page tables lie below */
 	__u32 levels; /* page-table levels: 4, or 5 with LA57 */
 	__u32 nram;
 	/* calibration (lanner_dmap_calib): inputs */
-	__u32 calib_op; /* 1: find base, 2: read the string at calib_va with base */
-	__u32 calib_kmax; /* 1 GiB candidates to try, the page-table root's and below */
-	__u64 calib_lo; /* the lowest address the direct map can start at */
-	__u64 calib_phys; /* physical address of the nonce */
-	__u64 calib_nonce[2];
+	__u32 calib_op; /* 1: report the addresses below, 2: read the string at calib_va */
+	__s32 calib_fd; /* op 1: the loader's packet socket (its receive ring mapped) */
 	__u64 calib_va; /* op 2: user address of a test string */
 	/* outputs */
+	__u64 calib_page[2]; /* op 1: the ring's two blocks, as the kernel addresses them */
+	__u64 calib_pgd; /* op 1: the loader's page-table root, the same */
 	__s64 calib_len; /* op 2: bytes read with the NUL, 0 when the helper would be used */
 	__u8 calib_out[LANNER_DMAP_CALIB_OUT];
 };

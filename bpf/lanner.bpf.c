@@ -442,11 +442,9 @@ static __always_inline void blob_tuple_helper(struct rctx *c, __s64 fd)
 static __always_inline void blob_tuple(struct rctx *c, __s64 fd)
 {
 	struct lanner_sock_tuple *tp;
-	struct fdtable *fdt;
 	struct socket *sock;
 	struct file *f;
 	struct sock *sk;
-	__u64 fds;
 	__u16 family;
 
 	if (!capture_args)
@@ -455,12 +453,7 @@ static __always_inline void blob_tuple(struct rctx *c, __s64 fd)
 		blob_tuple_helper(c, fd);
 		return;
 	}
-	fdt = c->task->files->fdt;
-	if (fd < 0 || fd >= fdt->max_fds)
-		return;
-	fds = (__u64)fdt->fd;
-	f = bpf_rdonly_cast((void *)kload((const void *)(fds + fd * 8)),
-			    bpf_core_type_id_kernel(struct file));
+	f = task_fd_file(c->task, fd);
 	if (!f || (f->f_inode->i_mode & S_IFMT) != S_IFSOCK)
 		return;
 	sock = bpf_rdonly_cast(f->private_data, bpf_core_type_id_kernel(struct socket));

@@ -12,8 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/random.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include <linux/if_packet.h>
 
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -28,7 +30,6 @@
 /* where the kernel's direct-map region starts before randomization (__PAGE_OFFSET_BASE_L4/5) */
 #define DMAP_LO_4 0xffff888000000000ull
 #define DMAP_LO_5 0xff11000000000000ull
-#define NONCE_OFF 3584 /* where the nonce sits in its page (any 8-aligned offset) */
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -151,7 +152,7 @@ static uint32_t paging_levels(void)
 
 	p = mmap(want, PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 	if (p == MAP_FAILED)
-		return 4;
+		return errno == EEXIST ? 5 : 4; /* something is mapped there already */
 	munmap(p, PAGE);
 	return p == want ? 5 : 4;
 }
@@ -165,7 +166,7 @@ static int phys_of(const void *va, uint64_t *phys)
 	if (fd < 0)
 		return -errno;
 	if (pread(fd, &ent, sizeof(ent), (off_t)off) != (ssize_t)sizeof(ent))
-		e = -EIO;
+		e = -ENODATA;
 	close(fd);
 	if (e)
 		return e;
@@ -250,45 +251,133 @@ static int check_reads(struct bpf_program *prog, struct bss *b, struct lanner_dm
 			continue;
 		set_err(err, errlen, "check failed: %s read %lld bytes", c->what,
 			(long long)d->calib_len);
-		return -EIO;
+		return -EPROTO;
 	}
 	/* an inaccessible page, and a kernel address: the helper's turn (it will fail too) */
 	e = fast_read(prog, b, d, pages + 2 * PAGE);
 	if (!e && d->calib_len)
-		e = -EIO;
+		e = -EPROTO;
 	if (!e)
 		e = fast_read(prog, b, d, (void *)(uintptr_t)d->base);
 	if (!e && d->calib_len)
-		e = -EIO;
+		e = -EPROTO;
 	if (e)
 		set_err(err, errlen, "check failed: an unmapped or a kernel address: %s",
 			strerror(-e));
 	return e;
 }
 
-int dmap_disable(struct bpf_object *obj)
+/*
+ * A confidential VM (SEV, TDX) or host memory encryption (SME): page-table entries carry an
+ * encryption bit and RAM may be unaccepted; direct-map reads are not attempted there.
+ */
+static const char *encrypted_memory(void)
 {
-	struct lanner_dmap d;
-	struct bss b;
-	int e = bss_open(obj, &b);
+	static const char *const flags[] = { " sme", " sev", " sev_es", " sev_snp", " tdx_guest" };
+	FILE *f = fopen("/proc/cpuinfo", "re");
+	const char *found = NULL;
+	char line[4096];
 
-	if (e)
-		return e;
-	e = bss_get(&b, &d);
-	if (!e) {
-		d.base = 0;
-		e = bss_put(&b, &d);
+	if (!f)
+		return NULL;
+	while (!found && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "flags", 5))
+			continue;
+		/* whole words: the line ends in a newline */
+		line[strcspn(line, "\n")] = ' ';
+		for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]) && !found; i++) {
+			char word[32];
+
+			snprintf(word, sizeof(word), "%s ", flags[i]);
+			if (strstr(line, word))
+				found = flags[i] + 1;
+		}
+		break;
 	}
-	free(b.buf);
+	fclose(f);
+	return found;
+}
+
+/*
+ * The direct map's start from a packet socket's receive ring: the kernel allocates its blocks
+ * with __get_free_pages() and keeps their direct-map addresses, lanner_dmap_calib reports them;
+ * they are mapped into this process as ordinary pages, pagemap gives their physical addresses.
+ * The socket (protocol 0) is bound to nothing and receives nothing. Both blocks and the
+ * page-table root must agree before the start is believed.
+ */
+static int find_base(struct bpf_program *prog, struct bss *b, struct lanner_dmap *d,
+		     uint64_t ram_end, char *err, size_t errlen)
+{
+	struct tpacket_req req = {
+		.tp_block_size = PAGE,
+		.tp_block_nr = 2,
+		.tp_frame_size = PAGE / 2,
+		.tp_frame_nr = 4,
+	};
+	uint64_t lo = d->levels == 5 ? DMAP_LO_5 : DMAP_LO_4, phys[2] = { 0, 0 }, base;
+	int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0), e = 0;
+	volatile char *ring = MAP_FAILED;
+
+	if (fd < 0) {
+		e = -errno;
+		set_err(err, errlen, "a packet socket (needs CAP_NET_RAW): %s", strerror(-e));
+		return e;
+	}
+	if (setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)))
+		e = -errno;
+	else
+		ring = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (!e && ring == MAP_FAILED)
+		e = -errno;
+	if (e) {
+		set_err(err, errlen, "a packet socket's receive ring: %s", strerror(-e));
+		goto out_close;
+	}
+	(void)ring[0];
+	(void)ring[PAGE];
+	e = phys_of((const void *)ring, &phys[0]);
+	if (!e)
+		e = phys_of((const void *)(ring + PAGE), &phys[1]);
+	if (e) {
+		set_err(err, errlen, "no physical address in /proc/self/pagemap: %s", strerror(-e));
+		goto out_unmap;
+	}
+	d->calib_op = 1;
+	d->calib_fd = fd;
+	e = run_calib(prog, b, d);
+	if (e) {
+		set_err(err, errlen, "test run: %s", strerror(-e));
+		goto out_unmap;
+	}
+	base = d->calib_page[0] - phys[0];
+	/* randomized in 1 GiB steps, never below the region's start, holding the page tables */
+	if (!d->calib_page[0] || d->calib_page[1] - phys[1] != base || base % (1ull << 30) ||
+	    base < lo || d->calib_pgd < base || d->calib_pgd - base >= ram_end) {
+		set_err(err, errlen,
+			"the kernel's direct map was not found (ring blocks at %#llx and %#llx, "
+			"page-table root at %#llx)",
+			(unsigned long long)d->calib_page[0], (unsigned long long)d->calib_page[1],
+			(unsigned long long)d->calib_pgd);
+		e = -ENOENT;
+		goto out_unmap;
+	}
+	d->base = base;
+out_unmap:
+	munmap((void *)ring, 2 * PAGE);
+out_close:
+	close(fd);
+	d->calib_page[0] = d->calib_page[1] = d->calib_pgd = 0;
+	d->calib_fd = 0;
 	return e;
 }
 
 int dmap_enable(struct bpf_object *obj, uint64_t *base_out, char *err, size_t errlen)
 {
 	struct bpf_program *prog = bpf_object__find_program_by_name(obj, "lanner_dmap_calib");
-	uint64_t ram_end = 0, phys = 0, nonce[2];
+	uint64_t ram_end = 0;
 	struct lanner_dmap d;
 	struct bss b = { 0 };
+	const char *enc;
 	char *pages;
 	int e = prog ? bss_open(obj, &b) : -ENOENT;
 
@@ -296,64 +385,46 @@ int dmap_enable(struct bpf_object *obj, uint64_t *base_out, char *err, size_t er
 		set_err(err, errlen, "the BPF object has no lanner_dmap: %s", strerror(-e));
 		return e;
 	}
+	enc = encrypted_memory();
+	if (enc) {
+		set_err(err, errlen, "memory encryption (CPU flag %s) is not supported", enc);
+		e = -EOPNOTSUPP;
+		goto out_free;
+	}
 	memset(&d, 0, sizeof(d));
 	e = read_ram(&d, &ram_end);
 	if (e) {
 		set_err(err, errlen, "cannot read the RAM ranges in /proc/iomem: %s", strerror(-e));
 		goto out_free;
 	}
+	d.ram_end = ram_end;
 	d.levels = paging_levels();
 	d.user_end = d.levels == 5 ? USER_END_5 : USER_END_4;
+	e = find_base(prog, &b, &d, ram_end, err, errlen);
+	if (e)
+		goto out_off;
 
-	/* Two test pages and a third PROT_NONE one; the nonce goes in the first. */
+	/* Two test pages and a third PROT_NONE one. */
 	pages = mmap(NULL, 3 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (pages == MAP_FAILED) {
 		e = -errno;
 		set_err(err, errlen, "mmap: %s", strerror(-e));
-		goto out_free;
-	}
-	/* locked, the nonce's page is less likely to move (a move is retried below) */
-	(void)mlock(pages, 2 * PAGE);
-	if (mprotect(pages + 2 * PAGE, PAGE, PROT_NONE) ||
-	    getrandom(nonce, sizeof(nonce), 0) != (ssize_t)sizeof(nonce)) {
-		e = -errno;
-		set_err(err, errlen, "test pages: %s", strerror(-e));
-		goto out_unmap;
-	}
-	memcpy(pages + NONCE_OFF, nonce, sizeof(nonce));
-
-	/*
-	 * Find the direct map: candidates at 1 GiB steps, as far below the page-table root as RAM
-	 * reaches. Twice: the page may move (compaction) between pagemap's answer and the search.
-	 */
-	d.calib_op = 1;
-	d.calib_nonce[0] = nonce[0];
-	d.calib_nonce[1] = nonce[1];
-	d.calib_kmax = ram_end >> 30 >= 4094 ? 4096 : (uint32_t)(ram_end >> 30) + 2;
-	d.calib_lo = d.levels == 5 ? DMAP_LO_5 : DMAP_LO_4;
-	for (int attempt = 0; attempt < 2; attempt++) {
-		e = phys_of(pages + NONCE_OFF, &phys);
-		if (e) {
-			set_err(err, errlen, "no physical address in /proc/self/pagemap: %s",
-				strerror(-e));
-			goto out_unmap;
-		}
-		d.calib_phys = phys;
-		e = run_calib(prog, &b, &d);
-		if (e || d.base)
-			break;
-	}
-	if (!e && !d.base)
-		e = -ENOENT;
-	if (e) {
-		set_err(err, errlen, "the kernel's direct map was not found: %s", strerror(-e));
 		goto out_off;
 	}
-	e = check_reads(prog, &b, &d, pages, err, errlen);
+	if (mprotect(pages + 2 * PAGE, PAGE, PROT_NONE)) {
+		e = -errno;
+		set_err(err, errlen, "mprotect: %s", strerror(-e));
+	} else {
+		e = check_reads(prog, &b, &d, pages, err, errlen);
+	}
+	munmap(pages, 3 * PAGE);
 	if (e)
 		goto out_off;
-	/* On: base stays, the calibration's inputs go. */
+	/* On: base stays, the calibration's traces go. */
 	d.calib_op = 0;
+	d.calib_va = 0;
+	d.calib_len = 0;
+	memset(d.calib_out, 0, sizeof(d.calib_out));
 	e = bss_put(&b, &d);
 	if (e) {
 		set_err(err, errlen, "writing the settings: %s", strerror(-e));
@@ -361,13 +432,16 @@ int dmap_enable(struct bpf_object *obj, uint64_t *base_out, char *err, size_t er
 	}
 	if (base_out)
 		*base_out = d.base;
-	goto out_unmap;
+	goto out_free;
 
 out_off:
+	/* Off, for sure: the programs must not be attached with a base that failed. */
 	memset(&d, 0, sizeof(d));
-	bss_put(&b, &d);
-out_unmap:
-	munmap(pages, 3 * PAGE);
+	if (bss_put(&b, &d)) {
+		set_err(err, errlen,
+			"direct-map reads could not be turned off after a failed check");
+		e = -ENOTRECOVERABLE;
+	}
 out_free:
 	free(b.buf);
 	return e;

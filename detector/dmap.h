@@ -14,16 +14,16 @@ struct bpf_object;
 /*
  * In a loaded lanner BPF object (its lanner_dmap variable in .bss and its lanner_dmap_calib
  * program), before any program is attached: reads the RAM ranges (/proc/iomem) and the paging
- * depth, finds the direct map (a nonce in a page of this process, located through
- * /proc/self/pagemap), then reads test strings of its own through the programs' fast path and
+ * depth, derives the direct map's start from a packet socket's receive ring mapped by this
+ * process (the kernel address of its blocks, reported by lanner_dmap_calib, against their
+ * physical address in /proc/self/pagemap), then reads test strings of its own through the programs' fast path and
  * compares them with what it wrote. Only when all of that holds is the fast path left on
  * (*base_out, when non-NULL, gets the direct map's start) and 0 returned. Otherwise the programs
  * read every string with the helper, as they would without this call, and a negative errno
- * comes back with a one-line reason in err. Needs root (pagemap's frame numbers).
+ * comes back with a one-line reason in err; -ENOTRECOVERABLE means even that could not be ensured, and the
+ * programs must not be attached. Not attempted with memory encryption (SME, SEV, TDX). Needs
+ * root (pagemap's frame numbers, CAP_NET_RAW for the packet socket).
  */
 int dmap_enable(struct bpf_object *obj, uint64_t *base_out, char *err, size_t errlen);
-
-/* Turns the fast path off again (the programs then use the helper for every string). */
-int dmap_disable(struct bpf_object *obj);
 
 #endif /* LANNER_DETECTOR_DMAP_H */

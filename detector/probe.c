@@ -1106,7 +1106,12 @@ struct probe *probe_new(uv_loop_t *loop, const struct probe_opts *opts, const st
 		char why[256];
 		uint64_t base;
 
-		if (dmap_enable(p->skel->obj, &base, why, sizeof(why))) {
+		e = dmap_enable(p->skel->obj, &base, why, sizeof(why));
+		if (e == -ENOTRECOVERABLE) {
+			set_err(err, errlen, "detector: %s", why);
+			goto err_release;
+		}
+		if (e) {
 			log_warn("detector: user strings are read by the BPF helper (~100 ns more "
 				 "per path): direct-map reads are off: %s",
 				 why);

@@ -289,9 +289,9 @@ PART(p17_own_ring_path)
 PART(p18_dmap_walk)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
-	__u64 room;
+	struct dmap_leaf leaf;
 
-	parts_sink = dmap_phys(t, regs_cast(t)->si, lanner_dmap.base, &room);
+	parts_sink = dmap_phys(t, regs_cast(t)->si, lanner_dmap.base, &leaf);
 	return 0;
 }
 
