@@ -156,16 +156,31 @@ static __always_inline long dmap_str(struct task_struct *t, __u8 *dst, __u64 va)
 	if (leaf.room < left)
 		left = leaf.room;
 	for (int i = 0; i < DMAP_WORDS; i++) {
-		if ((__u64)(i + 1) * 8 > left)
-			return 0;
-		w = kload((const void *)(src + i * 8));
+		__u64 real = ~0ULL; /* the bytes of w that are the string's */
+
+		if ((__u64)(i + 1) * 8 <= left) {
+			w = kload((const void *)(src + i * 8));
+		} else {
+			/*
+			 * The page's last 1-7 bytes: the word that ends with the page (its first
+			 * bytes are already copied), shifted down; the zeros shifted in are not NULs.
+			 */
+			__u64 rem = left - (__u64)i * 8;
+
+			if (left < 8 || !rem || rem > 7)
+				return 0;
+			w = kload((const void *)(src + left - 8)) >> ((8 - rem) * 8);
+			real = (1ULL << (rem * 8)) - 1;
+		}
 		if (!w && !i)
 			return 0;
 		/*
 		 * The lowest flagged byte is the first NUL (bytes above it may be flagged wrongly).
 		 * Branch-free from here: its index k and the mask of the k bytes before it.
 		 */
-		m = (w - ONES) & ~w & HIGHS;
+		m = (w - ONES) & ~w & HIGHS & real;
+		if (!m && real != ~0ULL)
+			return 0; /* the string goes on into the next page */
 		if (m) {
 			m = ((m & -m) >> 7) - 1;
 			k = ((m & ONES) * ONES) >> 56;

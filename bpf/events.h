@@ -78,6 +78,8 @@ enum lanner_blob_id {
 /* blob.flags */
 #define LANNER_BF_TRUNCATED (1u << 0)
 #define LANNER_BF_FAULT (1u << 1)
+/* a user string or structure read by the BPF helper, not through the direct map (lanner_dmap) */
+#define LANNER_BF_SLOW (1u << 2)
 
 struct lanner_blob {
 	__u8 id; /* enum lanner_blob_id */

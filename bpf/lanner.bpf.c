@@ -322,6 +322,7 @@ static __always_inline void blob_str(struct rctx *c, __u8 id, __u64 ptr, bool us
 {
 	__u32 o = c->off & OFF_MASK;
 	struct lanner_blob *b = (void *)(c->buf + o);
+	__u8 flags = 0;
 	long n;
 
 	if (!capture_args || !ptr)
@@ -338,12 +339,13 @@ static __always_inline void blob_str(struct rctx *c, __u8 id, __u64 ptr, bool us
 			n = bpf_probe_read_user_str(c->buf + o + sizeof(*b), LANNER_PATH_MAX,
 						    (const void *)ptr);
 			stat_inc(LANNER_STAT_USER_HELPER);
+			flags = LANNER_BF_SLOW;
 		}
 	} else
 		n = bpf_probe_read_kernel_str(c->buf + o + sizeof(*b), LANNER_PATH_MAX,
 					      (const void *)ptr);
 	b->id = id;
-	b->flags = 0;
+	b->flags = flags;
 	/* A full buffer whose last byte is the NUL may be exact; it is still reported cut. */
 	blob_mark(c, b, n, LANNER_PATH_MAX);
 	if (n < 0)
@@ -371,6 +373,7 @@ static __always_inline void blob_user_raw(struct rctx *c, __u8 id, __u64 ptr, __
 	b->flags = 0;
 	if (n && !dmap_raw(c->task, c->buf + o + sizeof(*b), ptr, n)) {
 		stat_inc(LANNER_STAT_USER_HELPER);
+		b->flags = LANNER_BF_SLOW;
 		if (bpf_probe_read_user(c->buf + o + sizeof(*b), n, (const void *)ptr)) {
 			blob_mark(c, b, -1, 0);
 			n = 0;

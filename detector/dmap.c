@@ -220,7 +220,10 @@ static const struct check checks[] = {
 	{ "the longest fast string", 1024, 8 * 32 - 1, FAST },
 	{ "a string one byte too long", 2048, 8 * 32, SLOW },
 	{ "a string ending on the page's last byte", PAGE - 16, 15, FAST },
+	{ "an unaligned one ending there", PAGE - 21, 20, FAST },
+	{ "one ending one byte short of it", PAGE - 30, 28, FAST },
 	{ "a string crossing into the next page", PAGE - 6, 20, SLOW },
+	{ "a longer part of one before the page's end", PAGE - 13, 20, SLOW },
 	{ "a string in the second page", PAGE + 512, 11, FAST },
 	/* non-zero bytes after its NUL: the fast path may read it (1 byte) */
 	{ "an empty string", 3000, 0, EITHER },
