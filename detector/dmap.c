@@ -23,6 +23,7 @@
 
 #include "bpf/events.h"
 #include "detector/dmap.h"
+#include "detector/errbuf.h"
 
 #define PAGE 4096ull
 #define USER_END_4 0x00007ffffffff000ull /* TASK_SIZE_MAX, 4-level tables */
@@ -30,20 +31,6 @@
 /* where the kernel's direct-map region starts before randomization (__PAGE_OFFSET_BASE_L4/5) */
 #define DMAP_LO_4 0xffff888000000000ull
 #define DMAP_LO_5 0xff11000000000000ull
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /*
  * lanner_dmap in the object's .bss, read and written through the map (libbpf maps .bss into
@@ -244,7 +231,7 @@ static int check_reads(struct bpf_program *prog, struct bss *b, struct lanner_dm
 		s[c->len + 1] = 'x';
 		e = fast_read(prog, b, d, s);
 		if (e) {
-			set_err(err, errlen, "test run: %s", strerror(-e));
+			errbuf_set(err, errlen, "test run: %s", strerror(-e));
 			return e;
 		}
 		if (c->want != FAST && d->calib_len == 0)
@@ -252,8 +239,8 @@ static int check_reads(struct bpf_program *prog, struct bss *b, struct lanner_dm
 		if (c->want != SLOW && d->calib_len == (int64_t)c->len + 1 &&
 		    !memcmp(d->calib_out, s, c->len + 1))
 			continue;
-		set_err(err, errlen, "check failed: %s read %lld bytes", c->what,
-			(long long)d->calib_len);
+		errbuf_set(err, errlen, "check failed: %s read %lld bytes", c->what,
+			   (long long)d->calib_len);
 		return -EPROTO;
 	}
 	/* an inaccessible page, and a kernel address: the helper's turn (it will fail too) */
@@ -265,8 +252,8 @@ static int check_reads(struct bpf_program *prog, struct bss *b, struct lanner_dm
 	if (!e && d->calib_len)
 		e = -EPROTO;
 	if (e)
-		set_err(err, errlen, "check failed: an unmapped or a kernel address: %s",
-			strerror(-e));
+		errbuf_set(err, errlen, "check failed: an unmapped or a kernel address: %s",
+			   strerror(-e));
 	return e;
 }
 
@@ -323,7 +310,7 @@ static int find_base(struct bpf_program *prog, struct bss *b, struct lanner_dmap
 
 	if (fd < 0) {
 		e = -errno;
-		set_err(err, errlen, "a packet socket (needs CAP_NET_RAW): %s", strerror(-e));
+		errbuf_set(err, errlen, "a packet socket (needs CAP_NET_RAW): %s", strerror(-e));
 		return e;
 	}
 	if (setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)))
@@ -333,7 +320,7 @@ static int find_base(struct bpf_program *prog, struct bss *b, struct lanner_dmap
 	if (!e && ring == MAP_FAILED)
 		e = -errno;
 	if (e) {
-		set_err(err, errlen, "a packet socket's receive ring: %s", strerror(-e));
+		errbuf_set(err, errlen, "a packet socket's receive ring: %s", strerror(-e));
 		goto out_close;
 	}
 	(void)ring[0];
@@ -342,25 +329,26 @@ static int find_base(struct bpf_program *prog, struct bss *b, struct lanner_dmap
 	if (!e)
 		e = phys_of((const void *)(ring + PAGE), &phys[1]);
 	if (e) {
-		set_err(err, errlen, "no physical address in /proc/self/pagemap: %s", strerror(-e));
+		errbuf_set(err, errlen, "no physical address in /proc/self/pagemap: %s",
+			   strerror(-e));
 		goto out_unmap;
 	}
 	d->calib_op = 1;
 	d->calib_fd = fd;
 	e = run_calib(prog, b, d);
 	if (e) {
-		set_err(err, errlen, "test run: %s", strerror(-e));
+		errbuf_set(err, errlen, "test run: %s", strerror(-e));
 		goto out_unmap;
 	}
 	base = d->calib_page[0] - phys[0];
 	/* randomized in 1 GiB steps, never below the region's start, holding the page tables */
 	if (!d->calib_page[0] || d->calib_page[1] - phys[1] != base || base % (1ull << 30) ||
 	    base < lo || d->calib_pgd < base || d->calib_pgd - base >= ram_end) {
-		set_err(err, errlen,
-			"the kernel's direct map was not found (ring blocks at %#llx and %#llx, "
-			"page-table root at %#llx)",
-			(unsigned long long)d->calib_page[0], (unsigned long long)d->calib_page[1],
-			(unsigned long long)d->calib_pgd);
+		errbuf_set(err, errlen,
+			   "the kernel's direct map was not found (ring blocks at %#llx and %#llx, "
+			   "page-table root at %#llx)",
+			   (unsigned long long)d->calib_page[0],
+			   (unsigned long long)d->calib_page[1], (unsigned long long)d->calib_pgd);
 		e = -ENOENT;
 		goto out_unmap;
 	}
@@ -385,19 +373,20 @@ int dmap_enable(struct bpf_object *obj, uint64_t *base_out, char *err, size_t er
 	int e = prog ? bss_open(obj, &b) : -ENOENT;
 
 	if (e) {
-		set_err(err, errlen, "the BPF object has no lanner_dmap: %s", strerror(-e));
+		errbuf_set(err, errlen, "the BPF object has no lanner_dmap: %s", strerror(-e));
 		return e;
 	}
 	enc = encrypted_memory();
 	if (enc) {
-		set_err(err, errlen, "memory encryption (CPU flag %s) is not supported", enc);
+		errbuf_set(err, errlen, "memory encryption (CPU flag %s) is not supported", enc);
 		e = -EOPNOTSUPP;
 		goto out_free;
 	}
 	memset(&d, 0, sizeof(d));
 	e = read_ram(&d, &ram_end);
 	if (e) {
-		set_err(err, errlen, "cannot read the RAM ranges in /proc/iomem: %s", strerror(-e));
+		errbuf_set(err, errlen, "cannot read the RAM ranges in /proc/iomem: %s",
+			   strerror(-e));
 		goto out_free;
 	}
 	d.ram_end = ram_end;
@@ -411,12 +400,12 @@ int dmap_enable(struct bpf_object *obj, uint64_t *base_out, char *err, size_t er
 	pages = mmap(NULL, 3 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (pages == MAP_FAILED) {
 		e = -errno;
-		set_err(err, errlen, "mmap: %s", strerror(-e));
+		errbuf_set(err, errlen, "mmap: %s", strerror(-e));
 		goto out_off;
 	}
 	if (mprotect(pages + 2 * PAGE, PAGE, PROT_NONE)) {
 		e = -errno;
-		set_err(err, errlen, "mprotect: %s", strerror(-e));
+		errbuf_set(err, errlen, "mprotect: %s", strerror(-e));
 	} else {
 		e = check_reads(prog, &b, &d, pages, err, errlen);
 	}
@@ -430,7 +419,7 @@ int dmap_enable(struct bpf_object *obj, uint64_t *base_out, char *err, size_t er
 	memset(d.calib_out, 0, sizeof(d.calib_out));
 	e = bss_put(&b, &d);
 	if (e) {
-		set_err(err, errlen, "writing the settings: %s", strerror(-e));
+		errbuf_set(err, errlen, "writing the settings: %s", strerror(-e));
 		goto out_off;
 	}
 	if (base_out)
@@ -441,8 +430,8 @@ out_off:
 	/* Off, for sure: the programs must not be attached with a base that failed. */
 	memset(&d, 0, sizeof(d));
 	if (bss_put(&b, &d)) {
-		set_err(err, errlen,
-			"direct-map reads could not be turned off after a failed check");
+		errbuf_set(err, errlen,
+			   "direct-map reads could not be turned off after a failed check");
 		e = -ENOTRECOVERABLE;
 	}
 out_free:

@@ -18,6 +18,7 @@
 
 #include "config/log.h"
 #include "detector/dmap.h"
+#include "detector/errbuf.h"
 #include "detector/lring.h"
 #include "detector/probe.h"
 #include "lanner.skel.h"
@@ -605,20 +606,6 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 	return 0;
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* Classic tracepoints are attached through tracefs: find it, or mount it where it belongs. */
 static const char *find_tracefs(void)
 {
@@ -998,7 +985,8 @@ static int create_rings(struct probe *p, uint32_t bytes, char *err, size_t errle
 		int e = lring_open(&p->rings[i], bytes);
 
 		if (e) {
-			set_err(err, errlen,
+			errbuf_set(
+				err, errlen,
 				"detector: cannot create the %u-byte record ring of CPU %d: %s%s",
 				bytes, i, strerror(-e), eperm_hint(e));
 			return e;
@@ -1021,7 +1009,8 @@ struct probe *probe_new(uv_loop_t *loop, const struct probe_opts *opts, const st
 	bytes = o.ringbuf_bytes ? o.ringbuf_bytes : DEFAULT_RINGBUF_BYTES;
 	drain_ms = o.drain_ms ? o.drain_ms : DEFAULT_DRAIN_MS;
 	if (!loop || !set || !cb || bytes < (1u << 16) || (bytes & (bytes - 1))) {
-		set_err(err, errlen,
+		errbuf_set(
+			err, errlen,
 			"detector: invalid probe options (ring buffer size %u: a power of two of at "
 			"least 65536 bytes, and a loop, a syscall set and a callback)",
 			bytes);
@@ -1030,7 +1019,8 @@ struct probe *probe_new(uv_loop_t *loop, const struct probe_opts *opts, const st
 	}
 	if (access(BTF_VMLINUX, R_OK)) {
 		e = errno;
-		set_err(err, errlen,
+		errbuf_set(
+			err, errlen,
 			"detector: the running kernel has no BTF (%s: %s): lanner's detector needs a "
 			"kernel built with CONFIG_DEBUG_INFO_BTF=y (Linux 5.8 or later); set "
 			"detector.enabled: false to run as a pure gateway",
@@ -1042,7 +1032,7 @@ struct probe *probe_new(uv_loop_t *loop, const struct probe_opts *opts, const st
 
 	p = calloc(1, sizeof(*p));
 	if (!p) {
-		set_err(err, errlen, "detector: out of memory");
+		errbuf_set(err, errlen, "detector: out of memory");
 		return NULL;
 	}
 	p->cb = cb;
@@ -1051,14 +1041,14 @@ struct probe *probe_new(uv_loop_t *loop, const struct probe_opts *opts, const st
 	p->ncpu = libbpf_num_possible_cpus();
 	if (p->ncpu <= 0) {
 		e = p->ncpu ? p->ncpu : -EINVAL;
-		set_err(err, errlen, "detector: cannot count CPUs: %s", strerror(-e));
+		errbuf_set(err, errlen, "detector: cannot count CPUs: %s", strerror(-e));
 		goto err_release;
 	}
 	/* Open, set the knobs and the ring-buffer layout, then load (the verifier runs here). */
 	p->skel = lanner_bpf__open();
 	if (!p->skel) {
 		e = -errno;
-		set_err(err, errlen, "detector: cannot open the BPF object: %s", strerror(-e));
+		errbuf_set(err, errlen, "detector: cannot open the BPF object: %s", strerror(-e));
 		goto err_release;
 	}
 	p->skel->rodata->lanner_tgid = o.exclude_tgid ? o.exclude_tgid : (uint32_t)getpid();
@@ -1073,30 +1063,31 @@ struct probe *probe_new(uv_loop_t *loop, const struct probe_opts *opts, const st
 	p->tracefs = find_tracefs();
 	if (!p->tracefs) {
 		e = -errno;
-		set_err(err, errlen, "detector: tracefs (needed to attach tracepoints) %s %s: %s%s",
-			e == -EACCES ? "is not readable at" :
-				       "is not mounted and cannot be mounted on",
-			TRACEFS, strerror(-e), eperm_hint(e == -EACCES ? -EPERM : e));
+		errbuf_set(err, errlen,
+			   "detector: tracefs (needed to attach tracepoints) %s %s: %s%s",
+			   e == -EACCES ? "is not readable at" :
+					  "is not mounted and cannot be mounted on",
+			   TRACEFS, strerror(-e), eperm_hint(e == -EACCES ? -EPERM : e));
 		goto err_release;
 	}
 	e = bpf_map__set_inner_map_fd(p->skel->maps.lanner_rings, p->rings[0].fd);
 	if (!e)
 		e = bpf_map__set_max_entries(p->skel->maps.lanner_rings, p->ncpu);
 	if (e) {
-		set_err(err, errlen, "detector: record ring map setup: %s", strerror(-e));
+		errbuf_set(err, errlen, "detector: record ring map setup: %s", strerror(-e));
 		goto err_release;
 	}
 	e = lanner_bpf__load(p->skel);
 	if (e) {
-		set_err(err, errlen, "detector: loading the BPF programs failed: %s%s",
-			strerror(-e), eperm_hint(e));
+		errbuf_set(err, errlen, "detector: loading the BPF programs failed: %s%s",
+			   strerror(-e), eperm_hint(e));
 		goto err_release;
 	}
 	for (int i = 0; i < p->ncpu; i++) {
 		if (bpf_map_update_elem(bpf_map__fd(p->skel->maps.lanner_rings), &i,
 					&p->rings[i].fd, BPF_ANY)) {
 			e = -errno;
-			set_err(err, errlen, "detector: record ring %d: %s", i, strerror(-e));
+			errbuf_set(err, errlen, "detector: record ring %d: %s", i, strerror(-e));
 			goto err_release;
 		}
 	}
@@ -1108,7 +1099,7 @@ struct probe *probe_new(uv_loop_t *loop, const struct probe_opts *opts, const st
 
 		e = dmap_enable(p->skel->obj, &base, why, sizeof(why));
 		if (e == -ENOTRECOVERABLE) {
-			set_err(err, errlen, "detector: %s", why);
+			errbuf_set(err, errlen, "detector: %s", why);
 			goto err_release;
 		}
 		if (e) {
@@ -1125,7 +1116,7 @@ struct probe *probe_new(uv_loop_t *loop, const struct probe_opts *opts, const st
 	p->wake = ring_buffer__new(bpf_map__fd(p->skel->maps.lanner_wake), on_wake, p, NULL);
 	if (!p->wake) {
 		e = -errno;
-		set_err(err, errlen, "detector: wakeup ring buffer consumer: %s", strerror(-e));
+		errbuf_set(err, errlen, "detector: wakeup ring buffer consumer: %s", strerror(-e));
 		goto err_release;
 	}
 
@@ -1137,15 +1128,15 @@ struct probe *probe_new(uv_loop_t *loop, const struct probe_opts *opts, const st
 		p->sched_links[i] = bpf_program__attach(sched[i]);
 		if (!p->sched_links[i]) {
 			e = -errno;
-			set_err(err, errlen, "detector: attach %s: %s%s",
-				bpf_program__name(sched[i]), strerror(-e), eperm_hint(e));
+			errbuf_set(err, errlen, "detector: attach %s: %s%s",
+				   bpf_program__name(sched[i]), strerror(-e), eperm_hint(e));
 			goto err_release;
 		}
 	}
 	e = probe_set_syscalls(p, set);
 	if (e) {
-		set_err(err, errlen, "detector: attaching syscall programs failed: %s%s",
-			strerror(-e), eperm_hint(e));
+		errbuf_set(err, errlen, "detector: attaching syscall programs failed: %s%s",
+			   strerror(-e), eperm_hint(e));
 		goto err_release;
 	}
 
@@ -1155,7 +1146,7 @@ struct probe *probe_new(uv_loop_t *loop, const struct probe_opts *opts, const st
 	 */
 	e = uv_poll_init(loop, &p->poll, ring_buffer__epoll_fd(p->wake));
 	if (e) {
-		set_err(err, errlen, "detector: uv_poll_init: %s", uv_strerror(e));
+		errbuf_set(err, errlen, "detector: uv_poll_init: %s", uv_strerror(e));
 		e = -EIO;
 		goto err_release;
 	}
@@ -1167,7 +1158,8 @@ struct probe *probe_new(uv_loop_t *loop, const struct probe_opts *opts, const st
 	if (!e)
 		e = uv_timer_start(&p->timer, on_timer, drain_ms, drain_ms);
 	if (e) {
-		set_err(err, errlen, "detector: starting the ring buffer poll: %s", uv_strerror(e));
+		errbuf_set(err, errlen, "detector: starting the ring buffer poll: %s",
+			   uv_strerror(e));
 		probe_free(p);
 		errno = EIO;
 		return NULL;

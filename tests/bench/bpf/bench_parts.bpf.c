@@ -261,13 +261,17 @@ PART(p16_own_ring_192)
 	return 0;
 }
 
-PART(p17_own_ring_path)
+/*
+ * A record in the own ring: 144 header bytes, then the path read by the helper, or through
+ * the direct map first when fast (dmap_str(), dmap.bpf.h).
+ */
+static __always_inline int own_ring_path(bool fast)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
 	__u32 cpu = bpf_get_smp_processor_id();
 	struct pring *r = bpf_map_lookup_elem(&parts_pring, &cpu);
 	__u64 head, *w;
-	long n;
+	long n = 0;
 
 	if (!r)
 		return 0;
@@ -277,12 +281,20 @@ PART(p17_own_ring_path)
 	w = (__u64 *)(r->data + (head & (PR_CAP - 1)));
 	for (int i = 0; i < 18; i++)
 		w[i] = i;
-	n = bpf_probe_read_user_str(&w[18], 4096, (void *)regs_cast(t)->si);
+	if (fast)
+		n = dmap_str(t, (__u8 *)&w[18], regs_cast(t)->si);
+	if (!n)
+		n = bpf_probe_read_user_str(&w[18], 4096, (void *)regs_cast(t)->si);
 	if (n < 0)
 		n = 0;
 	r->head = head + 144 + ((n + 7) & ~7);
 	r->tail = r->head;
 	return 0;
+}
+
+PART(p17_own_ring_path)
+{
+	return own_ring_path(false);
 }
 
 /* The direct-map reads (dmap.bpf.h), piece by piece; bench_bpf_parts turns them on first. */
@@ -307,28 +319,7 @@ PART(p19_dmap_root_4_loads)
 
 PART(p20_own_ring_dmap_path)
 {
-	struct task_struct *t = bpf_get_current_task_btf();
-	__u32 cpu = bpf_get_smp_processor_id();
-	struct pring *r = bpf_map_lookup_elem(&parts_pring, &cpu);
-	__u64 head, *w;
-	long n;
-
-	if (!r)
-		return 0;
-	head = r->head;
-	if (head - *(volatile __u64 *)&r->tail > PR_CAP - PR_SLACK)
-		parts_full++;
-	w = (__u64 *)(r->data + (head & (PR_CAP - 1)));
-	for (int i = 0; i < 18; i++)
-		w[i] = i;
-	n = dmap_str(t, (__u8 *)&w[18], regs_cast(t)->si);
-	if (!n)
-		n = bpf_probe_read_user_str(&w[18], 4096, (void *)regs_cast(t)->si);
-	if (n < 0)
-		n = 0;
-	r->head = head + 144 + ((n + 7) & ~7);
-	r->tail = r->head;
-	return 0;
+	return own_ring_path(true);
 }
 
 /* Turns the direct-map reads on (bench_bpf_parts runs it as lanner's loader does). */
