@@ -31,12 +31,11 @@ static __always_inline __u64 kload(const void *addr)
 #define PT_USER 0x4ULL
 #define PT_HUGE 0x80ULL
 #define PT_SPECIAL 0x200ULL /* a PFN mapping (device memory, /dev/mem): no struct page */
+#define PT_PKEY 0x7800000000000000ULL /* a protection key: the helper may be refused */
 #define PT_ADDR 0x000ffffffffff000ULL
 #define PT_USER_OK(e) (((e) & (PT_PRESENT | PT_USER)) == (PT_PRESENT | PT_USER))
 #define SZ_2M (1ULL << 21)
 #define SZ_1G (1ULL << 30)
-
-#define PT_PKEY 0x7800000000000000ULL /* a protection key: the helper may be refused */
 
 /* The entry for va in the table at direct-map address tab; *at: the entry's address. */
 static __always_inline __u64 pt_load(__u64 tab, __u64 va, int shift, __u64 *at)
@@ -126,6 +125,28 @@ static __always_inline bool dmap_still(const struct dmap_leaf *leaf)
 	return kload((const void *)leaf->at) == leaf->val;
 }
 
+/*
+ * Where a fast read of user address va starts: its direct-map address, with *left the bytes
+ * that may be read from there (to the end of its 4 KiB page and of its RAM range: ranges need
+ * not end on a page); 0 when the helper must read it (fast reads off, not a user address, not
+ * plain RAM).
+ */
+static __always_inline __u64 dmap_src(struct task_struct *t, __u64 va, struct dmap_leaf *leaf,
+				      __u64 *left)
+{
+	__u64 base = lanner_dmap.base, phys;
+
+	if (!bpf_ksym_exists(bpf_rdonly_cast) || !base || va >= lanner_dmap.user_end)
+		return 0;
+	phys = dmap_phys(t, va, base, leaf);
+	if (!phys)
+		return 0;
+	*left = 4096 - (phys & 4095);
+	if (leaf->room < *left)
+		*left = leaf->room;
+	return base + phys;
+}
+
 /* The fast copy's longest string: 255 bytes and the NUL (longer ones go to the helper). */
 #define DMAP_WORDS 32
 #define ONES 0x0101010101010101ULL
@@ -133,28 +154,21 @@ static __always_inline bool dmap_still(const struct dmap_leaf *leaf)
 
 /*
  * Copies the NUL-terminated string at user address va into dst through the direct map, 8 bytes
- * at a time; returns its length with the NUL, or 0 when the helper must read it (fast reads
- * off, not plain RAM, an empty string, one longer than DMAP_WORDS words, or one that does not
- * end inside its 4 KiB page). The copy stays inside one 4 KiB page, whose first load (non-zero)
+ * at a time; returns its length with the NUL, or 0 when the helper must read it (dmap_src()
+ * says no, a first word of zeros: an empty string or a page gone from the direct map, a string
+ * longer than DMAP_WORDS words, or one that does not end inside its 4 KiB page). The copy stays inside one 4 KiB page, whose first load (non-zero)
  * proved it mapped: no later load can fault and read as zeros. Bytes after the NUL in its
  * word are cleared, so dst holds exactly what the helper would have written up to the NUL.
  * Like the helper, it reads the string as it is when the syscall returns.
  */
 static __always_inline long dmap_str(struct task_struct *t, __u8 *dst, __u64 va)
 {
-	__u64 base = lanner_dmap.base, phys, src, left, w, m, k;
 	struct dmap_leaf leaf;
+	__u64 src, left = 0, w, m, k;
 
-	if (!bpf_ksym_exists(bpf_rdonly_cast) || !base || va >= lanner_dmap.user_end)
+	src = dmap_src(t, va, &leaf, &left);
+	if (!src)
 		return 0;
-	phys = dmap_phys(t, va, base, &leaf);
-	if (!phys)
-		return 0;
-	src = base + phys;
-	/* inside its 4 KiB page and its RAM range (ranges need not end on a page) */
-	left = 4096 - (phys & 4095);
-	if (leaf.room < left)
-		left = leaf.room;
 	for (int i = 0; i < DMAP_WORDS; i++) {
 		__u64 real = ~0ULL; /* the bytes of w that are the string's */
 
@@ -200,20 +214,13 @@ static __always_inline long dmap_str(struct task_struct *t, __u8 *dst, __u64 va)
  */
 static __always_inline bool dmap_raw(struct task_struct *t, __u8 *dst, __u64 va, __u32 len)
 {
-	__u64 base = lanner_dmap.base, phys, src, left, w;
 	struct dmap_leaf leaf;
+	__u64 src, left = 0, w;
 
-	if (!bpf_ksym_exists(bpf_rdonly_cast) || !base || va >= lanner_dmap.user_end || !len ||
-	    len > LANNER_SOCKADDR_MAX)
+	if (!len || len > LANNER_SOCKADDR_MAX)
 		return false;
-	phys = dmap_phys(t, va, base, &leaf);
-	if (!phys)
-		return false;
-	src = base + phys;
-	left = 4096 - (phys & 4095);
-	if (leaf.room < left)
-		left = leaf.room;
-	if (((len + 7) & ~7u) > left)
+	src = dmap_src(t, va, &leaf, &left);
+	if (!src || ((len + 7) & ~7u) > left)
 		return false;
 	for (int i = 0; i < LANNER_SOCKADDR_MAX / 8; i++) {
 		if (i * 8 >= len)

@@ -153,19 +153,20 @@ enum lanner_stat {
 };
 
 /*
- * Reading user strings through the kernel's direct map (the .bss variable lanner_dmap).
+ * Reading user strings through the kernel's direct map (the .bss variable lanner_dmap;
+ * bpf/dmap.bpf.h, detector/dmap.h, docs/detector.md).
  *
  * bpf_probe_read_user_str() costs ~165 ns per call on this kind of VM (mitigations on every call
  * and return, hardened-usercopy checks), half of a traced openat. The programs instead walk the
  * current task's page tables with plain faulting-safe loads and read the string where the
  * kernel maps all RAM (the direct map). base is that mapping's start (page_offset_base), which
- * the kernel randomizes and does not export: the loader derives it once from pages whose
- * kernel address lanner_dmap_calib reports (its packet socket's receive ring, run in the
- * loader's context by BPF_PROG_TEST_RUN) and whose physical address /proc/self/pagemap gives,
- * then checks the
- * whole read path on strings of its own before turning it on. base 0 (the default, and whenever anything above fails)
- * means every string is read by the helper, exactly as before. A string the direct map cannot
- * serve (not mapped, not RAM, crossing a page, longer than the fast copy) goes to the helper.
+ * the kernel randomizes and does not export: the loader derives it once from pages whose kernel
+ * address lanner_dmap_calib reports (its packet socket's receive ring, run in the loader's
+ * context by BPF_PROG_TEST_RUN) and whose physical address /proc/self/pagemap gives, then
+ * checks the whole read path on strings of its own before turning it on. base 0 (the default,
+ * and whenever anything above fails) means every string is read by the helper, exactly as
+ * before. A string the direct map cannot serve (not mapped, not RAM, crossing a page, longer
+ * than the fast copy) goes to the helper.
  */
 #define LANNER_DMAP_RAM_MAX 8
 #define LANNER_DMAP_CALIB_OUT 512

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -252,7 +251,8 @@ static int check_reads(struct bpf_program *prog, struct bss *b, struct lanner_dm
 	if (!e && d->calib_len)
 		e = -EPROTO;
 	if (e)
-		errbuf_set(err, errlen, "check failed: an unmapped or a kernel address: %s",
+		errbuf_set(err, errlen,
+			   "check failed: an inaccessible page or a kernel address: %s",
 			   strerror(-e));
 	return e;
 }
@@ -270,10 +270,10 @@ static const char *encrypted_memory(void)
 
 	if (!f)
 		return NULL;
-	while (!found && fgets(line, sizeof(line), f)) {
+	/* the first CPU's flags line; whole words (its newline becomes the last separator) */
+	while (fgets(line, sizeof(line), f)) {
 		if (strncmp(line, "flags", 5))
 			continue;
-		/* whole words: the line ends in a newline */
 		line[strcspn(line, "\n")] = ' ';
 		for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]) && !found; i++) {
 			char word[32];

@@ -1095,9 +1095,8 @@ struct probe *probe_new(uv_loop_t *loop, const struct probe_opts *opts, const st
 	/* User strings through the direct map when this kernel passes the checks (dmap.h). */
 	if (!o.no_fast_reads) {
 		char why[256];
-		uint64_t base;
 
-		e = dmap_enable(p->skel->obj, &base, why, sizeof(why));
+		e = dmap_enable(p->skel->obj, NULL, why, sizeof(why));
 		if (e == -ENOTRECOVERABLE) {
 			errbuf_set(err, errlen, "detector: %s", why);
 			goto err_release;
