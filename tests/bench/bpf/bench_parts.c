@@ -321,7 +321,7 @@ int main(int argc, char **argv)
 		char why[256];
 
 		if (dmap_enable(skel->obj, NULL, why, sizeof(why)))
-			printf("bench_parts: direct-map reads off (p18-p20 measure nothing): %s\n",
+			printf("bench_parts: direct-map reads off (p18-p20 measure the fallback only): %s\n",
 			       why);
 	}
 	bpf_object__for_each_program(p, skel->obj)
