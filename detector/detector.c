@@ -55,16 +55,11 @@ struct detector {
 	bool have_internal;
 	struct event_fd fdtmp;
 	uv_check_t check;
-	char *arena; /* held records, see on_record */
-	size_t arena_len, arena_cap;
-	char *arena2; /* where release_held moves the records it keeps */
-	size_t arena2_cap;
-	struct held *held, *held_tmp; /* held_tmp: merge space, cap_held entries too */
-	size_t n_held, cap_held;
 	struct seq_sample *smp; /* MAX_SAMPLES, see on_check */
 	size_t n_smp;
 	uint64_t next_release; /* boot ns, see RELEASE_EVERY_NS */
-	struct lanner_rec *recbuf; /* LANNER_REC_MAX bytes: one record dated out of the arena */
+	size_t merge_k; /* seq_time's place in smp during a merge */
+	uint64_t merge_now;
 	char path[LANNER_PATH_MAX];
 	char tuple[LANNER_PATH_MAX];
 
@@ -536,90 +531,39 @@ after:
 /*
  * ---- order and time across CPUs -------------------------------------------------------
  *
- * Each CPU has its own ring buffer, so records reach us grouped by CPU: a process that execs on
- * one CPU and opens a file on another could be seen opening before it exec'ed. Every record
- * carries lanner_rec.seq, taken from one counter all CPUs share, so records are held (copied
- * into an arena) and handed on in seq order from a uv_check handle. Each check first samples
- * the counter and the clock (probe_seq, CLOCK_BOOTTIME), then drains every ring. A record whose
- * seq is below a sample taken REORDER_MARGIN_NS ago was started before that sample and has
- * been committed long since: those are released, the rest wait for a later check (the probe's
- * drain timer wakes the loop every few ms).
+ * Each CPU has its own ring, so records reach us grouped by CPU: a process that execs on one
+ * CPU and opens a file on another could be seen opening before it exec'ed. Every record carries
+ * lanner_rec.seq, taken from one counter all CPUs share, and one CPU's records are in seq
+ * order in its ring (its programs never interleave: see ring_start in bpf/lanner.bpf.c). So the
+ * records stay in the rings until they are handed on, merged in seq order by probe_merge()
+ * from a uv_check handle, without being copied out. Each check samples the counter and the
+ * clock (probe_seq, CLOCK_BOOTTIME); a record whose seq is below a sample taken
+ * REORDER_MARGIN_NS ago was started before that sample and has been committed long since:
+ * those are handed on, the rest wait for a later check (the probe's timer wakes the loop every
+ * few ms).
  *
  * The samples also date the records when the kernel does not (probe_opts.precise_time off: a
  * clock read costs ~80 ns of program time per record here): a record with seq s between the
  * samples (S1 last seen at T1) and (S2 first seen at T2) was made between T1 and T2, and gets
  * the time interpolated by its place in S1..S2 (so a lone record is off by at most half the
- * interval between two checks; its real time is unknown within it). Under load the checks come every few hundred
- * microseconds; idle, a lone record is dated within the drain interval (20 ms).
+ * interval between two checks; its real time is unknown within it). Under load the checks
+ * come every few hundred microseconds; idle, a lone record is dated within the drain interval
+ * (20 ms).
  */
 #define REORDER_MARGIN_NS 1000000ull
 /*
- * Releasing sorts everything held and moves what it keeps to the other arena, so it runs at
- * most once per RELEASE_EVERY_NS: under load the loop can turn every few tens of microseconds
- * with a handful of new records each time (81,000 turns for 516,000 records in the fixed
- * workload, with the BPF ring buffers of then), and releasing at every turn sorted and copied
- * each held record hundreds of times (45% of the detector's CPU). Records now wait 1-2 ms
- * instead of 1-1.x ms.
+ * Under load the loop can turn every few tens of microseconds with a handful of new records
+ * each time: merging runs at most once per RELEASE_EVERY_NS, so records wait 1-2 ms.
  */
 #define RELEASE_EVERY_NS 1000000ull
-#define REORDER_MAX_BYTES (64u << 20) /* beyond this, release everything at once */
-#define REORDER_KEEP_BYTES (4u << 20) /* an empty arena larger than this is freed */
+/* A ring this full (percent) is emptied at once, order across CPUs or not: no record lost. */
+#define BACKLOG_RELEASE_PCT 50
 #define MAX_SAMPLES 4096
-
-struct held {
-	uint64_t seq;
-	size_t off, len;
-};
 
 /* The kernel counter was `seq` from first_ns to last_ns (CLOCK_BOOTTIME). */
 struct seq_sample {
 	uint64_t seq, first_ns, last_ns;
 };
-
-/*
- * Sorts d->held by seq. It is a few sorted runs (what was kept from the last check, then one
- * run per ring drained), so a natural merge sort costs n * log2(runs) moves and compares: on 2
- * CPUs about one pass, where qsort took a sixth of the detector's time under load.
- */
-static void held_sort(struct detector *d)
-{
-	struct held *src = d->held, *dst = d->held_tmp, *t;
-	size_t n = d->n_held, runs;
-
-	for (size_t i = 1; i < n && src[i - 1].seq <= src[i].seq; i++)
-		if (i == n - 1)
-			return; /* already in order */
-	if (n < 2)
-		return;
-	do {
-		size_t i = 0;
-
-		runs = 0;
-		while (i < n) {
-			size_t a = i, m = i + 1, b, x, y, o = i;
-
-			while (m < n && src[m - 1].seq <= src[m].seq)
-				m++;
-			for (b = m; b < n && (b == m || src[b - 1].seq <= src[b].seq); b++)
-				;
-			x = a;
-			y = m;
-			while (x < m && y < b)
-				dst[o++] = src[y].seq < src[x].seq ? src[y++] : src[x++];
-			while (x < m)
-				dst[o++] = src[x++];
-			while (y < b)
-				dst[o++] = src[y++];
-			runs++;
-			i = b;
-		}
-		t = src;
-		src = dst;
-		dst = t;
-	} while (runs > 1);
-	d->held_tmp = dst;
-	d->held = src;
-}
 
 static void sample_add(struct detector *d, uint64_t seq, uint64_t now)
 {
@@ -661,114 +605,25 @@ static uint64_t seq_time(const struct detector *d, size_t *k, uint64_t seq, uint
 			  (double)(hi->seq - lo->seq));
 }
 
-static void on_record(void *ctx, const struct lanner_rec *rec, size_t size)
+/* probe_merge's callback: the record in its ring, dated, then handled. */
+static void on_merged(void *ctx, const struct lanner_rec *rec, size_t size)
 {
 	struct detector *d = ctx;
-	size_t off = (d->arena_len + 7) & ~(size_t)7;
 
-	if (off + size > d->arena_cap || d->n_held == d->cap_held) {
-		size_t cap = d->arena_cap ? d->arena_cap : 1u << 20;
-		size_t hcap = d->cap_held ? d->cap_held * 2 : 4096;
-		char *a;
-		struct held *h;
-
-		while (cap < off + size)
-			cap *= 2;
-		a = cap != d->arena_cap ? realloc(d->arena, cap) : d->arena;
-		if (a)
-			d->arena = a, d->arena_cap = cap;
-		h = d->held;
-		if (d->n_held == d->cap_held) {
-			h = realloc(d->held, hcap * sizeof(*h));
-			if (h) {
-				struct held *ht = realloc(d->held_tmp, hcap * sizeof(*ht));
-
-				d->held = h;
-				if (ht)
-					d->held_tmp = ht, d->cap_held = hcap;
-			}
-		}
-		if (!a || !h || off + size > d->arena_cap || d->n_held == d->cap_held) {
-			/* out of memory: unordered (and dated now) rather than lost */
-			memcpy(d->recbuf, rec, size);
-			if (!d->recbuf->ts_ns)
-				d->recbuf->ts_ns = boot_ns();
-			handle_record(d, d->recbuf, size);
-			return;
-		}
-	}
-	memcpy(d->arena + off, rec, size);
-	d->held[d->n_held++] = (struct held){ rec->seq, off, size };
-	d->arena_len = off + size;
+	if (!rec->ts_ns) /* the ring is ours to write until the record is freed */
+		((struct lanner_rec *)rec)->ts_ns =
+			seq_time(d, &d->merge_k, rec->seq, d->merge_now);
+	handle_record(d, rec, size);
 }
 
-/*
- * Hands on the held records with seq below limit, in seq order, dated; keeps the others and
- * the samples they still need.
- */
-static void release_held(struct detector *d, uint64_t limit, uint64_t now)
+/* Hands on the records with seq below limit, in seq order, dated. */
+static void release_below(struct detector *d, uint64_t limit, uint64_t now)
 {
-	size_t i, keep = 0, len = 0, k = 0;
-	char *t;
-
-	if (!d->n_held)
+	if (!d->probe)
 		return;
-	held_sort(d);
-	for (i = 0; i < d->n_held && d->held[i].seq < limit; i++) {
-		struct lanner_rec *r = (struct lanner_rec *)(d->arena + d->held[i].off);
-
-		if (!r->ts_ns)
-			r->ts_ns = seq_time(d, &k, r->seq, now);
-		handle_record(d, r, d->held[i].len);
-	}
-	if (i == d->n_held) {
-		d->n_held = 0;
-		d->arena_len = 0;
-		if (d->arena_cap > REORDER_KEEP_BYTES) {
-			/* a burst grew it: give the memory back */
-			free(d->arena);
-			free(d->arena2);
-			d->arena = d->arena2 = NULL;
-			d->arena_cap = d->arena2_cap = 0;
-		}
-		return;
-	}
-	/* keep the rest: copied in seq order to the other arena (the next sort starts sorted) */
-	if (d->arena2_cap < d->arena_cap) {
-		t = realloc(d->arena2, d->arena_cap);
-		if (!t) {
-			/* out of memory: hand them on now, in order, rather than lose them */
-			for (; i < d->n_held; i++) {
-				struct lanner_rec *r =
-					(struct lanner_rec *)(d->arena + d->held[i].off);
-
-				if (!r->ts_ns)
-					r->ts_ns = seq_time(d, &k, r->seq, now);
-				handle_record(d, r, d->held[i].len);
-			}
-			d->n_held = 0;
-			d->arena_len = 0;
-			return;
-		}
-		d->arena2 = t;
-		d->arena2_cap = d->arena_cap;
-	}
-	for (; i < d->n_held; i++) {
-		size_t off = (len + 7) & ~(size_t)7;
-
-		memcpy(d->arena2 + off, d->arena + d->held[i].off, d->held[i].len);
-		d->held[keep] = d->held[i];
-		d->held[keep++].off = off;
-		len = off + d->held[i].len;
-	}
-	t = d->arena;
-	d->arena = d->arena2;
-	d->arena2 = t;
-	i = d->arena_cap;
-	d->arena_cap = d->arena2_cap;
-	d->arena2_cap = i;
-	d->n_held = keep;
-	d->arena_len = len;
+	d->merge_k = 0;
+	d->merge_now = now;
+	probe_merge(d->probe, limit, on_merged, d);
 }
 
 /*
@@ -790,18 +645,18 @@ static void on_check(uv_check_t *h)
 {
 	struct detector *d = h->data;
 	uint64_t now = boot_ns(), limit;
+	unsigned backlog;
 	size_t at;
 
-	if (d->probe) {
-		sample_add(d, probe_seq(d->probe), now);
-		probe_consume(d->probe);
-	}
-	if (now < d->next_release && d->arena_len <= REORDER_MAX_BYTES &&
-	    d->n_smp < MAX_SAMPLES / 2)
+	if (!d->probe)
+		return;
+	sample_add(d, probe_seq(d->probe), now);
+	backlog = probe_backlog(d->probe);
+	if (now < d->next_release && backlog < BACKLOG_RELEASE_PCT && d->n_smp < MAX_SAMPLES / 2)
 		return;
 	d->next_release = now + RELEASE_EVERY_NS;
 	limit = release_limit(d, now, &at);
-	release_held(d, d->arena_len > REORDER_MAX_BYTES ? UINT64_MAX : limit, now);
+	release_below(d, backlog >= BACKLOG_RELEASE_PCT ? UINT64_MAX : limit, now);
 	/*
 	 * Every record below the limit has been handed on, the others date from the limit's sample
 	 * on: the older samples are done with (seqs taken without a record, e.g. an fcntl that is
@@ -896,8 +751,7 @@ static void on_cmd(uv_async_t *h)
 		pthread_mutex_unlock(&d->lock);
 	}
 	if (stop) {
-		probe_consume(d->probe);
-		release_held(d, UINT64_MAX, boot_ns());
+		release_below(d, UINT64_MAX, boot_ns());
 		probe_free(d->probe);
 		d->probe = NULL;
 		uv_close((uv_handle_t *)&d->check, NULL);
@@ -982,8 +836,9 @@ static void *thread_main(void *arg)
 	po.precise_time = d->o.precise_time;
 	po.no_fast_reads = d->o.no_fast_reads;
 	po.ringbuf_bytes = d->o.ringbuf_bytes;
+	po.hold = true; /* the records are merged from the rings: on_check */
 	/* programs first (records queue in the ring buffers), then /proc: nothing falls between */
-	d->probe = probe_new(&d->loop, &po, &set, on_record, d, d->err, sizeof(d->err));
+	d->probe = probe_new(&d->loop, &po, &set, on_merged, d, d->err, sizeof(d->err));
 	if (!d->probe) {
 		err = -errno;
 		uv_loop_close(&d->loop);
@@ -1023,12 +878,7 @@ static void release(struct detector *d)
 		fclose(d->capture);
 	rules_eval_free(d->eval);
 	proctable_free(d->procs);
-	free(d->arena);
-	free(d->arena2);
-	free(d->held);
-	free(d->held_tmp);
 	free(d->smp);
-	free(d->recbuf);
 	pthread_mutex_destroy(&d->lock);
 	pthread_cond_destroy(&d->cond);
 	pthread_mutex_destroy(&d->qlock);
@@ -1057,11 +907,9 @@ struct detector *detector_start(const struct detector_opts *opts, char *err, siz
 	d->qcap = d->o.queue_len;
 	d->q = calloc(d->qcap, sizeof(*d->q));
 	d->smp = calloc(MAX_SAMPLES, sizeof(*d->smp));
-	d->recbuf = malloc(LANNER_REC_MAX);
-	if (!d->q || !d->smp || !d->recbuf) {
+	if (!d->q || !d->smp) {
 		free(d->q);
 		free(d->smp);
-		free(d->recbuf);
 		free(d);
 		return NULL;
 	}

@@ -41,39 +41,65 @@ int lring_open(struct lring *r, uint32_t capacity)
 	return 0;
 }
 
-size_t lring_drain(struct lring *r, lring_record_fn cb, void *ctx, uint64_t *bad)
+const void *lring_peek(struct lring *r, size_t *size, uint64_t *bad)
 {
-	uint64_t head, tail;
-	size_t n = 0;
+	const uint8_t *rec;
+	uint32_t sz;
 
 	if (!r->ctl)
-		return 0;
-	/* Acquire: the records up to head are written before head is. */
-	head = __atomic_load_n(&r->ctl->head, __ATOMIC_ACQUIRE);
-	tail = r->ctl->tail;
-	while (tail < head) {
-		const uint8_t *rec = r->data + (tail & r->mask);
-		uint32_t size;
-
-		memcpy(&size, rec + offsetof(struct lanner_rec, size), sizeof(size));
-		if (size < sizeof(struct lanner_rec) || size > LANNER_REC_MAX ||
-		    head - tail < size) {
-			(*bad)++;
-			tail = head;
-			break;
-		}
-		cb(ctx, rec, size);
-		n++;
-		tail += (size + 7) & ~7u;
-		/*
-		 * Release: the program may reuse the space once it sees the new tail. Stored every
-		 * 256 records of a long drain (the producer reads it only when it believes the ring
-		 * full, but then it should find space) and at the end.
-		 */
-		if ((n & 255) == 0)
-			__atomic_store_n(&r->ctl->tail, tail, __ATOMIC_RELEASE);
+		return NULL;
+	if (r->pos >= r->head) {
+		/* Acquire: the records up to head are written before head is. */
+		r->head = __atomic_load_n(&r->ctl->head, __ATOMIC_ACQUIRE);
+		if (r->pos < r->ctl->tail)
+			r->pos = r->ctl->tail; /* first use */
+		if (r->pos >= r->head)
+			return NULL;
 	}
-	__atomic_store_n(&r->ctl->tail, tail, __ATOMIC_RELEASE);
+	rec = r->data + (r->pos & r->mask);
+	memcpy(&sz, rec + offsetof(struct lanner_rec, size), sizeof(sz));
+	if (sz < sizeof(struct lanner_rec) || sz > LANNER_REC_MAX || r->head - r->pos < sz) {
+		(*bad)++;
+		r->pos = r->head;
+		return NULL;
+	}
+	*size = sz;
+	return rec;
+}
+
+void lring_take(struct lring *r, size_t size)
+{
+	r->pos += (size + 7) & ~(size_t)7;
+}
+
+void lring_release(struct lring *r)
+{
+	/* Release: the program may reuse the space once it sees the new tail. */
+	if (r->ctl && r->ctl->tail != r->pos)
+		__atomic_store_n(&r->ctl->tail, r->pos, __ATOMIC_RELEASE);
+}
+
+uint64_t lring_used(const struct lring *r)
+{
+	return r->ctl ? __atomic_load_n(&r->ctl->head, __ATOMIC_ACQUIRE) - r->ctl->tail : 0;
+}
+
+size_t lring_drain(struct lring *r, lring_record_fn cb, void *ctx, uint64_t *bad)
+{
+	const void *rec;
+	size_t n = 0, size;
+
+	while ((rec = lring_peek(r, &size, bad))) {
+		cb(ctx, rec, size);
+		lring_take(r, size);
+		/*
+		 * Stored every 256 records of a long drain (the producer reads the tail only when it
+		 * believes the ring full, but then it should find space) and at the end.
+		 */
+		if ((++n & 255) == 0)
+			lring_release(r);
+	}
+	lring_release(r);
 	return n;
 }
 

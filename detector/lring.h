@@ -15,6 +15,8 @@ struct lring {
 	struct lanner_ring *ctl; /* the mapped element; NULL when not mapped */
 	const uint8_t *data; /* records: capacity + LANNER_RING_SLACK bytes */
 	uint64_t mask; /* capacity - 1 */
+	uint64_t pos; /* the next record lring_peek() shows: tail <= pos <= head */
+	uint64_t head; /* the published end as lring_peek() last read it */
 	size_t map_len;
 	int fd;
 };
@@ -35,6 +37,22 @@ int lring_open(struct lring *r, uint32_t capacity);
  * Returns the number of records handed to cb.
  */
 size_t lring_drain(struct lring *r, lring_record_fn cb, void *ctx, uint64_t *bad);
+
+/*
+ * The oldest published record not yet taken, left in the ring (valid until lring_release()
+ * frees it): its size in *size. NULL when there is none. A size field that cannot be right
+ * skips everything published, counted in *bad, as lring_drain() does.
+ */
+const void *lring_peek(struct lring *r, size_t *size, uint64_t *bad);
+
+/* Moves past the record lring_peek() showed (size as it gave). */
+void lring_take(struct lring *r, size_t size);
+
+/* Frees the space of every record taken: the programs may write over it from now on. */
+void lring_release(struct lring *r);
+
+/* Bytes published and not yet freed. */
+uint64_t lring_used(const struct lring *r);
 
 /* Unmaps and closes (a zeroed or already closed ring is fine). */
 void lring_close(struct lring *r);

@@ -521,6 +521,8 @@ struct probe {
 	probe_record_fn cb;
 	void *ctx;
 	uint64_t bad;
+	bool hold; /* probe_opts.hold */
+	struct merge_ent *heap; /* probe_merge's, one per ring */
 };
 
 int probe_syscall_nr(const char *name)
@@ -665,7 +667,12 @@ static int on_wake(void *ctx, void *data, size_t size)
 
 static void on_timer(uv_timer_t *t)
 {
-	probe_consume(t->data);
+	struct probe *p = t->data;
+
+	if (p->hold)
+		ring_buffer__consume(p->wake); /* the loop's turn is the point: see probe_merge */
+	else
+		probe_consume(p);
 }
 
 static void on_poll(uv_poll_t *h, int status, int events)
@@ -676,7 +683,10 @@ static void on_poll(uv_poll_t *h, int status, int events)
 		log_warn("detector: ring buffer poll: %s", uv_strerror(status));
 		return;
 	}
-	probe_consume(p);
+	if (p->hold)
+		ring_buffer__consume(p->wake);
+	else
+		probe_consume(p);
 }
 
 int probe_consume(struct probe *p)
@@ -687,6 +697,95 @@ int probe_consume(struct probe *p)
 	for (int i = 0; i < p->ncpu; i++)
 		n += lring_drain(&p->rings[i], on_record, p, &p->bad);
 	return n > INT_MAX ? INT_MAX : (int)n;
+}
+
+/* A ring in probe_merge's heap: its next record, below the limit. */
+struct merge_ent {
+	const struct lanner_rec *rec;
+	size_t size;
+	int ring;
+};
+
+/* Ring i's next good record below limit into *m; false when it has none (yet). */
+static bool merge_next(struct probe *p, int i, uint64_t limit, struct merge_ent *m)
+{
+	const struct lanner_rec *rec;
+	size_t size;
+
+	while ((rec = lring_peek(&p->rings[i], &size, &p->bad))) {
+		if (record_ok(rec, size)) {
+			if (rec->seq >= limit)
+				return false;
+			*m = (struct merge_ent){ rec, size, i };
+			return true;
+		}
+		p->bad++; /* a bad record is counted and skipped */
+		lring_take(&p->rings[i], size);
+	}
+	return false;
+}
+
+static void merge_down(struct merge_ent *h, size_t n, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, m = i;
+		struct merge_ent t;
+
+		if (l < n && h[l].rec->seq < h[m].rec->seq)
+			m = l;
+		if (l + 1 < n && h[l + 1].rec->seq < h[m].rec->seq)
+			m = l + 1;
+		if (m == i)
+			return;
+		t = h[i];
+		h[i] = h[m];
+		h[m] = t;
+		i = m;
+	}
+}
+
+size_t probe_merge(struct probe *p, uint64_t limit, probe_record_fn cb, void *ctx)
+{
+	struct merge_ent *h = p->heap;
+	size_t n = 0, handed = 0;
+
+	for (int i = 0; i < p->ncpu; i++)
+		if (merge_next(p, i, limit, &h[n]))
+			n++;
+	for (size_t i = n / 2; i-- > 0;)
+		merge_down(h, n, i);
+	while (n) {
+		int ring = h[0].ring;
+
+		cb(ctx, h[0].rec, h[0].size);
+		lring_take(&p->rings[ring], h[0].size);
+		/*
+		 * The producer reads a tail only when it believes its ring full, but then it should
+		 * find space: a long merge frees what it took every 256 records.
+		 */
+		if ((++handed & 255) == 0)
+			for (int i = 0; i < p->ncpu; i++)
+				lring_release(&p->rings[i]);
+		if (!merge_next(p, ring, limit, &h[0]))
+			h[0] = h[--n];
+		merge_down(h, n, 0);
+	}
+	for (int i = 0; i < p->ncpu; i++)
+		lring_release(&p->rings[i]);
+	return handed;
+}
+
+unsigned probe_backlog(const struct probe *p)
+{
+	unsigned most = 0;
+
+	for (int i = 0; i < p->ncpu; i++) {
+		uint64_t pct = lring_used(&p->rings[i]) * 100 / (p->rings[i].mask + 1);
+
+		if (pct > most)
+			most = pct > 100 ? 100 : (unsigned)pct;
+	}
+	return most;
 }
 
 static int attach_sys(struct probe *p, int nr)
@@ -933,6 +1032,7 @@ static void probe_release(struct probe *p)
 	for (int i = 0; p->rings && i < p->ncpu; i++)
 		lring_close(&p->rings[i]);
 	free(p->rings);
+	free(p->heap);
 	lanner_bpf__destroy(p->skel);
 	free(p);
 }
@@ -979,7 +1079,8 @@ static const char *eperm_hint(int err)
 static int create_rings(struct probe *p, uint32_t bytes, char *err, size_t errlen)
 {
 	p->rings = calloc((size_t)p->ncpu, sizeof(*p->rings));
-	if (!p->rings)
+	p->heap = calloc((size_t)p->ncpu, sizeof(*p->heap));
+	if (!p->rings || !p->heap)
 		return -ENOMEM;
 	for (int i = 0; i < p->ncpu; i++) {
 		int e = lring_open(&p->rings[i], bytes);
@@ -1037,6 +1138,7 @@ struct probe *probe_new(uv_loop_t *loop, const struct probe_opts *opts, const st
 	}
 	p->cb = cb;
 	p->ctx = ctx;
+	p->hold = o.hold;
 	p->loop = loop;
 	p->ncpu = libbpf_num_possible_cpus();
 	if (p->ncpu <= 0) {

@@ -85,6 +85,11 @@ struct probe_opts {
 	 * microseconds); in between the loop drains every drain_ms. 0 means 20 ms.
 	 */
 	uint32_t drain_ms;
+	/*
+	 * Leave the records in the rings: the loop's poll and timer only wake it, and the caller
+	 * takes them with probe_merge(), in seq order across CPUs, without copying them out.
+	 */
+	bool hold;
 };
 
 struct probe;
@@ -119,6 +124,18 @@ bool probe_busy(const struct probe *p);
 
 /* Drains all ring buffers now (also done by the uv_poll). Returns records handled or -errno. */
 int probe_consume(struct probe *p);
+
+/*
+ * Hands every published record with seq below `limit` to cb, in seq order across the CPUs'
+ * rings (each ring is in seq order: a CPU's programs never interleave their records), then
+ * frees their space; the others stay for a later call. The record is borrowed for the call;
+ * cb may change its ts_ns. Returns records handed. For probe_opts.hold; without it the loop
+ * drains the rings itself.
+ */
+size_t probe_merge(struct probe *p, uint64_t limit, probe_record_fn cb, void *ctx);
+
+/* The fullest ring's published, not yet freed bytes, in percent of its capacity. */
+unsigned probe_backlog(const struct probe *p);
 
 /*
  * The kernel's record counter now: every record with seq below it has been started (it is in

@@ -3,9 +3,11 @@
  * The detector thread on the real kernel (root): a child's open of a marker file becomes an
  * alert on the test's (gateway) loop with the process, parent, fd and user fields filled from
  * the tables; a rules switch changes what matches; the capture file holds the decoded events;
- * statistics count. Skips with a reason when not root (fails when CI=true).
+ * statistics count; two processes on two CPUs taking turns are seen in the order they took
+ * them. Skips with a reason when not root (fails when CI=true).
  */
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -248,6 +250,144 @@ static void test_alerts(void **state)
 	rmdir(dir);
 }
 
+#define TURNS 400
+
+/*
+ * A child pinned to `cpu`, named lanner-order, that opens DIR/o-NNN for every second turn
+ * from `first` on, each after the other child's turn (read from `in`), then passes the turn
+ * (writes to `out`).
+ */
+static pid_t order_child(const char *dir, int cpu, int first, int in, int out)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		cpu_set_t set;
+		char name[256], tok;
+
+		CPU_ZERO(&set);
+		CPU_SET(cpu, &set);
+		if (sched_setaffinity(0, sizeof(set), &set))
+			_exit(10);
+		prctl(PR_SET_NAME, "lanner-order");
+		for (int t = first; t < TURNS; t += 2) {
+			int fd;
+
+			if (t > 0 && read(in, &tok, 1) != 1)
+				_exit(11);
+			if (sched_getcpu() != cpu)
+				_exit(12);
+			snprintf(name, sizeof(name), "%s/o-%03d", dir, t);
+			fd = open(name, O_RDONLY | O_CREAT, 0644);
+			if (fd < 0)
+				_exit(13);
+			close(fd);
+			if (write(out, "t", 1) != 1)
+				_exit(14);
+		}
+		_exit(0);
+	}
+	return pid;
+}
+
+/*
+ * Each CPU has its own ring: two processes on two CPUs opening files in turns must still be
+ * seen in the order of their turns (the detector merges the rings by the kernel's sequence),
+ * numbered and dated in that order.
+ */
+static void test_order(void **state)
+{
+	char dir[] = "/tmp/lanner-order-XXXXXX", cap[160], name[256], yaml[256];
+	struct got g = { 0 };
+	struct detector_opts o = { 0 };
+	struct detector *d;
+	struct rules *r;
+	struct event_reader *rd;
+	const struct syscall_event *ev;
+	uint64_t last_num = 0, last_ts = 0;
+	char err[256] = "";
+	int ab[2], ba[2], st, next = 0;
+	uv_loop_t loop;
+	pid_t a, b;
+	FILE *f;
+
+	(void)state;
+	if (!need_root())
+		skip();
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
+		print_message("skipping test_order: one CPU online, so one ring\n");
+		skip();
+	}
+	assert_non_null(mkdtemp(dir));
+	snprintf(cap, sizeof(cap), "%s/capture.jsonl", dir);
+	snprintf(
+		yaml, sizeof(yaml),
+		"- rule: Never\n  desc: t\n  condition: evt.type = openat and proc.name = nobody-x\n"
+		"  output: x\n  priority: DEBUG\n");
+	r = load(yaml);
+	uv_loop_init(&loop);
+	g.loop = &loop;
+	o.rules = r;
+	o.gateway_loop = &loop;
+	o.submit = submit;
+	o.submit_ctx = &g;
+	o.capture_path = cap;
+	d = detector_start(&o, err, sizeof(err));
+	if (!d)
+		fail_msg("detector_start: %s", err);
+
+	assert_int_equal(pipe(ab), 0);
+	assert_int_equal(pipe(ba), 0);
+	a = order_child(dir, 0, 0, ba[0], ab[1]);
+	b = order_child(dir, 1, 1, ab[0], ba[1]);
+	close(ab[0]);
+	close(ab[1]);
+	close(ba[0]);
+	close(ba[1]);
+	assert_int_equal(waitpid(a, &st, 0), a);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_int_equal(waitpid(b, &st, 0), b);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	wait_alerts(&g, 1); /* none come: the detector's loop turns meanwhile */
+	detector_stop(d);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	rules_free(r);
+
+	f = fopen(cap, "r");
+	assert_non_null(f);
+	rd = event_reader_new();
+	assert_non_null(rd);
+	while (event_reader_next(rd, f, &ev) == 1) {
+		const char *n = ev->fd ? ev->fd->name : NULL;
+
+		if (ev->type != SYSCALL_EVT_OPENAT || !ev->proc || !ev->proc->name ||
+		    strcmp(ev->proc->name, "lanner-order") || !n || strncmp(n, dir, strlen(dir)))
+			continue;
+		snprintf(name, sizeof(name), "%s/o-%03d", dir, next);
+		if (strcmp(n, name))
+			fail_msg("turn %d: expected %s, the detector handed on %s", next, name, n);
+		assert_true(ev->num > last_num);
+		assert_true(ev->ts >= last_ts);
+		last_num = ev->num;
+		last_ts = ev->ts;
+		next++;
+	}
+	assert_int_equal(event_reader_bad_lines(rd), 0);
+	event_reader_free(rd);
+	fclose(f);
+	assert_int_equal(next, TURNS);
+	for (size_t i = 0; i < g.n; i++)
+		alert_unref(g.a[i]);
+	for (int t = 0; t < TURNS; t++) {
+		snprintf(name, sizeof(name), "%s/o-%03d", dir, t);
+		unlink(name);
+	}
+	unlink(cap);
+	rmdir(dir);
+}
+
 static void test_refused(void **state)
 {
 	struct detector_opts o = { 0 };
@@ -278,6 +418,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_alerts),
+		cmocka_unit_test(test_order),
 		cmocka_unit_test(test_refused),
 	};
 
