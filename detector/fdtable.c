@@ -127,6 +127,8 @@ struct fdtable *fdtable_clone(const struct fdtable *t)
 		return NULL;
 	*c = *t;
 	c->overflows = 0;
+	if (!t->cap)
+		return c; /* cleared: nothing to copy */
 	c->slots = malloc(t->cap * sizeof(*c->slots));
 	if (!c->slots) {
 		free(c);
@@ -170,6 +172,10 @@ static struct slot *slot_for(struct fdtable *t, int64_t num)
 	if (t->used >= t->max) {
 		t->overflows++;
 		errno = ENOSPC;
+		return NULL;
+	}
+	if (!t->cap && rehash(t, 16)) { /* cleared by fdtable_clear */
+		errno = ENOMEM;
 		return NULL;
 	}
 	if ((t->filled + 1) * 4 > t->cap * 3 &&
@@ -280,6 +286,16 @@ void fdtable_exec(struct fdtable *t)
 	for (size_t i = 0; i < t->cap; i++)
 		if (t->slots[i].num >= 0 && t->slots[i].cloexec)
 			fdtable_del(t, t->slots[i].num);
+}
+
+void fdtable_clear(struct fdtable *t)
+{
+	for (size_t i = 0; i < t->cap; i++)
+		if (t->slots[i].num >= 0)
+			free(t->slots[i].name);
+	free(t->slots);
+	t->slots = NULL;
+	t->cap = t->used = t->filled = 0;
 }
 
 size_t fdtable_count(const struct fdtable *t)

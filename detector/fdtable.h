@@ -45,6 +45,12 @@ void fdtable_del(struct fdtable *t, int64_t num);
 /* Removes the close-on-exec entries (a successful execve). */
 void fdtable_exec(struct fdtable *t);
 
+/*
+ * Forgets every entry and gives the slots' memory back (the process exited: its fds are
+ * closed). The table stays usable.
+ */
+void fdtable_clear(struct fdtable *t);
+
 size_t fdtable_count(const struct fdtable *t);
 uint64_t fdtable_overflows(const struct fdtable *t);
 

@@ -220,8 +220,11 @@ static void remove_entry(struct proctable *t, struct proc_entry *e)
 	entry_free(e);
 }
 
-/* A new empty entry for pid (an exited one with that pid is replaced). NULL when full. */
-static struct proc_entry *add_entry(struct proctable *t, int64_t pid)
+/*
+ * A new empty entry for pid (an exited one with that pid is replaced), with an empty fd table
+ * when fds; without one, the caller gives it its table. NULL when full.
+ */
+static struct proc_entry *add_entry(struct proctable *t, int64_t pid, bool fds)
 {
 	struct proc_entry *e = proctable_find(t, pid);
 	size_t b;
@@ -237,8 +240,8 @@ static struct proc_entry *add_entry(struct proctable *t, int64_t pid)
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return NULL;
-	e->fds = fdtable_new(t->o.max_fds);
-	if (!e->fds) {
+	e->fds = fds ? fdtable_new(t->o.max_fds) : NULL;
+	if (fds && !e->fds) {
 		free(e);
 		return NULL;
 	}
@@ -410,7 +413,7 @@ static struct proc_entry *load_pid(struct proctable *t, int64_t pid)
 	p = strchr(buf, '(');
 	if (!close_paren || !p)
 		return NULL;
-	e = add_entry(t, pid);
+	e = add_entry(t, pid, true);
 	if (!e)
 		return NULL;
 	{
@@ -559,7 +562,7 @@ struct proc_entry *proctable_of_record(struct proctable *t, const struct lanner_
 	if (!e) {
 		struct proc_entry *parent = proctable_find(t, rec->ppid);
 
-		e = add_entry(t, rec->tgid);
+		e = add_entry(t, rec->tgid, true);
 		if (!e)
 			return NULL;
 		e->cgroup_id = rec->cgroup_id;
@@ -600,11 +603,10 @@ void proctable_fork(struct proctable *t, const struct lanner_rec *rec,
 	parent = proctable_of_record(t, rec);
 	if (!parent || parent->exited)
 		return; /* a late record: the child is read from /proc on its first record */
-	c = add_entry(t, f->child_tgid);
+	c = add_entry(t, f->child_tgid, false);
 	if (!c)
 		return;
 	/* add_entry may have freed an exited entry but never a live parent */
-	fdtable_free(c->fds);
 	c->fds = fdtable_clone(parent->fds);
 	if (!c->fds) {
 		c->fds = fdtable_new(t->o.max_fds);
@@ -729,6 +731,8 @@ void proctable_exit(struct proctable *t, int64_t pid, uint64_t now_ms)
 		return;
 	e->exited = true;
 	e->exit_ms = now_ms;
+	/* its fds are closed; the entry stays for its children's parent chain */
+	fdtable_clear(e->fds);
 	e->xprev = t->xtail;
 	e->xnext = NULL;
 	if (t->xtail)

@@ -100,6 +100,25 @@ static void test_fdtable(void **state)
 	assert_null(fdtable_get(c, 4));
 	assert_non_null(fdtable_get(c, 10));
 	assert_int_equal(fdtable_count(c), 3);
+	/* cleared (the process exited): empty, yet usable and clonable */
+	fdtable_clear(c);
+	assert_int_equal(fdtable_count(c), 0);
+	assert_null(fdtable_get(c, 10));
+	assert_null(fdtable_get(c, 5));
+	fdtable_exec(c);
+	{
+		struct fdtable *cc = fdtable_clone(c);
+
+		assert_non_null(cc);
+		assert_int_equal(fdtable_count(cc), 0);
+		assert_null(fdtable_get(cc, 3));
+		assert_non_null(fdtable_set(cc, 3, &tmpl, false));
+		assert_string_equal(fdtable_get(cc, 3)->name, "/etc/shadow");
+		fdtable_free(cc);
+	}
+	assert_non_null(fdtable_set(c, 9, &tmpl, false));
+	assert_string_equal(fdtable_get(c, 9)->name, "/etc/shadow");
+	assert_int_equal(fdtable_count(c), 1);
 	fdtable_free(c);
 
 	/* many inserts and deletes through rehashes */
@@ -298,9 +317,12 @@ static void test_lifecycle(void **state)
 	proctable_fork(t, &r, &fi);
 	assert_null(proctable_find(t, P2 + 10));
 
-	/* exit: kept for the grace period, then freed */
+	/* exit: kept for the grace period (without its closed fds), then freed */
+	assert_non_null(fdtable_get(proctable_find(t, P2)->fds, 7));
 	proctable_exit(t, P2, 100);
 	assert_non_null(proctable_find(t, P2));
+	assert_int_equal(fdtable_count(proctable_find(t, P2)->fds), 0);
+	assert_null(fdtable_get(proctable_find(t, P2)->fds, 7));
 	proctable_gc(t, 500);
 	assert_non_null(proctable_find(t, P2));
 	proctable_bind(t, c, P3);
