@@ -308,7 +308,9 @@ def fixed_workload(a, workload, floor_bin, tmp):
             lo, hi = quartiles(diff)
             row += " %s | %+.1f pp (%+.1f..%+.1f) |" % (fmt(ln), statistics.median(diff), lo, hi)
             if k == "total":
-                verdict.append((n, statistics.median(diff)))
+                verdict.append((n, statistics.median(diff), statistics.mean(diff),
+                                statistics.stdev(diff) / len(diff) ** 0.5
+                                if len(diff) > 1 else float("nan")))
         rep.append(row)
     rep.append("\nTimes: medians over rounds. added: median of the per-round differences "
                "against the same round's `none` run, in percent of it (interquartile range "
@@ -321,10 +323,11 @@ def fixed_workload(a, workload, floor_bin, tmp):
         "%s %.3f" % (n, best[n]) for n, _ in arms) + "; " + ", ".join(
         "%s - floor %+.1f pp" % (n, (best[n] - best["floor"]) / best["none"] * 100)
         for n in lan_arms) + " (of the best `none`).\n")
-    for n, d in verdict:
+    for n, d, mean, se in verdict:
         rep.append("**%s adds %+.1f percentage points over the floor (total wall time, median "
-                   "of %d paired rounds): target <= 5: %s.**\n"
-                   % (n, d, a.rounds, "met" if d <= 5 else "missed by %.1f" % (d - 5)))
+                   "of %d paired rounds; mean %+.1f, standard error %.1f): target <= 5: %s.**\n"
+                   % (n, d, a.rounds, mean, se,
+                      "met" if d <= 5 else "missed by %.1f" % (d - 5)))
     rep.append("Per round, total seconds (order):\n")
     rep.append("| round | order |" + "".join(" %s |" % n for n, _ in arms))
     rep.append("|---|---|" + "---|" * len(arms))
