@@ -99,6 +99,35 @@ static const char *field(const struct alert *a, const char *k)
 	return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
+/* Starts a detector with rules r and a capture file, its alerts to g on loop. */
+static struct detector *start(struct got *g, uv_loop_t *loop, const struct rules *r,
+			      const char *cap)
+{
+	struct detector_opts o = { 0 };
+	struct detector *d;
+	char err[256] = "";
+
+	uv_loop_init(loop);
+	g->loop = loop;
+	o.rules = r;
+	o.gateway_loop = loop;
+	o.submit = submit;
+	o.submit_ctx = g;
+	o.capture_path = cap;
+	d = detector_start(&o, err, sizeof(err));
+	if (!d)
+		fail_msg("detector_start: %s", err);
+	return d;
+}
+
+/* Stops d and runs its hand-off down on loop. */
+static void stop(struct detector *d, uv_loop_t *loop)
+{
+	detector_stop(d);
+	uv_run(loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(loop), 0);
+}
+
 /* A child named lanner-child that chdirs to dir and runs op(rel). */
 static void child(const char *dir, int op, const char *name)
 {
@@ -131,12 +160,10 @@ static void test_alerts(void **state)
 	char dir[] = "/tmp/lanner-detector-XXXXXX", marker[128], rel[160], cap[160], yaml[1024],
 	     yaml2[1024], line[8192];
 	struct got g = { 0 };
-	struct detector_opts o = { 0 };
 	struct detector_stats st;
 	struct detector *d;
 	struct rules *r1, *r2;
 	uv_loop_t loop;
-	char err[256] = "";
 	FILE *f;
 	struct event_reader *rd;
 	const struct syscall_event *ev;
@@ -173,16 +200,7 @@ static void test_alerts(void **state)
 	r1 = load(yaml);
 	r2 = load(yaml2);
 
-	uv_loop_init(&loop);
-	g.loop = &loop;
-	o.rules = r1;
-	o.gateway_loop = &loop;
-	o.submit = submit;
-	o.submit_ctx = &g;
-	o.capture_path = cap;
-	d = detector_start(&o, err, sizeof(err));
-	if (!d)
-		fail_msg("detector_start: %s", err);
+	d = start(&g, &loop, r1, cap);
 
 	clock_gettime(CLOCK_REALTIME, &t0);
 	child(dir, 0, rel);
@@ -224,9 +242,7 @@ static void test_alerts(void **state)
 	assert_true(st.syscalls > 10);
 	assert_int_equal(st.queue_overflows, 0);
 
-	detector_stop(d);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	assert_int_equal(uv_loop_close(&loop), 0);
+	stop(d, &loop);
 	rules_free(r2);
 
 	/* the capture holds the child's open with its resolved fd, read back as replay does */
@@ -300,13 +316,11 @@ static void test_order(void **state)
 {
 	char dir[] = "/tmp/lanner-order-XXXXXX", cap[160], name[256], yaml[256];
 	struct got g = { 0 };
-	struct detector_opts o = { 0 };
 	struct detector *d;
 	struct rules *r;
 	struct event_reader *rd;
 	const struct syscall_event *ev;
 	uint64_t last_num = 0, last_ts = 0;
-	char err[256] = "";
 	int ab[2], ba[2], st, next = 0;
 	uv_loop_t loop;
 	pid_t a, b;
@@ -326,16 +340,7 @@ static void test_order(void **state)
 		"- rule: Never\n  desc: t\n  condition: evt.type = openat and proc.name = nobody-x\n"
 		"  output: x\n  priority: DEBUG\n");
 	r = load(yaml);
-	uv_loop_init(&loop);
-	g.loop = &loop;
-	o.rules = r;
-	o.gateway_loop = &loop;
-	o.submit = submit;
-	o.submit_ctx = &g;
-	o.capture_path = cap;
-	d = detector_start(&o, err, sizeof(err));
-	if (!d)
-		fail_msg("detector_start: %s", err);
+	d = start(&g, &loop, r, cap);
 
 	assert_int_equal(pipe(ab), 0);
 	assert_int_equal(pipe(ba), 0);
@@ -350,9 +355,7 @@ static void test_order(void **state)
 	assert_int_equal(waitpid(b, &st, 0), b);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	wait_alerts(&g, 1); /* none come: the detector's loop turns meanwhile */
-	detector_stop(d);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	assert_int_equal(uv_loop_close(&loop), 0);
+	stop(d, &loop);
 	rules_free(r);
 
 	f = fopen(cap, "r");
