@@ -1158,6 +1158,8 @@ struct probe *probe_new(uv_loop_t *loop, const struct probe_opts *opts, const st
 	p->skel->rodata->precise_time = o.precise_time;
 	p->skel->rodata->capture_args = !o.no_args;
 	p->skel->rodata->ring_mask = bytes - 1;
+	/* a power of two, as the programs mask with it: bytes is one, >= 64 KiB */
+	p->skel->rodata->wakeup_every = bytes / 1024 < 1024 ? bytes / 1024 : 1024;
 	/* The first bpf() call: a refusal here is about rights, and says so. */
 	e = create_rings(p, bytes, err, errlen);
 	if (e)

@@ -81,8 +81,10 @@ struct probe_opts {
 	bool no_fast_reads;
 	uint32_t ringbuf_bytes; /* record ring per CPU, a power of two >= 64 KiB; 0 means 8 MiB */
 	/*
-	 * The programs wake the loop once every 1024 records of a CPU (a wakeup per record costs
-	 * microseconds); in between the loop drains every drain_ms. 0 means 20 ms.
+	 * The programs wake the loop once every ringbuf_bytes / 1024 records of a CPU, 1024 at
+	 * most (a wakeup per record costs microseconds; 64 records for a 64 KiB ring, a quarter of
+	 * it in the smallest records, so a small ring is drained before it fills); in between the
+	 * loop drains every drain_ms. 0 means 20 ms.
 	 */
 	uint32_t drain_ms;
 	/*
