@@ -520,6 +520,7 @@ static void handle_record(struct detector *d, const struct lanner_rec *rec, size
 		atomic_fetch_add(&d->capture_errors, 1);
 	if (d->eval)
 		rules_eval(d->eval, d->src, &ev, on_match, d);
+	d->fdtmp.nameraw = NULL; /* it pointed into the record, which is freed after this */
 after:
 	podmeta_put(pi);
 	if (e && close_fd >= 0)

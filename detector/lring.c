@@ -41,21 +41,23 @@ int lring_open(struct lring *r, uint32_t capacity)
 	return 0;
 }
 
+void lring_sync(struct lring *r)
+{
+	if (!r->ctl)
+		return;
+	/* Acquire: the records up to head are written before head is. */
+	r->head = __atomic_load_n(&r->ctl->head, __ATOMIC_ACQUIRE);
+	if (r->pos < r->ctl->tail)
+		r->pos = r->ctl->tail; /* first use */
+}
+
 const void *lring_peek(struct lring *r, size_t *size, uint64_t *bad)
 {
 	const uint8_t *rec;
 	uint32_t sz;
 
-	if (!r->ctl)
+	if (!r->ctl || r->pos >= r->head)
 		return NULL;
-	if (r->pos >= r->head) {
-		/* Acquire: the records up to head are written before head is. */
-		r->head = __atomic_load_n(&r->ctl->head, __ATOMIC_ACQUIRE);
-		if (r->pos < r->ctl->tail)
-			r->pos = r->ctl->tail; /* first use */
-		if (r->pos >= r->head)
-			return NULL;
-	}
 	rec = r->data + (r->pos & r->mask);
 	memcpy(&sz, rec + offsetof(struct lanner_rec, size), sizeof(sz));
 	if (sz < sizeof(struct lanner_rec) || sz > LANNER_REC_MAX || r->head - r->pos < sz) {
@@ -84,11 +86,17 @@ uint64_t lring_used(const struct lring *r)
 	return r->ctl ? __atomic_load_n(&r->ctl->head, __ATOMIC_ACQUIRE) - r->ctl->tail : 0;
 }
 
+uint64_t lring_room(const struct lring *r)
+{
+	return r->mask + 1 - LANNER_RING_SLACK;
+}
+
 size_t lring_drain(struct lring *r, lring_record_fn cb, void *ctx, uint64_t *bad)
 {
 	const void *rec;
 	size_t n = 0, size;
 
+	lring_sync(r); /* what is published now: a drain ends even if the programs keep writing */
 	while ((rec = lring_peek(r, &size, bad))) {
 		cb(ctx, rec, size);
 		lring_take(r, size);

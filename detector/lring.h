@@ -16,7 +16,7 @@ struct lring {
 	const uint8_t *data; /* records: capacity + LANNER_RING_SLACK bytes */
 	uint64_t mask; /* capacity - 1 */
 	uint64_t pos; /* the next record lring_peek() shows: tail <= pos <= head */
-	uint64_t head; /* the published end as lring_peek() last read it */
+	uint64_t head; /* the published end as lring_sync() last read it */
 	size_t map_len;
 	int fd;
 };
@@ -39,9 +39,15 @@ int lring_open(struct lring *r, uint32_t capacity);
 size_t lring_drain(struct lring *r, lring_record_fn cb, void *ctx, uint64_t *bad);
 
 /*
- * The oldest published record not yet taken, left in the ring (valid until lring_release()
- * frees it): its size in *size. NULL when there is none. A size field that cannot be right
- * skips everything published, counted in *bad, as lring_drain() does.
+ * Reads how far the programs have published: lring_peek() shows records up to there and no
+ * further until the next lring_sync(), so a walk over a ring always ends.
+ */
+void lring_sync(struct lring *r);
+
+/*
+ * The oldest record up to the last lring_sync() not yet taken, left in the ring (valid until
+ * lring_release() frees it): its size in *size. NULL when there is none. A size field that
+ * cannot be right skips everything synced, counted in *bad, as lring_drain() does.
  */
 const void *lring_peek(struct lring *r, size_t *size, uint64_t *bad);
 
@@ -53,6 +59,9 @@ void lring_release(struct lring *r);
 
 /* Bytes published and not yet freed. */
 uint64_t lring_used(const struct lring *r);
+
+/* The most lring_used() can reach: the programs refuse a record beyond it (the slack). */
+uint64_t lring_room(const struct lring *r);
 
 /* Unmaps and closes (a zeroed or already closed ring is fine). */
 void lring_close(struct lring *r);

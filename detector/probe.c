@@ -749,9 +749,12 @@ size_t probe_merge(struct probe *p, uint64_t limit, probe_record_fn cb, void *ct
 	struct merge_ent *h = p->heap;
 	size_t n = 0, handed = 0;
 
-	for (int i = 0; i < p->ncpu; i++)
+	/* up to what is published now: a merge ends even if the programs keep writing */
+	for (int i = 0; i < p->ncpu; i++) {
+		lring_sync(&p->rings[i]);
 		if (merge_next(p, i, limit, &h[n]))
 			n++;
+	}
 	for (size_t i = n / 2; i-- > 0;)
 		merge_down(h, n, i);
 	while (n) {
@@ -780,7 +783,7 @@ unsigned probe_backlog(const struct probe *p)
 	unsigned most = 0;
 
 	for (int i = 0; i < p->ncpu; i++) {
-		uint64_t pct = lring_used(&p->rings[i]) * 100 / (p->rings[i].mask + 1);
+		uint64_t pct = lring_used(&p->rings[i]) * 100 / lring_room(&p->rings[i]);
 
 		if (pct > most)
 			most = pct > 100 ? 100 : (unsigned)pct;

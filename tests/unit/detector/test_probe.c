@@ -747,7 +747,8 @@ static void child_paced_opens(void *arg)
 
 /*
  * A small ring is drained before it fills: the programs' wakeups come often enough for its
- * size (a 64 KiB ring holds ~390 such records, fewer than the 1024 a large ring waits for),
+ * size (a 64 KiB ring takes ~210 such records before it refuses one, 28 KiB being slack:
+ * fewer than the 1024 a large ring waits for),
  * so with no drain timer to help, 600 records in paced bursts all arrive and none is dropped.
  */
 static void test_small_ring_wakes(void **state)
