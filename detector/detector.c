@@ -557,7 +557,11 @@ after:
  * each time: merging runs at most once per RELEASE_EVERY_NS, so records wait 1-2 ms.
  */
 #define RELEASE_EVERY_NS 1000000ull
-/* A ring this full (percent) is emptied at once, order across CPUs or not: no record lost. */
+/*
+ * A ring this full (percent of what it holds) is emptied at once, without waiting for the
+ * margin (records of other CPUs not yet published may then come after it): the programs
+ * drop records only once it is full.
+ */
 #define BACKLOG_RELEASE_PCT 50
 #define MAX_SAMPLES 4096
 

@@ -665,14 +665,18 @@ static int on_wake(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static void on_timer(uv_timer_t *t)
+/* A wakeup or the drain timer: with hold, the loop's turn is the point (see probe_merge). */
+static void on_wakeup(struct probe *p)
 {
-	struct probe *p = t->data;
-
 	if (p->hold)
-		ring_buffer__consume(p->wake); /* the loop's turn is the point: see probe_merge */
+		ring_buffer__consume(p->wake);
 	else
 		probe_consume(p);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	on_wakeup(t->data);
 }
 
 static void on_poll(uv_poll_t *h, int status, int events)
@@ -683,10 +687,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
 		log_warn("detector: ring buffer poll: %s", uv_strerror(status));
 		return;
 	}
-	if (p->hold)
-		ring_buffer__consume(p->wake);
-	else
-		probe_consume(p);
+	on_wakeup(p);
 }
 
 int probe_consume(struct probe *p)

@@ -84,8 +84,7 @@ struct probe_opts {
 	 * The programs wake the loop once every ringbuf_bytes / 1024 records of a CPU, 1024 at
 	 * most (a wakeup per record costs microseconds; 64 records for a 64 KiB ring, a quarter of
 	 * the 36 KiB it can hold in the smallest records, so a small ring is drained before it
-	 * fills); in between the
-	 * loop drains every drain_ms. 0 means 20 ms.
+	 * fills); in between the loop drains every drain_ms. 0 means 20 ms.
 	 */
 	uint32_t drain_ms;
 	/*
@@ -132,9 +131,9 @@ int probe_consume(struct probe *p);
  * Hands every published record with seq below `limit` to cb, in seq order across the CPUs'
  * rings (each ring is in seq order: a CPU's programs never interleave their records), then
  * frees their space; the others stay for a later call. Only what is published when the call
- * starts is handed on, so it ends however fast the programs write. The record is borrowed for the call;
- * cb may change its ts_ns. Returns records handed. For probe_opts.hold; without it the loop
- * drains the rings itself.
+ * starts is handed on, so it ends however fast the programs write. The record is borrowed for
+ * the call; cb may change its ts_ns. Returns records handed. For probe_opts.hold; without it
+ * the loop drains the rings itself.
  */
 size_t probe_merge(struct probe *p, uint64_t limit, probe_record_fn cb, void *ctx);
 
