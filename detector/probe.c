@@ -514,6 +514,7 @@ struct probe {
 	struct probe_set attached;
 	struct probe_set wanted; /* the last set asked for */
 	struct probe_set detaching; /* links being destroyed in the threadpool */
+	struct probe_set missing;   /* syscalls this kernel lacks, already logged once */
 	bool closing;
 	bool fast_reads; /* direct-map reads of user strings are on (dmap.h) */
 	int inflight; /* detach works queued */
@@ -940,8 +941,10 @@ int probe_set_syscalls(struct probe *p, const struct probe_set *set)
 		}
 		err = attach_sys(p, nr);
 		if (err == -ENOENT) {
-			log_info("detector: this kernel has no syscall %s: not recorded",
-				 syscall_names[nr]);
+			if (!probe_set_has(&p->missing, nr))
+				log_info("detector: this kernel has no syscall %s: not recorded",
+					 syscall_names[nr]);
+			probe_set_add(&p->missing, nr);
 		} else if (err) {
 			log_warn("detector: attach sys_exit_%s: %s", tp_name(nr), strerror(-err));
 			if (!ret)

@@ -39,6 +39,8 @@ struct result {
 	double ns; /* wall ns per loop iteration, best round */
 	double prog_ns; /* bpf_stats run_time_ns / run_cnt, best of STATS_PASSES, or -1 */
 	double prog_med; /* the median pass */
+	double beside_med; /* the program attached beside it in the same passes (median), or -1 */
+	double own_med; /* per pass, prog minus beside: the median, or -1 */
 };
 
 /* The detector's loop on its own thread (CPU 1), driven through run_on_loop(). */
@@ -314,6 +316,7 @@ struct attach_case {
 	struct bpf_program *prog; /* floor program */
 	const struct probe_set *lanner; /* lanner's programs for this set */
 	const char *stat_prog; /* lanner program whose bpf_stats are shown */
+	struct bpf_program *beside; /* a floor attached with lanner's for more passes, or NULL */
 	struct bpf_link *link;
 	struct result r;
 };
@@ -385,6 +388,56 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static double median(double *v, int n)
+{
+	qsort(v, n, sizeof(v[0]), cmp_double);
+	return v[n / 2];
+}
+
+/* A floor program's run time and count so far. */
+static int prog_stats(struct bpf_program *prog, unsigned long long *ns, unsigned long long *cnt)
+{
+	struct attach_case c = { .prog = prog };
+
+	return stats_of(&c, ns, cnt);
+}
+
+/*
+ * More passes with the case's beside program attached too (an empty program on the same
+ * tracepoint): both run on every call, so the machine's state of the moment weighs on both, and
+ * the difference per pass is the case's own work, steadier than either figure alone.
+ */
+static void beside_passes(struct attach_case *c, int kind, long n)
+{
+	double mine[STATS_PASSES], floor[STATS_PASSES], own[STATS_PASSES];
+	unsigned long long t0, c0, t1, c1, u0, d0, u1, d1;
+	struct bpf_link *link = bpf_program__attach(c->beside);
+	int got = 0;
+
+	if (!link) {
+		fprintf(stderr, "attach the floor beside %s: %s\n", c->how, strerror(errno));
+		return;
+	}
+	for (int i = 0; i < STATS_PASSES; i++) {
+		if (stats_of(c, &t0, &c0) || prog_stats(c->beside, &u0, &d0))
+			break;
+		run_loop(kind, n);
+		if (stats_of(c, &t1, &c1) || prog_stats(c->beside, &u1, &d1))
+			break;
+		if (c1 - c0 < (unsigned long long)n || d1 - d0 < (unsigned long long)n)
+			continue;
+		mine[got] = (double)(t1 - t0) / (double)(c1 - c0);
+		floor[got] = (double)(u1 - u0) / (double)(d1 - d0);
+		own[got] = mine[got] - floor[got];
+		got++;
+	}
+	bpf_link__destroy(link);
+	if (got) {
+		c->r.beside_med = median(floor, got);
+		c->r.own_med = median(own, got);
+	}
+}
+
 /* bpf_stats passes for an attached case, with stats enabled only around them. */
 static void stats_pass(struct attach_case *c, int kind, long n)
 {
@@ -416,10 +469,11 @@ static void stats_pass(struct attach_case *c, int kind, long n)
 				ns[got++] = (double)(t1 - t0) / (double)(c1 - c0);
 		}
 		if (got) {
-			qsort(ns, got, sizeof(ns[0]), cmp_double);
+			c->r.prog_med = median(ns, got);
 			c->r.prog_ns = ns[0];
-			c->r.prog_med = ns[got / 2];
 		}
+		if (c->beside)
+			beside_passes(c, kind, n);
 	}
 	close(stats_fd);
 }
@@ -428,16 +482,21 @@ static void stats_pass(struct attach_case *c, int kind, long n)
  * Cases are interleaved round by round and each keeps its best round, so a burst of noise from
  * other work on the machine hits one round of every case rather than all rounds of one case
  * (lanner's case re-attaches its ~50 tracepoints each round and waits for the detaches, each of
- * which waits for an RCU grace period: a round is slow but not noisy). Wall time is taken with bpf_stats off (they
- * add two clock reads per run); program time in a separate pass.
+ * which waits for an RCU grace period: a round is slow but not noisy). Wall time is taken with
+ * bpf_stats off (they add two clock reads per run); program time in a separate pass. Each case is
+ * printed against the list's "no program" case, which is stored in *none; a list without one is
+ * printed against *none as an earlier list measured it.
  */
 static int run_cases(const char *sys, int kind, long n, int rounds, struct attach_case *c, int nc,
 		     double *none)
 {
 	for (int i = 0; i < nc; i++)
-		c[i].r = (struct result){
-			.ns = 1e18, .prog_ns = -1, .prog_med = -1, .runs_per_call = -1
-		};
+		c[i].r = (struct result){ .ns = 1e18,
+					  .prog_ns = -1,
+					  .prog_med = -1,
+					  .beside_med = -1,
+					  .own_med = -1,
+					  .runs_per_call = -1 };
 	run_loop(kind, n / 10 + 1); /* warm caches and the dentry */
 	for (int round = 0; round < rounds; round++) {
 		for (int i = 0; i < nc; i++) {
@@ -562,9 +621,10 @@ int main(int argc, char **argv)
 		{ "no program", NULL },
 		{ "empty tp_btf/sys_exit", skel->progs.empty_tp_btf },
 		{ "empty tracepoint sys_exit_openat", skel->progs.empty_tp_openat },
-		{ "lanner, all rule + state syscalls", NULL, &full, "sys_exit_openat" },
+		{ "lanner, all rule + state syscalls", NULL, &full, "sys_exit_openat",
+		  skel->progs.empty_tp_openat },
 	};
-	if (run_cases("fork+exec", LOOP_EXEC, n_exec, 5, exec_lanner, 1, NULL) ||
+	if (run_cases("fork+exec", LOOP_EXEC, n_exec, 5, exec_lanner, 1, &none_exec) ||
 	    run_cases("getppid", LOOP_GETPPID, n_fast, ROUNDS, uninteresting, 7, &none_u) ||
 	    run_cases("openat+close", LOOP_OPENAT, n_open, ROUNDS, traced, 4, &none_t))
 		goto out_stop;
@@ -580,6 +640,10 @@ int main(int argc, char **argv)
 	       lanner_u - floor_u);
 	printf("traced openat: lanner program %.1f ns/run best pass, %.1f median (target <= 300)\n",
 	       traced[3].r.prog_ns, traced[3].r.prog_med);
+	if (traced[3].r.own_med >= 0)
+		printf("traced openat, with the empty sys_exit_openat program attached beside it: "
+		       "that one %.1f ns/run, lanner's %.1f more (medians of the same passes)\n",
+		       traced[3].r.beside_med, traced[3].r.own_med);
 	printf("records consumed %llu; drops: ringbuf full %llu, truncated %llu, read fault %llu, "
 	       "no ringbuf %llu; bad records %llu\n",
 	       cons.records, (unsigned long long)dr.d[LANNER_DROP_RINGBUF_FULL],
