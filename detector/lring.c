@@ -111,6 +111,80 @@ size_t lring_drain(struct lring *r, lring_record_fn cb, void *ctx, uint64_t *bad
 	return n;
 }
 
+/* Ring i's next good record below limit into *m; false when it has none (yet). */
+static bool merge_next(struct lring *rings, int i, uint64_t limit, lring_check_fn ok, uint64_t *bad,
+		       struct lring_merge_ent *m)
+{
+	const struct lanner_rec *rec;
+	size_t size;
+
+	while ((rec = lring_peek(&rings[i], &size, bad))) {
+		if (ok(rec, size)) {
+			if (rec->seq >= limit)
+				return false;
+			*m = (struct lring_merge_ent){ rec, size, i };
+			return true;
+		}
+		(*bad)++; /* a bad record is counted and skipped */
+		lring_take(&rings[i], size);
+	}
+	return false;
+}
+
+static void merge_down(struct lring_merge_ent *h, size_t n, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, m = i;
+		struct lring_merge_ent t;
+
+		if (l < n && h[l].rec->seq < h[m].rec->seq)
+			m = l;
+		if (l + 1 < n && h[l + 1].rec->seq < h[m].rec->seq)
+			m = l + 1;
+		if (m == i)
+			return;
+		t = h[i];
+		h[i] = h[m];
+		h[m] = t;
+		i = m;
+	}
+}
+
+size_t lring_merge(struct lring *rings, int n, struct lring_merge_ent *heap, uint64_t limit,
+		   lring_check_fn ok, lring_merge_fn cb, void *ctx, uint64_t *bad)
+{
+	struct lring_merge_ent *h = heap;
+	size_t k = 0, handed = 0;
+
+	/* up to what is published now: a merge ends even if the programs keep writing */
+	for (int i = 0; i < n; i++) {
+		lring_sync(&rings[i]);
+		if (merge_next(rings, i, limit, ok, bad, &h[k]))
+			k++;
+	}
+	for (size_t i = k / 2; i-- > 0;)
+		merge_down(h, k, i);
+	while (k) {
+		int ring = h[0].ring;
+
+		cb(ctx, h[0].rec, h[0].size);
+		lring_take(&rings[ring], h[0].size);
+		/*
+		 * The producer reads a tail only when it believes its ring full, but then it should
+		 * find space: a long merge frees what it took every 256 records.
+		 */
+		if ((++handed & 255) == 0)
+			for (int i = 0; i < n; i++)
+				lring_release(&rings[i]);
+		if (!merge_next(rings, ring, limit, ok, bad, &h[0]))
+			h[0] = h[--k];
+		merge_down(h, k, 0);
+	}
+	for (int i = 0; i < n; i++)
+		lring_release(&rings[i]);
+	return handed;
+}
+
 void lring_close(struct lring *r)
 {
 	if (!r->ctl)

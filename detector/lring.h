@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The consumer side of the kernel programs' record rings (struct lanner_ring in bpf/events.h):
- * creating one ring's map, mapping it, and reading the records it holds.
+ * creating one ring's map, mapping it, reading the records it holds, and merging the records
+ * of several rings in seq order.
  */
 #ifndef LANNER_DETECTOR_LRING_H
 #define LANNER_DETECTOR_LRING_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -56,6 +58,30 @@ void lring_take(struct lring *r, size_t size);
 
 /* Frees the space of every record taken: the programs may write over it from now on. */
 void lring_release(struct lring *r);
+
+/* lring_merge()'s check of a record: false for one that must not be handed on. */
+typedef bool (*lring_check_fn)(const struct lanner_rec *rec, size_t size);
+
+/* Called for each record lring_merge() hands on, borrowed for the call (cb may write to it). */
+typedef void (*lring_merge_fn)(void *ctx, const struct lanner_rec *rec, size_t size);
+
+/* A ring's next record in lring_merge()'s heap. */
+struct lring_merge_ent {
+	const struct lanner_rec *rec;
+	size_t size;
+	int ring;
+};
+
+/*
+ * Hands every record of the n rings with seq below limit to cb, in seq order across the rings
+ * (each ring must be in seq order), and frees their space, every 256 records and at the end;
+ * the others stay for a later call. Each ring is lring_sync()ed once at the start, so a merge
+ * ends however fast the programs write. A record failing ok (checked before its seq is read)
+ * is counted in *bad and skipped, as a bad size is (lring_peek()). heap is the caller's
+ * scratch space for n entries. Returns the number of records handed to cb.
+ */
+size_t lring_merge(struct lring *rings, int n, struct lring_merge_ent *heap, uint64_t limit,
+		   lring_check_fn ok, lring_merge_fn cb, void *ctx, uint64_t *bad);
 
 /* Bytes published and not yet freed. */
 uint64_t lring_used(const struct lring *r);

@@ -523,7 +523,7 @@ struct probe {
 	void *ctx;
 	uint64_t bad;
 	bool hold; /* probe_opts.hold */
-	struct merge_ent *heap; /* probe_merge's, one per ring */
+	struct lring_merge_ent *heap; /* probe_merge's, one per ring */
 };
 
 int probe_syscall_nr(const char *name)
@@ -701,83 +701,9 @@ int probe_consume(struct probe *p)
 	return n > INT_MAX ? INT_MAX : (int)n;
 }
 
-/* A ring in probe_merge's heap: its next record, below the limit. */
-struct merge_ent {
-	const struct lanner_rec *rec;
-	size_t size;
-	int ring;
-};
-
-/* Ring i's next good record below limit into *m; false when it has none (yet). */
-static bool merge_next(struct probe *p, int i, uint64_t limit, struct merge_ent *m)
-{
-	const struct lanner_rec *rec;
-	size_t size;
-
-	while ((rec = lring_peek(&p->rings[i], &size, &p->bad))) {
-		if (record_ok(rec, size)) {
-			if (rec->seq >= limit)
-				return false;
-			*m = (struct merge_ent){ rec, size, i };
-			return true;
-		}
-		p->bad++; /* a bad record is counted and skipped */
-		lring_take(&p->rings[i], size);
-	}
-	return false;
-}
-
-static void merge_down(struct merge_ent *h, size_t n, size_t i)
-{
-	for (;;) {
-		size_t l = 2 * i + 1, m = i;
-		struct merge_ent t;
-
-		if (l < n && h[l].rec->seq < h[m].rec->seq)
-			m = l;
-		if (l + 1 < n && h[l + 1].rec->seq < h[m].rec->seq)
-			m = l + 1;
-		if (m == i)
-			return;
-		t = h[i];
-		h[i] = h[m];
-		h[m] = t;
-		i = m;
-	}
-}
-
 size_t probe_merge(struct probe *p, uint64_t limit, probe_record_fn cb, void *ctx)
 {
-	struct merge_ent *h = p->heap;
-	size_t n = 0, handed = 0;
-
-	/* up to what is published now: a merge ends even if the programs keep writing */
-	for (int i = 0; i < p->ncpu; i++) {
-		lring_sync(&p->rings[i]);
-		if (merge_next(p, i, limit, &h[n]))
-			n++;
-	}
-	for (size_t i = n / 2; i-- > 0;)
-		merge_down(h, n, i);
-	while (n) {
-		int ring = h[0].ring;
-
-		cb(ctx, h[0].rec, h[0].size);
-		lring_take(&p->rings[ring], h[0].size);
-		/*
-		 * The producer reads a tail only when it believes its ring full, but then it should
-		 * find space: a long merge frees what it took every 256 records.
-		 */
-		if ((++handed & 255) == 0)
-			for (int i = 0; i < p->ncpu; i++)
-				lring_release(&p->rings[i]);
-		if (!merge_next(p, ring, limit, &h[0]))
-			h[0] = h[--n];
-		merge_down(h, n, 0);
-	}
-	for (int i = 0; i < p->ncpu; i++)
-		lring_release(&p->rings[i]);
-	return handed;
+	return lring_merge(p->rings, p->ncpu, p->heap, limit, record_ok, cb, ctx, &p->bad);
 }
 
 unsigned probe_backlog(const struct probe *p)
