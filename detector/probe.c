@@ -514,7 +514,7 @@ struct probe {
 	struct probe_set attached;
 	struct probe_set wanted; /* the last set asked for */
 	struct probe_set detaching; /* links being destroyed in the threadpool */
-	struct probe_set missing;   /* syscalls this kernel lacks, already logged once */
+	struct probe_set missing; /* syscalls this kernel lacks, already logged once */
 	bool closing;
 	bool fast_reads; /* direct-map reads of user strings are on (dmap.h) */
 	int inflight; /* detach works queued */
