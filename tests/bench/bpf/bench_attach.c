@@ -644,8 +644,10 @@ int main(int argc, char **argv)
 	       traced[3].r.prog_ns, traced[3].r.prog_med);
 	/*
 	 * The issue's own figures were taken on a machine where the empty tp_btf/sys_exit program
-	 * ran 48 ns by bpf_stats: the same row of this run says how much slower this machine is
-	 * today, and the target scaled by it is printed too (a ratio to a floor of the same run).
+	 * ran 48 ns by bpf_stats: the same row of this run gives the ratio, and the figure at that
+	 * machine's speed. The empty program touches almost no memory, so this corrects for the
+	 * CPU's speed only; on this VM the memory system's slow spells (page walks and cache misses
+	 * 1.5-2x slower) leave the empty program as it was and show in the ratio (docs/detector.md).
 	 */
 	if (uninteresting[1].r.prog_ns > 0 && uninteresting[1].r.prog_med > 0)
 		printf("traced openat against this run's empty tp_btf/sys_exit (%.1f ns best, %.1f "
