@@ -730,20 +730,25 @@ static void test_ring_wrap_and_full(void **state)
 	run_finish(&r);
 }
 
-/* 600 opens of /etc/hostname (162-byte records), a 2 ms pause after every 16. */
-#define PACED_OPENS 600
-static void child_paced_opens(void *arg)
+/* n opens of /etc/hostname (162-byte records), a 2 ms pause after every 16 when paced. */
+static void open_hostname(int n, bool paced)
 {
-	(void)arg;
-	for (int i = 0; i < PACED_OPENS; i++) {
+	for (int i = 0; i < n; i++) {
 		int fd = open("/etc/hostname", O_RDONLY);
 
 		if (fd < 0)
 			_exit(20);
 		close(fd);
-		if (i % 16 == 15)
+		if (paced && i % 16 == 15)
 			usleep(2000);
 	}
+}
+
+#define PACED_OPENS 600
+static void child_paced_opens(void *arg)
+{
+	(void)arg;
+	open_hostname(PACED_OPENS, true);
 }
 
 /*
@@ -798,13 +803,7 @@ static size_t count_opens(const struct seen *s, pid_t pid)
 static void child_held_opens(void *arg)
 {
 	(void)arg;
-	for (int i = 0; i < HELD_OPENS; i++) {
-		int fd = open("/etc/hostname", O_RDONLY);
-
-		if (fd < 0)
-			_exit(20);
-		close(fd);
-	}
+	open_hostname(HELD_OPENS, false);
 }
 
 /*
