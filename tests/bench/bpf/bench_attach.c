@@ -411,7 +411,7 @@ static int prog_stats(struct bpf_program *prog, unsigned long long *ns, unsigned
  */
 static void beside_passes(struct attach_case *c, int kind, long n)
 {
-	double mine[STATS_PASSES], floor[STATS_PASSES], own[STATS_PASSES];
+	double floor[STATS_PASSES], own[STATS_PASSES];
 	unsigned long long t0, c0, t1, c1, u0, d0, u1, d1;
 	struct bpf_link *link = bpf_program__attach(c->beside);
 	int got = 0;
@@ -428,9 +428,8 @@ static void beside_passes(struct attach_case *c, int kind, long n)
 			break;
 		if (c1 - c0 < (unsigned long long)n || d1 - d0 < (unsigned long long)n)
 			continue;
-		mine[got] = (double)(t1 - t0) / (double)(c1 - c0);
 		floor[got] = (double)(u1 - u0) / (double)(d1 - d0);
-		own[got] = mine[got] - floor[got];
+		own[got] = (double)(t1 - t0) / (double)(c1 - c0) - floor[got];
 		got++;
 	}
 	bpf_link__destroy(link);
